@@ -1,0 +1,85 @@
+namespace Lab.Protocol.Configuration;
+
+/// <summary>How the client finds servers (SPEC §6).</summary>
+public enum ClientMode
+{
+    /// <summary>Discover servers through the registry (the lab's default).</summary>
+    Registry,
+
+    /// <summary>Dial one server directly (<c>-i</c>, <c>-p</c>).</summary>
+    Server,
+}
+
+/// <summary>Load-balancing strategies (SPEC §6).</summary>
+public enum LoadBalanceStrategy
+{
+    /// <summary>Uniformly random (the lab's default).</summary>
+    Random,
+
+    /// <summary>Each instance in turn.</summary>
+    RoundRobin,
+
+    /// <summary>Random, proportional to <c>parameters.weight</c>.</summary>
+    WeightedRandom,
+}
+
+/// <summary><c>[client]</c>: mode, discovery polling, load balancing and every client-side timeout (SPEC §6, §7).</summary>
+public sealed record ClientSettings
+{
+    public const string SectionName = "client";
+
+    public ClientMode Mode { get; init; } = ClientMode.Registry;
+
+    /// <summary>Server address in server mode (<c>-i</c>), IPv4 or IPv6.</summary>
+    public string Host { get; init; } = "";
+
+    /// <summary>Server port in server mode (<c>-p</c>).</summary>
+    public int Port { get; init; }
+
+    /// <summary>Seconds between registry polls that refresh the cache. Default 3.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Timeout of each HTTP request to the registry. Default 3 s.</summary>
+    public TimeSpan RegistryTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Connecting to a server must finish within this. Default 3 s.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Writing a request must finish within this. Default 5 s.</summary>
+    public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>After the request is sent, the reply must start within this (server processing). Default 30 s.</summary>
+    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Once a reply started, the rest must arrive within this. Default 5 s.</summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public LoadBalanceStrategy LoadBalance { get; init; } = LoadBalanceStrategy.Random;
+
+    /// <summary>Largest reply in bytes. Default 1 MiB.</summary>
+    public int MaxMessageSize { get; init; } = 1024 * 1024;
+
+    /// <summary>Idle connections kept open per server for reuse. Default 16.</summary>
+    public int MaxIdleConnectionsPerServer { get; init; } = 16;
+
+    public static ClientSettings Read(LabConfiguration configuration)
+    {
+        ConfigSection section = configuration.Section(SectionName);
+        var defaults = new ClientSettings();
+        return new ClientSettings
+        {
+            Mode = section.GetEnum("mode", defaults.Mode),
+            Host = section.GetString("host", defaults.Host),
+            Port = section.GetInt("port", defaults.Port, 0, 65535),
+            PollInterval = section.GetSeconds("poll_interval", defaults.PollInterval.TotalSeconds),
+            RegistryTimeout = section.GetSeconds("registry_timeout", defaults.RegistryTimeout.TotalSeconds),
+            ConnectTimeout = section.GetSeconds("connect_timeout", defaults.ConnectTimeout.TotalSeconds),
+            WriteTimeout = section.GetSeconds("write_timeout", defaults.WriteTimeout.TotalSeconds),
+            CallTimeout = section.GetSeconds("call_timeout", defaults.CallTimeout.TotalSeconds),
+            ReadTimeout = section.GetSeconds("read_timeout", defaults.ReadTimeout.TotalSeconds),
+            LoadBalance = section.GetEnum("load_balance", defaults.LoadBalance),
+            MaxMessageSize = section.GetInt("max_message_size", defaults.MaxMessageSize, 64, 256 * 1024 * 1024),
+            MaxIdleConnectionsPerServer = section.GetInt("max_idle_connections_per_server", defaults.MaxIdleConnectionsPerServer, 0, 10_000),
+        };
+    }
+}

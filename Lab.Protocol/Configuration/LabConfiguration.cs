@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Lab.Protocol.Configuration;
+
+/// <summary>
+/// Loads <c>config.ini</c> (SPEC §8) with Microsoft.Extensions.Configuration.Ini, then lays the
+/// command-line flags over it, so a flag always wins over the file.
+/// </summary>
+/// <remarks>
+/// The original lab hard-coded one file name for one machine. Here the file is found like this:
+/// an explicit <c>--config PATH</c> (must exist); otherwise the first <c>config.ini</c> in the current
+/// directory or one of its parents (so <c>dotnet run --project Lab.Server</c> from anywhere in the
+/// repository finds the root file); otherwise built-in defaults, which are the values documented in
+/// the repository's <c>config.ini</c>.
+/// <example>
+/// <code>
+/// var config = LabConfiguration.Load(configPath, new Dictionary&lt;string, string?&gt; { ["server:port"] = "8089" });
+/// ServerSettings server = ServerSettings.Read(config);
+/// </code>
+/// </example>
+/// </remarks>
+public sealed class LabConfiguration
+{
+    public const string DefaultFileName = "config.ini";
+
+    private LabConfiguration(string? filePath, IConfiguration values)
+    {
+        FilePath = filePath;
+        Values = values;
+    }
+
+    /// <summary>The file the values came from; <c>null</c> when only defaults and flags apply.</summary>
+    public string? FilePath { get; }
+
+    /// <summary>The merged values, keyed <c>section:key</c>.</summary>
+    public IConfiguration Values { get; }
+
+    /// <summary>How messages name the source of a value: the file name, or "defaults".</summary>
+    public string SourceName => FilePath is null ? "built-in defaults" : Path.GetFileName(FilePath);
+
+    /// <summary>Reads the configuration.</summary>
+    /// <param name="explicitPath">The <c>--config</c> value, or null to search for <c>config.ini</c>.</param>
+    /// <param name="overrides">Values from command-line flags, keyed <c>section:key</c>; null values are ignored.</param>
+    /// <exception cref="ConfigurationException">The explicit file does not exist, or the file is not valid INI.</exception>
+    public static LabConfiguration Load(string? explicitPath, IEnumerable<KeyValuePair<string, string?>>? overrides = null)
+    {
+        string? path = explicitPath is null ? FindDefaultFile() : Path.GetFullPath(explicitPath);
+        if (explicitPath is not null && !File.Exists(path))
+        {
+            throw new ConfigurationException($"configuration file not found: {path}");
+        }
+
+        var builder = new ConfigurationBuilder();
+        if (path is not null)
+        {
+            builder.AddIniFile(path, optional: false, reloadOnChange: false);
+        }
+
+        builder.AddInMemoryCollection(overrides?.Where(pair => pair.Value is not null));
+        try
+        {
+            return new LabConfiguration(path, builder.Build());
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
+        {
+            throw new ConfigurationException($"{path}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Built-in defaults plus the given values, without reading any file (tests, scenarios).</summary>
+    public static LabConfiguration FromValues(IEnumerable<KeyValuePair<string, string?>> values)
+    {
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Where(pair => pair.Value is not null))
+            .Build();
+        return new LabConfiguration(null, configuration);
+    }
+
+    /// <summary>A typed view of one <c>[section]</c>.</summary>
+    public ConfigSection Section(string name) => new(this, name);
+
+    private static string? FindDefaultFile()
+    {
+        for (DirectoryInfo? directory = new(Directory.GetCurrentDirectory()); directory is not null; directory = directory.Parent)
+        {
+            string candidate = Path.Combine(directory.FullName, DefaultFileName);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+}

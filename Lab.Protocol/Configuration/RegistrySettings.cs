@@ -1,0 +1,42 @@
+namespace Lab.Protocol.Configuration;
+
+/// <summary>
+/// <c>[registry]</c>: where the registry center listens (and so where servers and clients find it),
+/// and how it judges health. Defaults are those documented in <c>config.ini</c>.
+/// </summary>
+public sealed record RegistrySettings
+{
+    public const string SectionName = "registry";
+
+    /// <summary>Address the registry listens on and others connect to. Default 127.0.0.1.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>HTTP port. Default 9999; 0 picks a free port (tests).</summary>
+    public int Port { get; init; } = 9999;
+
+    /// <summary>How often expired instances are evicted. Default 5 s.</summary>
+    public TimeSpan HealthCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>An instance whose last heartbeat is older than this is evicted. Default 10 s.</summary>
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest request body accepted, in bytes. Default 64 KiB (an InstanceMeta is tiny).</summary>
+    public int MaxBodySize { get; init; } = 64 * 1024;
+
+    /// <summary>The registry's base URL, as servers and clients dial it.</summary>
+    public Uri BaseUri => new($"http://{Discovery.InstanceMeta.FormatAddress(Host, Port)}/");
+
+    public static RegistrySettings Read(LabConfiguration configuration)
+    {
+        ConfigSection section = configuration.Section(SectionName);
+        var defaults = new RegistrySettings();
+        return new RegistrySettings
+        {
+            Host = section.GetString("host", defaults.Host),
+            Port = section.GetInt("port", defaults.Port, 0, 65535),
+            HealthCheckInterval = section.GetSeconds("health_check_interval", defaults.HealthCheckInterval.TotalSeconds),
+            HeartbeatTimeout = section.GetSeconds("heartbeat_timeout", defaults.HeartbeatTimeout.TotalSeconds),
+            MaxBodySize = section.GetInt("max_body_size", defaults.MaxBodySize, 256, 16 * 1024 * 1024),
+        };
+    }
+}
