@@ -231,7 +231,9 @@ public sealed class TcpServer : IAsyncDisposable
             return IPAddress.Loopback;
         }
 
-        return IPAddress.TryParse(trimmed, out IPAddress? address)
+        // IPAddress.TryParse reads "1.2.3" as 1.2.0.3; a listen address must be spelled out in full.
+        bool fullIPv4 = trimmed.Contains(':', StringComparison.Ordinal) || trimmed.Count(c => c == '.') == 3;
+        return fullIPv4 && IPAddress.TryParse(trimmed, out IPAddress? address)
             ? address
             : throw new ServerStartException($"invalid listen address \"{host}\": expected an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1, :: or ::1");
     }
