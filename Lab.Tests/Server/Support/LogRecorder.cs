@@ -13,7 +13,7 @@ internal sealed class LogRecorder : ILoggerProvider
 {
     private readonly Lock _gate = new();
     private readonly List<string> _lines = [];
-    private readonly List<(Regex Pattern, TaskCompletionSource<string> Found)> _waiters = [];
+    private readonly List<Waiter> _waiters = [];
 
     /// <summary>A logger factory writing (at Debug and above) into this recorder.</summary>
     public ILoggerFactory CreateFactory() => LoggerFactory.Create(builder =>
@@ -36,29 +36,33 @@ internal sealed class LogRecorder : ILoggerProvider
     /// <summary>How many lines so far match <paramref name="pattern"/>.</summary>
     public int Count(string pattern) => Lines.Count(line => Regex.IsMatch(line, pattern));
 
-    /// <summary>Waits for a line matching <paramref name="pattern"/> (already logged or still to come) and returns it.</summary>
-    public async Task<string> WaitForLineAsync(string pattern)
+    /// <summary>
+    /// Waits until <paramref name="occurrences"/> lines matching <paramref name="pattern"/> were logged
+    /// (counting those already there) and returns the last of them.
+    /// </summary>
+    public async Task<string> WaitForLineAsync(string pattern, int occurrences = 1)
     {
-        var regex = new Regex(pattern);
-        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiter = new Waiter(new Regex(pattern), occurrences);
         lock (_gate)
         {
-            string? existing = _lines.FirstOrDefault(regex.IsMatch);
-            if (existing is not null)
+            foreach (string line in _lines)
             {
-                return existing;
+                if (waiter.Offer(line))
+                {
+                    return line;
+                }
             }
 
-            _waiters.Add((regex, found));
+            _waiters.Add(waiter);
         }
 
         try
         {
-            return await found.Task.WaitAsync(TestTimeouts.Unexpected);
+            return await waiter.Found.Task.WaitAsync(TestTimeouts.Unexpected);
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"no log line matched /{pattern}/ within {TestTimeouts.Unexpected}; lines:\n{string.Join('\n', Lines)}");
+            throw new TimeoutException($"not {occurrences} log line(s) matched /{pattern}/ within {TestTimeouts.Unexpected}; lines:\n{string.Join('\n', Lines)}");
         }
     }
 
@@ -73,14 +77,26 @@ internal sealed class LogRecorder : ILoggerProvider
         lock (_gate)
         {
             _lines.Add(line);
-            for (int i = _waiters.Count - 1; i >= 0; i--)
+            _waiters.RemoveAll(waiter => waiter.Offer(line));
+        }
+    }
+
+    private sealed class Waiter(Regex pattern, int occurrences)
+    {
+        private int _seen;
+
+        public TaskCompletionSource<string> Found { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Counts a matching line; true (and <see cref="Found"/> completed) when enough were seen.</summary>
+        public bool Offer(string line)
+        {
+            if (!pattern.IsMatch(line) || ++_seen < occurrences)
             {
-                if (_waiters[i].Pattern.IsMatch(line))
-                {
-                    _waiters[i].Found.TrySetResult(line);
-                    _waiters.RemoveAt(i);
-                }
+                return false;
             }
+
+            Found.TrySetResult(line);
+            return true;
         }
     }
 
