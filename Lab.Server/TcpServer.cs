@@ -43,14 +43,18 @@ public sealed class TcpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopAccepting = new();
     private readonly CancellationTokenSource _drain = new();
     private readonly CancellationTokenSource _abort = new();
+
+    // The one stop, shared by every caller: a second StopAsync awaits the first instead of repeating it.
+    private readonly Lazy<Task> _stopping;
     private Socket? _listener;
     private Task? _acceptLoop;
-    private Task? _stopping;
+
 
     public TcpServer(ServerStub stub, ServerSettings settings, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
         _stub = stub ?? throw new ArgumentNullException(nameof(stub));
+        _stopping = new Lazy<Task>(StopCoreAsync);
         _settings = settings ?? throw new ArgumentNullException(nameof(settings));
         // Connection lines are logged under TcpServer too: one component name for everything socket-related.
         _logger = loggerFactory.CreateLogger<TcpServer>();
@@ -115,14 +119,7 @@ public sealed class TcpServer : IAsyncDisposable
     /// Graceful stop: stop accepting; close idle connections; let calls in progress finish and send their
     /// replies within drain_timeout; then cancel what is left and close every connection. Safe to call twice.
     /// </summary>
-    public Task StopAsync()
-    {
-        lock (_gate)
-        {
-            _stopping ??= StopCoreAsync();
-            return _stopping;
-        }
-    }
+    public Task StopAsync() => _stopping.Value;
 
     public async ValueTask DisposeAsync()
     {

@@ -125,7 +125,7 @@ public class ProgramTests
 
         [server]
         heartbeat_interval = 0.2
-        registry_timeout = 0.5
+        registry_timeout = 5
         read_timeout = 0.5
         write_timeout = 0.5
         method_timeout = 5

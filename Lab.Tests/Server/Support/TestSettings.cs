@@ -11,7 +11,8 @@ internal static class TestSettings
         Port = 0,
         AdvertiseHost = "",
         HeartbeatInterval = TimeSpan.FromSeconds(0.1),
-        RegistryTimeout = TimeSpan.FromSeconds(0.5),
+        // Generous: a cold first HTTP request on a loaded machine can take a while; tests of the timeout set their own.
+        RegistryTimeout = TimeSpan.FromSeconds(5),
         ReadTimeout = TimeSpan.FromSeconds(0.3),
         WriteTimeout = TimeSpan.FromSeconds(0.3),
         MethodTimeout = TimeSpan.FromSeconds(5),
