@@ -15,6 +15,13 @@ namespace Lab.Server;
 /// report a call that does not bind as <see cref="ArgumentBindingException"/> (InvalidArguments),
 /// before the method runs. Reflection happens in the constructor, never per call.
 /// Immutable after construction: safe to use from every connection at once.
+/// <example>
+/// <code>
+/// var add = new MethodBinding("add", (double a, double b, double c = 10) => a + b + c);
+/// object?[] arguments = add.Bind(request.Args, request.Kwargs, methodToken);   // [1.0, 2.0, 10.0]
+/// object? result = await add.InvokeAsync(arguments);                          // 13.0
+/// </code>
+/// </example>
 /// </remarks>
 internal sealed class MethodBinding
 {
