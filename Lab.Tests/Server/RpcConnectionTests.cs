@@ -19,6 +19,7 @@ public class RpcConnectionTests
         await client.SendAsync(AddRequest);
 
         (await client.ReadReplyTextAsync()).ShouldBe("""{"res":13}""");
+        await server.Log.WaitForLineAsync(@"DEBUG TcpServer: 127\.0\.0\.1:\d+ add -> ok in \d+\.\d ms");
     }
 
     [Test]

@@ -80,6 +80,25 @@ public class RpcServerTests
     }
 
     [Test]
+    public async Task Registry_down_at_start_serves_anyway_and_registers_when_the_registry_appears()
+    {
+        await using FakeRegistry registry = FakeRegistry.NotStarted();
+        await using RpcServer server = CreateServer(TestSettings.Server(), registry.Port);
+
+        await server.StartAsync();
+        await _log.WaitForLineAsync("Registry unreachable");
+        await using (WireClient client = await WireClient.ConnectAsync(server.LocalEndPoint))
+        {
+            (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
+        }
+
+        await registry.StartAsync();
+        await registry.WaitUntilAsync(r => r.Contains($"json://127.0.0.1:{server.LocalEndPoint.Port}"), "the late registration");
+        await _log.WaitForLineAsync("Registry reachable again; registered as json://127.0.0.1:");
+        _log.Count("Registry unreachable").ShouldBe(1);
+    }
+
+    [Test]
     public async Task Stop_with_the_registry_down_still_completes()
     {
         await using FakeRegistry registry = FakeRegistry.NotStarted();
