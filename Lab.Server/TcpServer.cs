@@ -32,6 +32,7 @@ namespace Lab.Server;
 public sealed class TcpServer : IAsyncDisposable
 {
     private const int ListenBacklog = 512;
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
 
     private readonly ServerStub _stub;
     private readonly ServerSettings _settings;
@@ -178,12 +179,33 @@ public sealed class TcpServer : IAsyncDisposable
             {
                 return;
             }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                // A client that gave up before we accepted it: that connection is lost, the listener is fine.
+                _logger.LogDebug("A client left before its connection was accepted: {Reason}", ex.Message);
+                continue;
+            }
             catch (SocketException ex)
             {
-                // A client that reset before we accepted it (or out of file descriptors): that
-                // connection is lost, the listener is fine — keep accepting.
-                _logger.LogWarning("Accepting a connection failed: {Reason}", ex.Message);
+                // Out of file descriptors or memory: accept fails at once, again and again. Pause
+                // briefly so the loop does not spin, and keep serving the connections we have.
+                _logger.LogWarning("Accepting a connection failed: {Reason}; retrying shortly", ex.Message);
+                try
+                {
+                    await Task.Delay(AcceptRetryDelay, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
+            }
+            catch (Exception ex)
+            {
+                // Not a network condition but a bug: say so loudly; open connections keep being served.
+                _logger.LogCritical(ex, "The listener failed; no new connections will be accepted");
+                return;
             }
 
             socket.NoDelay = true;
