@@ -129,13 +129,16 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
                 return (null, Error(StatusCodes.Status400BadRequest, "\"host\" is a wildcard and the caller's address is unknown"));
             }
 
-            // A dual-stack listener (::) sees IPv4 callers as ::ffff:1.2.3.4; clients want 1.2.3.4.
-            IPAddress address = remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
-            instance = instance.With(host: address.ToString());
+            instance = instance.With(host: CallerHost(remote));
         }
 
         return (instance, null);
     }
+
+    /// <summary>The caller's address as a host string clients can dial.</summary>
+    internal static string CallerHost(IPAddress remote) =>
+        // A dual-stack listener (::) sees IPv4 callers as ::ffff:1.2.3.4; clients want 1.2.3.4.
+        (remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote).ToString();
 
     // Collects the whole body (Content-Length or chunked) up to max_body_size, then parses it.
     // Null means the body is too large.
