@@ -14,7 +14,7 @@ public sealed class CapturedLog : ILoggerProvider
 
     // Guarded by _gate.
     private readonly List<string> _lines = [];
-    private readonly List<(Regex Pattern, TaskCompletionSource<string> Found)> _waiters = [];
+    private readonly List<(Regex Pattern, int Remaining, TaskCompletionSource<string> Found)> _waiters = [];
 
     public IReadOnlyList<string> Lines
     {
@@ -27,20 +27,23 @@ public sealed class CapturedLog : ILoggerProvider
         }
     }
 
-    /// <summary>Completes with the first line (already logged or still to come) that matches the pattern.</summary>
-    public async Task<string> WaitForLineAsync(string pattern, TimeSpan? timeout = null)
+    /// <summary>
+    /// Completes with the <paramref name="occurrence"/>-th line (already logged or still to come) that
+    /// matches the pattern.
+    /// </summary>
+    public async Task<string> WaitForLineAsync(string pattern, int occurrence = 1, TimeSpan? timeout = null)
     {
         var regex = new Regex(pattern, RegexOptions.CultureInvariant);
         var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
-            string? existing = _lines.FirstOrDefault(regex.IsMatch);
-            if (existing is not null)
+            List<string> matches = _lines.Where(line => regex.IsMatch(line)).ToList();
+            if (matches.Count >= occurrence)
             {
-                return existing;
+                return matches[occurrence - 1];
             }
 
-            _waiters.Add((regex, found));
+            _waiters.Add((regex, occurrence - matches.Count, found));
         }
 
         try
@@ -59,15 +62,34 @@ public sealed class CapturedLog : ILoggerProvider
     {
     }
 
-    private void Add(string line)
+    /// <summary>Adds a line as if it had been logged (for output read from a child process).</summary>
+    public void AddLine(string? line)
     {
+        if (line is null)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             _lines.Add(line);
-            foreach ((Regex pattern, TaskCompletionSource<string> found) in _waiters.Where(waiter => waiter.Pattern.IsMatch(line)).ToList())
+            for (int i = _waiters.Count - 1; i >= 0; i--)
             {
-                found.TrySetResult(line);
-                _waiters.Remove((pattern, found));
+                (Regex pattern, int remaining, TaskCompletionSource<string> found) = _waiters[i];
+                if (!pattern.IsMatch(line))
+                {
+                    continue;
+                }
+
+                if (remaining == 1)
+                {
+                    found.TrySetResult(line);
+                    _waiters.RemoveAt(i);
+                }
+                else
+                {
+                    _waiters[i] = (pattern, remaining - 1, found);
+                }
             }
         }
     }
@@ -79,6 +101,6 @@ public sealed class CapturedLog : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            log.Add(LogLine.Format(DateTimeOffset.Now, logLevel, category, formatter(state, exception), exception));
+            log.AddLine(LogLine.Format(DateTimeOffset.Now, logLevel, category, formatter(state, exception), exception));
     }
 }
