@@ -53,7 +53,12 @@ public sealed class RunningRegistry : IAsyncDisposable
             settings ?? TestSettings,
             new LogSettings { Level = LogLevel.Debug },
             clock,
-            logging => logging.AddProvider(log));
+            // Captured instead of printed: a failing wait shows every line in its message.
+            logging =>
+            {
+                logging.ClearProviders();
+                logging.AddProvider(log);
+            });
         try
         {
             using var startTimeout = new CancellationTokenSource(TestTimeouts.Unexpected);
