@@ -58,6 +58,9 @@ public static class RegistryApp
             // Kestrel stops reading a body at this size, so a huge upload cannot fill the registry's memory;
             // RequestHandler turns the overflow into a JSON 413.
             kestrel.Limits.MaxRequestBodySize = settings.MaxBodySize;
+            // Every wait on a caller is bounded by Kestrel's limits, so a stalled client holds one
+            // connection, never the registry: headers within RequestHeadersTimeout (30 s), a body at
+            // MinRequestBodyDataRate (240 bytes/s after a 5 s grace), idle keep-alive closed after 130 s.
         });
 
         builder.Logging.AddLabLogging(logSettings);

@@ -174,7 +174,8 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
 
     private static InstanceMeta Parse(ReadOnlySequence<byte> body)
     {
-        if (body.IsEmpty)
+        // No body at all, or only whitespace (an HTTP/1.0 client without Content-Length sends nothing).
+        if (IsBlank(body))
         {
             throw new FormatException("the body is empty; send an InstanceMeta JSON object");
         }
@@ -193,6 +194,19 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         {
             return InstanceMeta.Parse(document.RootElement);
         }
+    }
+
+    private static bool IsBlank(ReadOnlySequence<byte> body)
+    {
+        foreach (ReadOnlyMemory<byte> segment in body)
+        {
+            if (segment.Span.IndexOfAnyExcept(" \t\r\n"u8) >= 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     // The last line of defence: a fault in a handler becomes a JSON 500 and one log line; Kestrel

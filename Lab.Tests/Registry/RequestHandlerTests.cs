@@ -126,6 +126,7 @@ public class RequestHandlerTests
     }
 
     [TestCase("", "the body is empty")]
+    [TestCase(" \r\n\t ", "the body is empty")]
     [TestCase("not json", "the body is not valid JSON")]
     [TestCase("{\"protocol\": \"json\", \"host\": \"127.0.0.1\", \"port\": 8080", "the body is not valid JSON")]
     [TestCase("[1, 2]", "the body must be a JSON object")]
