@@ -186,7 +186,7 @@ public class RequestHandlerTests
         await using RunningRegistry registry = await RunningRegistry.StartAsync();
         string padding = new(' ', 70 * 1024);
 
-        string answer = await SendRawAsync(registry,
+        string answer = await registry.SendRawAsync(
             "POST /myRegistry/register HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
             + $"{padding.Length:x}\r\n{padding}\r\n0\r\n\r\n");
 
@@ -286,29 +286,5 @@ public class RequestHandlerTests
         found.Count.ShouldBe(1000);
         found.Select(i => i.Port).ShouldBe(Enumerable.Range(1, 1000));
         registry.Service.Count.ShouldBe(1000);
-    }
-
-    // Writes raw bytes to the registry and reads the whole answer (the connection is closed after it).
-    private static async Task<string> SendRawAsync(RunningRegistry registry, string request)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Unexpected);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, registry.BaseUri.Port), timeout.Token);
-        await socket.SendAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
-        // No half-close (Shutdown(Send)) here: Kestrel takes it for an aborted request and answers nothing.
-        var answer = new StringBuilder();
-        var buffer = new byte[4096];
-        int read;
-        while (!answer.ToString().EndsWith("\r\n0\r\n\r\n", StringComparison.Ordinal)
-               && (read = await socket.ReceiveAsync(buffer, timeout.Token)) > 0)
-        {
-            answer.Append(Encoding.UTF8.GetString(buffer, 0, read));
-        }
-
-        string text = answer.ToString();
-        // The body is chunked: keep the JSON, drop the chunk-size lines.
-        string body = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
-        string json = string.Concat(body.Split("\r\n").Where(part => part.StartsWith('{')));
-        return text[..text.IndexOf("\r\n", StringComparison.Ordinal)] + " " + json;
     }
 }

@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
 using Lab.Protocol.Configuration;
 using Lab.Registry;
 using Microsoft.AspNetCore.Builder;
@@ -91,6 +94,30 @@ public sealed class RunningRegistry : IAsyncDisposable
     public static string Instance(int port, string protocol = "json", string host = "127.0.0.1") =>
         "{\"protocol\": \"" + protocol + "\", \"host\": \"" + host + "\", \"port\": "
         + port.ToString(System.Globalization.CultureInfo.InvariantCulture) + ", \"status\": true, \"parameters\": {}}";
+
+    /// <summary>Writes raw bytes to the registry and reads the whole answer: the status line, a space, and the JSON body.</summary>
+    public async Task<string> SendRawAsync(string request)
+    {
+        using var timeout = new CancellationTokenSource(TestTimeouts.Unexpected);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, BaseUri.Port), timeout.Token);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        // No half-close (Shutdown(Send)) here: Kestrel takes it for an aborted request and answers nothing.
+        var answer = new StringBuilder();
+        var buffer = new byte[4096];
+        int read;
+        while (!answer.ToString().EndsWith("\r\n0\r\n\r\n", StringComparison.Ordinal)
+               && (read = await socket.ReceiveAsync(buffer, timeout.Token)) > 0)
+        {
+            answer.Append(Encoding.UTF8.GetString(buffer, 0, read));
+        }
+
+        string text = answer.ToString();
+        // The body is chunked: keep the JSON, drop the chunk-size lines.
+        string body = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        string json = string.Concat(body.Split("\r\n").Where(part => part.StartsWith('{')));
+        return text[..text.IndexOf("\r\n", StringComparison.Ordinal)] + " " + json;
+    }
 
     public async ValueTask DisposeAsync()
     {
