@@ -11,10 +11,11 @@ namespace Lab.Tests.Registry;
 [Parallelizable(ParallelScope.All)]
 public partial class ProgramTests
 {
-    [Test]
-    public async Task Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_SIGTERM()
+    [TestCase(RegistryProcess.SigTerm, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_SIGTERM")]
+    [TestCase(RegistryProcess.SigInt, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_Ctrl_C")]
+    public async Task Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_a_stop_signal(int signal)
     {
-        Assume.That(!OperatingSystem.IsWindows(), "SIGTERM is a POSIX signal");
+        Assume.That(!OperatingSystem.IsWindows(), "SIGTERM and SIGINT are POSIX signals");
         // ASPNETCORE_URLS must not add an address or a warning: -l/-p alone decide.
         using RegistryProcess registry = RegistryProcess.Start(["-l", "127.0.0.1", "-p", "0"], ("ASPNETCORE_URLS", "http://127.0.0.1:1"));
         try
@@ -28,7 +29,7 @@ public partial class ProgramTests
             response.StatusCode.ShouldBe(HttpStatusCode.OK);
             await registry.WaitForOutputAsync(@"INFO  RegistryService: Registered json://127\.0\.0\.1:8080$");
 
-            registry.Terminate();
+            registry.Signal(signal);
 
             (await registry.WaitForExitAsync()).ShouldBe(0);
             await registry.WaitForOutputAsync("Registry stopped$");

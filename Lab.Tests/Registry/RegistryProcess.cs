@@ -72,12 +72,18 @@ public sealed class RegistryProcess : IDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>Sends SIGTERM, as an operator's <c>kill PID</c> or a container stop does.</summary>
-    public void Terminate()
+    /// <summary>SIGTERM: what an operator's <c>kill PID</c> or a container stop sends.</summary>
+    public const int SigTerm = 15;
+
+    /// <summary>SIGINT: what Ctrl+C in a terminal sends.</summary>
+    public const int SigInt = 2;
+
+    /// <summary>Sends a POSIX signal to the program.</summary>
+    public void Signal(int signal)
     {
-        if (kill(_process.Id, SigTerm) != 0)
+        if (kill(_process.Id, signal) != 0)
         {
-            throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
         }
     }
 
@@ -104,8 +110,6 @@ public sealed class RegistryProcess : IDisposable
         _process.Dispose();
         File.Delete(_configPath);
     }
-
-    private const int SigTerm = 15;
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
