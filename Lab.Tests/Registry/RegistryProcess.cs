@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Lab.Tests.Protocol;
 
 namespace Lab.Tests.Registry;
 

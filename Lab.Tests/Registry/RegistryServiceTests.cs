@@ -1,5 +1,6 @@
 using Lab.Protocol.Discovery;
 using Lab.Registry;
+using Lab.Tests.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 

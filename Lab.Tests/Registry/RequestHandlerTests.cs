@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Lab.Protocol.Discovery;
 using Lab.Registry;
+using Lab.Tests.Protocol;
 
 namespace Lab.Tests.Registry;
 

@@ -1,7 +1,9 @@
-namespace Lab.Tests;
+namespace Lab.Tests.Protocol;
 
 /// <summary>
-/// Time limits shared by every test, so no test can hang (the StreamJsonRpc convention).
+/// Time limits shared by the protocol and registry tests, so no test can hang (the StreamJsonRpc
+/// convention). Deliberately not in the enclosing <c>Lab.Tests</c> namespace, where it would shadow the
+/// other test folders' own <c>TestTimeouts</c> classes.
 /// </summary>
 public static class TestTimeouts
 {
