@@ -63,7 +63,10 @@ public sealed class LabConfiguration
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
-            throw new ConfigurationException($"{path}: {ex.Message}", ex);
+            // The INI provider wraps the useful part ("Unrecognized line format: 'x'", "A duplicate key
+            // 'server:port' was found") in a generic "Failed to load configuration from file"; show the cause.
+            string detail = ex is InvalidDataException { InnerException: { } cause } ? cause.Message : ex.Message;
+            throw new ConfigurationException($"{path}: {detail}", ex);
         }
     }
 
