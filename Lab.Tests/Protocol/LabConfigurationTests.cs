@@ -80,6 +80,17 @@ public class LabConfigurationTests
     }
 
     [Test]
+    public void A_bad_value_from_a_flag_is_blamed_on_the_command_line_not_the_file()
+    {
+        string path = Write("lab.ini", "[registry]\nport = 7000\n");
+
+        LabConfiguration configuration = LabConfiguration.Load(path, new Dictionary<string, string?> { ["registry:port"] = "99999" });
+
+        Should.Throw<ConfigurationException>(() => RegistrySettings.Read(configuration))
+            .Message.ShouldBe("command line: [registry] port = \"99999\" must be between 0 and 65535");
+    }
+
+    [Test]
     public void Values_without_a_file_use_the_built_in_defaults()
     {
         LabConfiguration configuration = LabConfiguration.FromValues([new("registry:port", "0")]);
