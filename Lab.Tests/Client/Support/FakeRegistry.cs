@@ -25,6 +25,7 @@ public sealed class FakeRegistry : IAsyncDisposable
     private List<InstanceMeta> _instances = [];
     private WebApplication? _app;
     private int _requests;
+    private TaskCompletionSource _answer = CompletedAnswer();
 
     private FakeRegistry()
     {
@@ -35,7 +36,7 @@ public sealed class FakeRegistry : IAsyncDisposable
     /// <summary>The registry settings a client uses to find this registry.</summary>
     public RegistrySettings Settings => new() { Host = "127.0.0.1", Port = Port };
 
-    /// <summary>Discovery requests answered so far.</summary>
+    /// <summary>Discovery requests received so far.</summary>
     public int Requests => Volatile.Read(ref _requests);
 
     public bool IsRunning => _app is not null;
@@ -69,6 +70,11 @@ public sealed class FakeRegistry : IAsyncDisposable
     public void SetServers(params TestRpcServer[] servers) =>
         SetInstances([.. servers.Select(server => (server.Host, server.Port, (double?)null))]);
 
+    /// <summary>From now on requests get no answer (a hung registry) until <see cref="AnswerAgain"/>.</summary>
+    public void Hang() => Volatile.Write(ref _answer, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    public void AnswerAgain() => Volatile.Read(ref _answer).TrySetResult();
+
     public Task WaitUntilAsync(Func<FakeRegistry, bool> condition, string what) =>
         _changed.WaitUntilAsync(() => condition(this), what);
 
@@ -77,6 +83,8 @@ public sealed class FakeRegistry : IAsyncDisposable
     {
         if (_app is { } app)
         {
+            // Kestrel's stop waits for requests in flight; a hung one would hold it for its whole grace period.
+            AnswerAgain();
             _app = null;
             await app.StopAsync();
             await app.DisposeAsync();
@@ -94,20 +102,28 @@ public sealed class FakeRegistry : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
         WebApplication app = builder.Build();
-        app.MapGet("/myRegistry/findAllInstances", (string? proto) =>
+        app.MapGet("/myRegistry/findAllInstances", async (string? proto) =>
         {
+            Interlocked.Increment(ref _requests);
+            _changed.Notify();
+            await Volatile.Read(ref _answer).Task;
             List<InstanceMeta> instances;
             lock (_gate)
             {
                 instances = _instances;
             }
 
-            Interlocked.Increment(ref _requests);
-            _changed.Notify();
             return Results.Json(instances.Where(instance => instance.Protocol == proto).ToList());
         });
         await app.StartAsync();
         Port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
         _app = app;
+    }
+
+    private static TaskCompletionSource CompletedAnswer()
+    {
+        var answered = new TaskCompletionSource();
+        answered.SetResult();
+        return answered;
     }
 }

@@ -33,11 +33,11 @@ public sealed class TestRpcServer : IAsyncDisposable
     private int _heldCalls;
     private int _stopped;
 
-    private TestRpcServer(string name, IPAddress address)
+    private TestRpcServer(string name, IPAddress address, int port)
     {
         Name = name;
         _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.Bind(new IPEndPoint(address, 0));
+        _listener.Bind(new IPEndPoint(address, port));
         _listener.Listen(64);
         var bound = (IPEndPoint)_listener.LocalEndPoint!;
         Host = address.ToString();
@@ -63,7 +63,11 @@ public sealed class TestRpcServer : IAsyncDisposable
     /// <summary>Calls of <c>hold</c> that arrived and wait for <see cref="ReleaseHeldCalls"/>.</summary>
     public int HeldCalls => Volatile.Read(ref _heldCalls);
 
-    public static TestRpcServer Start(string name = "test", IPAddress? address = null) => new(name, address ?? IPAddress.Loopback);
+    /// <param name="name">What <c>whoami</c> answers.</param>
+    /// <param name="address">Listen address; IPv4 loopback by default.</param>
+    /// <param name="port">0 for a free port; a stopped server's port to play a restarted server.</param>
+    public static TestRpcServer Start(string name = "test", IPAddress? address = null, int port = 0) =>
+        new(name, address ?? IPAddress.Loopback, port);
 
     public Task WaitUntilAsync(Func<TestRpcServer, bool> condition, string what) =>
         _changed.WaitUntilAsync(() => condition(this), $"{what} on server {Name}");
