@@ -138,8 +138,9 @@ public sealed class TestRpcServer : IAsyncDisposable
                     await AnswerAsync(RpcRequest.Parse(document.RootElement), writer.Json);
                 }
 
-                await writer.SendAsync(_stopping.Token);
+                // Counted before sending, so a client that has its reply also sees it counted.
                 Interlocked.Increment(ref _calls);
+                await writer.SendAsync(_stopping.Token);
                 _changed.Notify();
             }
         }
