@@ -212,6 +212,11 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                 _logger.LogDebug("{Method} -> {Server} ok in {Elapsed:0.0} ms", method, instance.Address, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 return new RpcCallResult<T>(value, instance.Address);
             }
+            catch (RpcRemoteException ex)
+            {
+                _logger.LogDebug("{Method} -> {Server} {Code}: {Message}", method, instance.Address, ex.Code, ex.RemoteMessage);
+                throw;
+            }
             catch (RpcTransportException ex) when (_registry is not null && CanTryAnotherInstance(ex, options))
             {
                 lastFailure = ex;
@@ -260,7 +265,8 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         Func<JsonElement, T?> readResult,
         CancellationToken cancellationToken)
     {
-        ConnectionPool pool = _pools.GetOrAdd(instance.Key, _ => new ConnectionPool(instance.Host, instance.Port, _settings, _logger));
+        ConnectionPool pool = _pools.GetOrAdd(
+            instance.Key, _ => new ConnectionPool(instance.Host, instance.Port, _settings, _loggerFactory.CreateLogger<ConnectionPool>()));
         if (Volatile.Read(ref _disposed) != 0)
         {
             // DisposeAsync may have run between the check in ExecuteAsync and GetOrAdd: a pool created
