@@ -22,7 +22,7 @@ namespace Lab.Client;
 /// <para>
 /// Concurrency: <see cref="Instances"/> is an immutable list swapped whole (readers never see a half
 /// update and need no lock); <see cref="_cacheGate"/> serialises the swaps of the poll loop and
-/// <see cref="Remove"/>. The poll loop is owned by this object: started by <see cref="StartAsync"/>,
+/// <see cref="Remove"/> and guards <see cref="_dropped"/>. The poll loop is owned by this object: started by <see cref="StartAsync"/>,
 /// stopped and awaited by <see cref="DisposeAsync"/>.
 /// </para>
 /// <example>
@@ -44,22 +44,31 @@ public sealed class RegistryClient : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _cacheGate = new();
 
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _dropFor;
+    private readonly Dictionary<InstanceKey, DateTimeOffset> _dropped = [];
     private IReadOnlyList<InstanceMeta> _instances = [];
     private Task? _pollLoop;
     private int _registryDown;    // 1 during an outage; Interlocked, so an outage is logged once even if two refreshes race
     private int _disposed;
 
-    public RegistryClient(RegistrySettings registry, ClientSettings settings, ILogger<RegistryClient> logger, HttpMessageHandler? handler = null)
+    /// <param name="registry">Where the registry is, and its heartbeat timeout (how long a dropped server stays out).</param>
+    /// <param name="settings">Poll interval and registry timeout.</param>
+    /// <param name="logger">Where cache changes and outages are logged.</param>
+    /// <param name="timeProvider">The clock for polling and for the drop period; tests pass a fake one.</param>
+    public RegistryClient(RegistrySettings registry, ClientSettings settings, ILogger<RegistryClient> logger, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _logger = logger;
+        _time = timeProvider ?? TimeProvider.System;
+        _dropFor = registry.HeartbeatTimeout;
         RegistryUri = registry.BaseUri;
         _findUri = new Uri(RegistryUri, $"myRegistry/findAllInstances?proto={Protocol}");
         // Each request gets its own deadline from a CancellationToken; the client-wide timeout is off
         // so the two never disagree about which one fired.
-        _http = new HttpClient(handler ?? new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
@@ -123,6 +132,7 @@ public sealed class RegistryClient : IAsyncDisposable
         IReadOnlyList<InstanceMeta> previous;
         lock (_cacheGate)
         {
+            found = WithoutDropped(found);
             previous = _instances;
             Volatile.Write(ref _instances, found);
         }
@@ -140,8 +150,11 @@ public sealed class RegistryClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Drops an instance from the cache (failover: it refused a connection). The next poll brings it
-    /// back if the registry still lists it — the registry is the authority on who is registered.
+    /// Drops an instance from the cache (failover: it refused a connection). A dead server stays
+    /// listed by the registry until its heartbeat times out, so polls keep it out for the registry's
+    /// <c>heartbeat_timeout</c>; after that, if the registry still lists it, it is heartbeating again
+    /// and comes back. If the registry stops listing it first, the drop is forgotten, so a later
+    /// registration of the same address is taken at once.
     /// </summary>
     /// <returns>True when the instance was in the cache.</returns>
     public bool Remove(InstanceMeta instance)
@@ -149,6 +162,7 @@ public sealed class RegistryClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(instance);
         lock (_cacheGate)
         {
+            _dropped[instance.Key] = _time.GetUtcNow() + _dropFor;
             IReadOnlyList<InstanceMeta> current = _instances;
             InstanceMeta[] remaining = current.Where(candidate => candidate.Key != instance.Key).ToArray();
             if (remaining.Length == current.Count)
@@ -184,9 +198,30 @@ public sealed class RegistryClient : IAsyncDisposable
         }
     }
 
+    // Called under _cacheGate.
+    private IReadOnlyList<InstanceMeta> WithoutDropped(IReadOnlyList<InstanceMeta> listed)
+    {
+        if (_dropped.Count == 0)
+        {
+            return listed;
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        var stillListed = listed.Select(instance => instance.Key).ToHashSet();
+        foreach ((InstanceKey key, DateTimeOffset until) in _dropped.ToArray())
+        {
+            if (until <= now || !stillListed.Contains(key))
+            {
+                _dropped.Remove(key);
+            }
+        }
+
+        return listed.Where(instance => !_dropped.ContainsKey(instance.Key)).ToArray();
+    }
+
     private async Task PollLoopAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(_settings.PollInterval);
+        using var timer = new PeriodicTimer(_settings.PollInterval, _time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))

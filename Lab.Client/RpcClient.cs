@@ -288,10 +288,17 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
 
     private async Task DropInstanceAsync(InstanceMeta instance, RpcTransportException failure)
     {
-        bool removed = _registry!.Remove(instance);
-        _logger.LogWarning(
-            "Server {Server} failed ({Reason}){Dropped}; trying another instance",
-            instance.Address, failure.Message, removed ? "; dropped it from the cache" : "");
+        // Concurrent calls often hit the same dead server at once: the one that drops it says so at
+        // Warning, the others at Debug, so an outage reads as one event in the log.
+        if (_registry!.Remove(instance))
+        {
+            _logger.LogWarning("Server {Server} failed ({Reason}); dropped it from the cache; trying another instance", instance.Address, failure.Message);
+        }
+        else
+        {
+            _logger.LogDebug("Server {Server} failed ({Reason}); trying another instance", instance.Address, failure.Message);
+        }
+
         if (_pools.TryGetValue(instance.Key, out ConnectionPool? pool))
         {
             await pool.CloseIdleAsync();

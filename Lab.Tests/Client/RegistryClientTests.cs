@@ -4,6 +4,7 @@ using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Lab.Tests.Client.Support;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lab.Tests.Client;
 
@@ -42,21 +43,47 @@ public class RegistryClientTests
     }
 
     [Test]
-    public async Task Remove_drops_an_instance_until_the_registry_lists_it_again()
+    public async Task A_removed_instance_stays_out_while_the_registry_lists_it_for_up_to_its_heartbeat_timeout()
     {
         await using FakeRegistry registry = await FakeRegistry.StartAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
-        await using RegistryClient client = CreateClient(registry.Settings, ClientTestSettings.Fast with { PollInterval = TimeSpan.FromHours(1) });
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
         await client.StartAsync();
 
         bool removed = client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
         bool removedAgain = client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
         IReadOnlyList<InstanceMeta> afterRemove = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(9));
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> beforeTimeout = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(2));
         await client.RefreshAsync();
 
         removed.ShouldBeTrue();
         removedAgain.ShouldBeFalse();
         afterRemove.Select(instance => instance.Port).ShouldBe([8002]);
+        // The registry has not evicted it yet: a dead server must not come back with every poll.
+        beforeTimeout.Select(instance => instance.Port).ShouldBe([8002]);
+        // Still listed after the registry's heartbeat timeout: it is heartbeating, so it is alive.
+        client.Instances.Select(instance => instance.Port).ShouldBe([8001, 8002]);
+    }
+
+    [Test]
+    public async Task A_removed_instance_that_registers_again_after_eviction_is_taken_back_at_once()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings, time: time);
+        await client.StartAsync();
+        client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
+
+        registry.SetInstances(("127.0.0.1", 8002, null));
+        await client.RefreshAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        await client.RefreshAsync();
+
         client.Instances.Select(instance => instance.Port).ShouldBe([8001, 8002]);
     }
 
@@ -156,8 +183,8 @@ public class RegistryClientTests
         await Should.ThrowAsync<ObjectDisposedException>(() => client.StartAsync());
     }
 
-    private RegistryClient CreateClient(RegistrySettings registry, ClientSettings? settings = null) =>
-        new(registry, settings ?? ClientTestSettings.Fast, _logs.CreateFactory().CreateLogger<RegistryClient>());
+    private RegistryClient CreateClient(RegistrySettings registry, ClientSettings? settings = null, TimeProvider? time = null) =>
+        new(registry, settings ?? ClientTestSettings.Fast, _logs.CreateFactory().CreateLogger<RegistryClient>(), time);
 
     // The poll loop makes one request at a time, so once two more requests have arrived, the first
     // of them (sent after the change) has been answered and applied.
