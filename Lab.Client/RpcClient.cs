@@ -32,7 +32,7 @@ namespace Lab.Client;
 /// <example>
 /// <code>
 /// await using RpcClient client = RpcClient.Direct("127.0.0.1", 8089, new ClientSettings());
-/// long? sum = await client.CallAsync&lt;long&gt;("add", [1, 2]);          // 13
+/// long sum = await client.CallAsync&lt;long&gt;("add", [1, 2]);           // 13
 /// dynamic lab = client.AsDynamic(); string text = lab.hi("bob");       // "hi bob, welcome"
 /// </code>
 /// </example>

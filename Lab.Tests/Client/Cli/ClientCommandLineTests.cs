@@ -58,7 +58,7 @@ public class ClientCommandLineTests
         await using TestRpcServer b = TestRpcServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartAsync();
         registry.SetServers(a, b);
-        await using ClientProcess client = ClientProcess.Start("--duration", "2.5", "--concurrency", "4", "--config", WriteConfig(registry.Port));
+        await using ClientProcess client = ClientProcess.Start("--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port));
 
         await client.WaitForOutputAsync("[  1s]");
         // Like kill -9: listener and every connection closed at once, calls in flight included;

@@ -10,9 +10,10 @@ namespace Lab.Tests.Client.Support;
 /// </summary>
 public sealed class FullBacklogServer : IDisposable
 {
-    // How long one filler connect may take before we conclude the queue is full; only the filling
-    // step waits on it, the tests never do.
-    private static readonly TimeSpan FillerConnectTimeout = TimeSpan.FromMilliseconds(300);
+    // How long one filler connect may take before we conclude the queue is full. A loopback connect
+    // completes in the kernel within microseconds; a full second leaves room for a busy machine, so
+    // a slow thread pool is never mistaken for a full queue. Only the filling step waits on it.
+    private static readonly TimeSpan FillerConnectTimeout = TimeSpan.FromSeconds(1);
 
     private readonly Socket _listener;
     private readonly List<Socket> _fillers = [];
