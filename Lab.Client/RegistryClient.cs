@@ -50,6 +50,7 @@ public sealed class RegistryClient : IAsyncDisposable
     private IReadOnlyList<InstanceMeta> _instances = [];
     private Task? _pollLoop;
     private int _registryDown;    // 1 during an outage; Interlocked, so an outage is logged once even if two refreshes race
+    private int _discovered;      // 1 after the first successful discovery, which is logged in full
     private int _disposed;
 
     /// <param name="registry">Where the registry is, and its heartbeat timeout (how long a dropped server stays out).</param>
@@ -140,6 +141,10 @@ public sealed class RegistryClient : IAsyncDisposable
         if (Interlocked.Exchange(ref _registryDown, 0) == 1)
         {
             _logger.LogInformation("Registry reachable again at {Registry}; {Count} instances: {Instances}", RegistryUri, found.Count, Describe(found));
+        }
+        else if (Interlocked.Exchange(ref _discovered, 1) == 0)
+        {
+            _logger.LogInformation("Discovered {Count} {Protocol} instances at {Registry}: {Instances}", found.Count, Protocol, RegistryUri, found.Count > 0 ? Describe(found) : "none yet");
         }
         else
         {

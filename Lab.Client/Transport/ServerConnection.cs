@@ -213,7 +213,8 @@ public sealed class ServerConnection : IAsyncDisposable
 
     // The framing layer already splits the two waiting phases: with no byte of the reply yet, only
     // the call timeout applies (the server is still working); once the first byte is in, the rest
-    // must follow within read_timeout.
+    // must follow within read_timeout. The call timeout still bounds the whole wait, so a reply that
+    // is still arriving when it passes ends as a call timeout too: the call as a whole took too long.
     private async Task<ReadOnlyMemory<byte>> ReadReplyAsync(CancellationToken cancellationToken)
     {
         using var callDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
