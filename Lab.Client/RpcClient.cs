@@ -114,6 +114,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     /// <exception cref="RpcRemoteException">The server answered with an error reply.</exception>
     /// <exception cref="RpcTransportException">Connect, write, call-timeout or read failure (direct mode, or a sent request).</exception>
     /// <exception cref="NoServerAvailableException">Registry mode: no instance is registered, or all failed before the request was sent.</exception>
+    /// <exception cref="JsonException">The result cannot be read as <typeparamref name="T"/> (the connection stays usable).</exception>
     public async Task<T?> CallAsync<T>(
         string method,
         IReadOnlyList<object?>? args = null,
@@ -150,7 +151,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
 
         // Listing methods has no side effect, so it may safely be re-sent to another instance.
         RpcCallResult<IReadOnlySet<string>> listed = await ExecuteAsync(
-            RpcRequest.DiscoveryMethodName, null, null, RpcCallOptions.IdempotentCall, ReadMethodNames, cancellationToken);
+            RpcRequest.DiscoveryMethodName, null, null, RpcCallOptions.IdempotentCall, ServerMethods.ReadNames, cancellationToken);
         _methodsByServer[listed.Server] = listed.Value!;
         return listed.Value!.Contains(name);
     }
@@ -303,30 +304,5 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         {
             await pool.CloseIdleAsync();
         }
-    }
-
-    private static IReadOnlySet<string> ReadMethodNames(JsonElement result)
-    {
-        if (result.ValueKind != JsonValueKind.Array)
-        {
-            throw new JsonException($"{RpcRequest.DiscoveryMethodName} must return an array");
-        }
-
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (JsonElement entry in result.EnumerateArray())
-        {
-            // The spec's shape is {"method_name": ...}; a bare name list is accepted too.
-            if (entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(RpcRequest.MethodNameProperty, out JsonElement name)
-                && name.ValueKind == JsonValueKind.String)
-            {
-                names.Add(name.GetString()!);
-            }
-            else if (entry.ValueKind == JsonValueKind.String)
-            {
-                names.Add(entry.GetString()!);
-            }
-        }
-
-        return names;
     }
 }

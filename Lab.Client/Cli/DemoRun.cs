@@ -66,9 +66,7 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
         try
         {
             RpcCallResult<JsonElement> listed = await client.CallDetailedAsync<JsonElement>(RpcRequest.DiscoveryMethodName, cancellationToken: cancellationToken);
-            var names = listed.Value.EnumerateArray()
-                .Select(entry => entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(RpcRequest.MethodNameProperty, out JsonElement name) ? name.GetString() : entry.ToString())
-                .ToHashSet(StringComparer.Ordinal);
+            IReadOnlySet<string> names = ServerMethods.ReadNames(listed.Value);
             string[] missing = DemoMethodNames.Where(name => !names.Contains(name)).ToArray();
             string verdict = missing.Length == 0 ? "all 10 demo methods listed: ok" : $"WRONG, missing {string.Join(", ", missing)}";
             await _output.WriteLineAsync($"{text} = {names.Count} methods  [server {listed.Server}]  {verdict}");
