@@ -167,7 +167,8 @@ public sealed class RegistryClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(instance);
         lock (_cacheGate)
         {
-            _dropped[instance.Key] = _time.GetUtcNow() + _dropFor;
+            // TryAdd: other calls failing on the same server must not keep extending its drop.
+            _dropped.TryAdd(instance.Key, _time.GetUtcNow() + _dropFor);
             IReadOnlyList<InstanceMeta> current = _instances;
             InstanceMeta[] remaining = current.Where(candidate => candidate.Key != instance.Key).ToArray();
             if (remaining.Length == current.Count)

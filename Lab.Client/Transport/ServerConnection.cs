@@ -181,7 +181,9 @@ public sealed class ServerConnection : IAsyncDisposable
         }
 
         IsBroken = true;
-        _writer.Dispose();
+        // Only the socket is closed. The writer holds nothing but memory, and a call still running on
+        // another thread may be inside it: disposing it under that call would trade the clean
+        // "connection closed" error that call gets now for an unrelated ObjectDisposedException.
         await _stream.DisposeAsync();
     }
 
