@@ -29,14 +29,8 @@ public sealed class DocumentationLinksTests
     [Test]
     public void Every_link_and_file_path_in_the_docs_and_the_root_readme_resolves()
     {
-        string root = FindRepositoryRoot();
-        string[] files =
-        [
-            "README.md",
-            .. Directory.GetFiles(Path.Combine(root, "docs"), "*.md")
-                .Select(path => Path.GetRelativePath(root, path).Replace('\\', '/'))
-                .Order(StringComparer.Ordinal),
-        ];
+        string root = DocumentationFiles.RepositoryRoot();
+        IReadOnlyList<string> files = DocumentationFiles.MarkdownFiles(root);
         var checker = new MarkdownLinkChecker(root);
 
         List<BrokenLink> broken = [.. files.SelectMany(checker.CheckFile)];
@@ -171,17 +165,4 @@ public sealed class DocumentationLinksTests
     private static string Describe(IReadOnlyCollection<BrokenLink> broken) =>
         $"{broken.Count} broken references in the documentation:{Environment.NewLine}"
         + string.Join(Environment.NewLine, broken.Select(link => "  " + link));
-
-    private static string FindRepositoryRoot()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "RpcLab.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("RpcLab.sln not found above " + AppContext.BaseDirectory);
-    }
 }
