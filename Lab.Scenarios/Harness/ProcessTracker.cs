@@ -75,16 +75,23 @@ internal static class ProcessTracker
     /// </summary>
     public static IDisposable InstallExitHandlers(Action onInterrupt)
     {
-        int interrupts = 0;
+        // One Ctrl+C reaches both Console.CancelKeyPress and the SIGINT registration; a second
+        // call within a second is that same keypress, not the teaching assistant pressing again.
+        long firstInterrupt = 0;
         void Interrupted(Action<bool> setCancel)
         {
             KillAll();
-            // The first interrupt cancels the run gracefully; a second one means "stop now".
-            bool first = Interlocked.Increment(ref interrupts) == 1;
-            setCancel(first);
-            if (first)
+            setCancel(true);
+            long now = Environment.TickCount64;
+            long first = Interlocked.CompareExchange(ref firstInterrupt, now, 0);
+            if (first == 0)
             {
                 onInterrupt();
+            }
+            else if (now - first > 1000)
+            {
+                // A second, separate Ctrl+C: stop now, without the report.
+                Environment.Exit(130);
             }
         }
 
