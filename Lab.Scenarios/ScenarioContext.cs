@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -69,7 +70,7 @@ internal sealed partial class ScenarioContext : IDisposable
     public void Note(string text) => Narrator.Note(text);
 
     /// <summary>Records a check; a failed one ends the scenario with FAIL and <paramref name="what"/> as the reason.</summary>
-    public void Check(bool passed, string what, string? whyNot = null)
+    public void Check([DoesNotReturnIf(false)] bool passed, string what, string? whyNot = null)
     {
         Narrator.Check(passed, passed || whyNot is null ? what : $"{what} — {whyNot}");
         if (!passed)

@@ -101,8 +101,9 @@ internal static class ClientTimeoutScenarios
         context.Check(exitCode == 1, "the call failed: exit code 1", $"exit code {exitCode}");
         string[] errors = [.. client.Lines.Where(line => line.IsError).Select(line => line.Text)];
         string? failure = errors.FirstOrDefault(line => line.Contains(" failed: ", StringComparison.Ordinal));
-        context.Check(failure is not null, $"the client printed the failure: {Narrator.Shorten(failure ?? "")}", $"stderr: {string.Join(" | ", errors.Select(Narrator.Shorten))}");
-        context.Check(System.Text.RegularExpressions.Regex.IsMatch(failure!, phasePattern, System.Text.RegularExpressions.RegexOptions.IgnoreCase),
+        string shown = Narrator.Shorten(failure ?? "");
+        context.Check(failure is not null, $"the client printed the failure: {shown}", $"stderr: {string.Join(" | ", errors.Select(Narrator.Shorten))}");
+        context.Check(System.Text.RegularExpressions.Regex.IsMatch(failure, phasePattern, System.Text.RegularExpressions.RegexOptions.IgnoreCase),
             $"the error names the phase (/{phasePattern}/)");
         if (mustMention is not null)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Lab.Scenarios.Harness;
 
@@ -82,9 +83,13 @@ internal static partial class ServerStopScenarios
         RegistryProbe probe = context.Probe(registry);
         await context.ExpectListedAsync(probe, [server], "the server is registered");
 
-        int mark = server.Process.LineCount;
-        ManagedProcess client = context.StartClient([.. server.DirectClientArguments, "sleep", "2"]);
-        await context.ExpectLineAsync(server.Process, @"Connection from \S+ opened", "a client connected and called sleep(2)", fromLine: mark);
+        // A call is "in flight" once the server has read it. The harness makes that observable:
+        // add(1, 2) and sleep(2) go out in one write, so when the add reply arrives the server is
+        // reading this connection and sleep(2) is already in its buffer, next in line.
+        await using RawRpcConnection caller = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+        await caller.SendRawAsync(RawRpcConnection.RequestJson("add", [1, 2]) + "\n" + RawRpcConnection.RequestJson("sleep", [2]) + "\n", context.Cancellation);
+        JsonElement added = await caller.ReadReplyAsync(ScenarioContext.Unexpected, context.Cancellation);
+        context.Check(added.GetProperty("res").GetRawText() == "13", "a harness connection sent add(1, 2) and sleep(2) together; add answered 13, sleep(2) is running");
 
         int registryMark = registry.Process.LineCount;
         context.Step($"Ctrl+C (SIGINT) to {server.Process.Name} while the sleep(2) call is in flight");
@@ -97,9 +102,10 @@ internal static partial class ServerStopScenarios
             $"discovery checked right away ({signalled.Elapsed.TotalSeconds:0.00} s after the signal, before any eviction could happen) lists nothing",
             $"listed: {string.Join(", ", listed)}");
 
-        int clientExit = await client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
-        context.Check(clientExit == 0 && ClientOutput.Calls(client.Lines).Any(call => call.Method == "sleep"),
-            "the in-flight sleep(2) call finished and the client printed its result", $"client exit {clientExit}");
+        JsonElement slept = await caller.ReadReplyAsync(ScenarioContext.Unexpected, context.Cancellation);
+        context.Check(HappyPathScenarios.ErrorCode(slept) is null && slept.TryGetProperty("res", out _),
+            $"the in-flight sleep(2) call finished and its reply arrived {signalled.Elapsed.TotalSeconds:0.00} s after the signal: {slept.GetRawText()}", slept.GetRawText());
+        context.Check(await caller.WaitForServerToCloseAsync(ScenarioContext.Unexpected, context.Cancellation), "then the server closed the connection");
         int exitCode = await serverExit;
         context.Check(exitCode == 0, "the server exited with code 0", $"exit code {exitCode}");
         await context.ExpectLineAsync(server.Process, "Unregistered from registry", "the server logged its unregistration");
