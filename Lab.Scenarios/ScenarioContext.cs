@@ -84,7 +84,8 @@ internal sealed partial class ScenarioContext : IDisposable
     {
         string[] fullArguments = [_programs.DllPath(program), .. arguments, "--config", Config.Path];
         ManagedProcess process = _processes.Start(name, _programs.DotnetHost, fullArguments);
-        Step($"started {name} (pid {process.Id}): Lab.{program} {string.Join(' ', arguments.Select(ShowArgument))}");
+        string shownArguments = arguments.Count == 0 ? "(no arguments)" : string.Join(' ', arguments.Select(ShowArgument));
+        Step($"started {name} (pid {process.Id}): Lab.{program} {shownArguments}");
         return process;
     }
 

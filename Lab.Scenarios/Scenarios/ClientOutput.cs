@@ -61,7 +61,7 @@ internal static partial class ClientOutput
     private static long Number(Group group) => long.Parse(group.Value, CultureInfo.InvariantCulture);
 
     // The demo appends its own verdict after the server ("  expected 13: ok"): allowed, ignored.
-    [GeneratedRegex(@"^(?<method>\w+)\((?<args>.*)\) = (?<result>.*?)\s+\[server (?<server>[^\]]+)\]")]
+    [GeneratedRegex(@"^(?<method>\w+)\((?<args>.*)\) = (?<result>.*?)\s+\[server (?<server>\[[^\]]+\]:\d+|[^\]\s]+)\]")]
     private static partial Regex CallLine();
 
     [GeneratedRegex(@"^Summary: (?<ok>\d+) succeeded, (?<failed>\d+) failed")]
