@@ -88,9 +88,37 @@ internal static partial class RawHttp
         }
 
         int bodyStart = response.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        string head = bodyStart < 0 ? response : response[..bodyStart];
         string body = bodyStart < 0 ? "" : response[(bodyStart + 4)..];
-        // A chunked body: good enough to show and search; the scenarios check the status and a phrase.
+        if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            body = Unchunk(body);
+        }
+
         return new RawHttpResponse(int.Parse(status.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), body.Trim());
+    }
+
+    // "c6\r\n<198 bytes>\r\n0\r\n\r\n" -> the 198 bytes. Sizes count bytes; our bodies are ASCII JSON.
+    private static string Unchunk(string chunked)
+    {
+        var body = new StringBuilder();
+        int position = 0;
+        while (position < chunked.Length)
+        {
+            int lineEnd = chunked.IndexOf("\r\n", position, StringComparison.Ordinal);
+            if (lineEnd < 0
+                || !int.TryParse(chunked.AsSpan(position, lineEnd - position).Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out int size)
+                || size == 0)
+            {
+                break;
+            }
+
+            int start = lineEnd + 2;
+            body.Append(chunked, start, Math.Min(size, chunked.Length - start));
+            position = start + size + 2;
+        }
+
+        return body.ToString();
     }
 
     [GeneratedRegex(@"^HTTP/1\.[01] (\d{3})")]

@@ -80,7 +80,7 @@ internal static class ConcurrencyScenarios
         RunningServer server = await context.StartServerAsync();
         int mark = server.Process.LineCount;
         ManagedProcess client = context.StartClient([.. server.DirectClientArguments, "sleep", "5"]);
-        OutputLine opened = await context.ExpectLineAsync(server.Process, @"Connection from \S+ opened", "the client connected and sent sleep(5)", fromLine: mark);
+        OutputLine opened = await context.ExpectLineAsync(server.Process, @"Connection from \S+ opened", "the client connected; its sleep(5) request follows on that connection", fromLine: mark);
         string peer = Regex.Match(opened.Text, @"Connection from (\S+) opened").Groups[1].Value;
 
         context.Step($"kill -9 {client.Name} (pid {client.Id}) in the middle of its call");

@@ -61,7 +61,8 @@ internal static partial class ServerStopScenarios
 
         TimeSpan heartbeatTimeout = context.Timings.Seconds("registry:heartbeat_timeout");
         OutputLine evicted = await context.ExpectLineAsync(registry.Process, $@"Evicted json://{Regex.Escape(victim.Address)} \(no heartbeat for [\d.]+ s\)",
-            $"the registry evicted {victim.Process.Name} ({killedAt.Elapsed.TotalSeconds:0.0} s after the kill)");
+            $"the registry evicted {victim.Process.Name}");
+        context.Step($"eviction came {killedAt.Elapsed.TotalSeconds:0.0} s after the kill (heartbeat_timeout {heartbeatTimeout.TotalSeconds:0.#} s, health check every {context.Timings.Seconds("registry:health_check_interval").TotalSeconds:0.#} s)");
         double silence = double.Parse(EvictedSeconds().Match(evicted.Text).Groups[1].Value, CultureInfo.InvariantCulture);
         context.Check(silence >= heartbeatTimeout.TotalSeconds, $"only after the heartbeat timeout: no heartbeat for {silence:0.0} s >= {heartbeatTimeout.TotalSeconds:0.0} s");
         await context.ExpectListedAsync(probe, [survivor], "discovery now lists only the survivor");
