@@ -38,6 +38,7 @@ internal sealed class ManagedProcess : IAsyncDisposable
     private readonly List<LineWaiter> _waiters = []; // guarded by _gate
     private int _streamsEnded; // guarded by _gate
     private bool _outputEnded; // guarded by _gate
+    private int _disposed; // 1 once DisposeAsync ran (Interlocked)
     private readonly Task _readers;
 
     private ManagedProcess(string name, Process process, Action<ManagedProcess, OutputLine>? onLine)
@@ -55,10 +56,11 @@ internal sealed class ManagedProcess : IAsyncDisposable
     /// <summary>The OS process id.</summary>
     public int Id { get; }
 
-    public bool HasExited => _process.HasExited;
+    /// <summary>True once the process exited (or was released: disposing kills it first).</summary>
+    public bool HasExited => Volatile.Read(ref _disposed) == 1 || _process.HasExited;
 
-    /// <summary>The exit code once the process has exited, else null.</summary>
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    /// <summary>The exit code once the process has exited, else null (also after it was released).</summary>
+    public int? ExitCode => Volatile.Read(ref _disposed) == 0 && _process.HasExited ? _process.ExitCode : null;
 
     /// <summary>How many lines were recorded so far: pass it as <c>fromLine</c> to wait only for newer lines.</summary>
     public int LineCount
@@ -190,6 +192,11 @@ internal sealed class ManagedProcess : IAsyncDisposable
     /// <summary>kill -9: the process and anything it started die at once, with no chance to clean up.</summary>
     public void KillHard()
     {
+        if (Volatile.Read(ref _disposed) == 1)
+        {
+            return;
+        }
+
         try
         {
             _process.Kill(entireProcessTree: true);
@@ -211,6 +218,11 @@ internal sealed class ManagedProcess : IAsyncDisposable
     /// <summary>Kills the process if it is still running, then releases it.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         try
         {
             if (!_process.HasExited)

@@ -71,6 +71,11 @@ internal sealed class ProcessGroup(string workingDirectory, Action<ManagedProces
         ManagedProcess[] processes;
         lock (_gate)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             _disposed = true;
             processes = [.. _processes];
         }
