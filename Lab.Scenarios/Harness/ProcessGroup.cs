@@ -81,7 +81,9 @@ internal sealed class ProcessGroup(string workingDirectory, Action<ManagedProces
         }
 
         // Kill first, all at once, then wait: a hung process must not delay the others' kill.
-        foreach (ManagedProcess process in processes)
+        // Newest first (clients, then servers, then the registry), so no server is left for a
+        // moment logging that its registry vanished.
+        foreach (ManagedProcess process in processes.Reverse())
         {
             process.KillHard();
         }

@@ -51,6 +51,19 @@ internal static class HappyPathScenarios
         context.Note("the client (registry mode, the lab's default) runs the demo: every demo method, then 30 concurrent calls");
         ClientRun run = await context.RunClientAsync([]);
         CheckDemoRun(context, run, servers);
+
+        if (ProcessSignals.AreSupported)
+        {
+            context.Note("the end of the demo: Ctrl+C to each server, then to the registry");
+            foreach (RunningServer server in servers)
+            {
+                int serverExit = await server.Process.InterruptAsync(ScenarioContext.Unexpected, context.Cancellation);
+                context.Check(serverExit == 0, $"{server.Process.Name} unregistered and exited with code 0", $"exit code {serverExit}");
+            }
+
+            int registryExit = await registry.Process.InterruptAsync(ScenarioContext.Unexpected, context.Cancellation);
+            context.Check(registryExit == 0, "the registry exited with code 0", $"exit code {registryExit}");
+        }
     }
 
     /// <summary>Checks a demo run: exit 0, every printed result right, all ten methods called, calls on each of <paramref name="servers"/>.</summary>
