@@ -58,7 +58,8 @@ internal static class HappyPathScenarios
             foreach (RunningServer server in servers)
             {
                 int serverExit = await server.Process.InterruptAsync(ScenarioContext.Unexpected, context.Cancellation);
-                context.Check(serverExit == 0, $"{server.Process.Name} unregistered and exited with code 0", $"exit code {serverExit}");
+                bool unregistered = server.Process.LinesMatching(new System.Text.RegularExpressions.Regex("Unregistered from registry")).Count > 0;
+                context.Check(serverExit == 0 && unregistered, $"{server.Process.Name} unregistered and exited with code 0", $"exit code {serverExit}, unregistered: {unregistered}");
             }
 
             int registryExit = await registry.Process.InterruptAsync(ScenarioContext.Unexpected, context.Cancellation);

@@ -58,6 +58,7 @@ internal static class RegistryFaultScenarios
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);
 
         int[] marks = [.. servers.Select(server => server.Process.LineCount)];
+        int clientMark = client.LineCount;
         context.Step($"kill -9 the registry (pid {registry.Process.Id})");
         registry.Process.KillHard();
         await registry.Process.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
@@ -66,6 +67,7 @@ internal static class RegistryFaultScenarios
             await context.ExpectLineAsync(servers[i].Process, "Registry unreachable at", $"{servers[i].Process.Name} noticed the registry is gone and keeps serving", fromLine: marks[i]);
         }
 
+        await context.ExpectLineAsync(client, "Registry unreachable at", "the client noticed too, and keeps its cached servers", fromLine: clientMark);
         long before = ClientOutput.Progress(client.Lines).LastOrDefault().Succeeded;
         int progressMark = client.LineCount;
         await client.WaitForLineAsync(new Regex(ClientOutput.ProgressPattern), ScenarioContext.Unexpected, progressMark, context.Cancellation);
@@ -81,6 +83,7 @@ internal static class RegistryFaultScenarios
         }
 
         await context.ExpectListedAsync(context.Probe(restarted), servers, "discovery is whole again: both servers listed");
+        await context.ExpectLineAsync(client, "Registry reachable again", "the client found the registry again by itself", fromLine: clientMark);
 
         int exitCode = await client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
         PrintedSummary? summary = ClientOutput.Summary(client.Lines);
