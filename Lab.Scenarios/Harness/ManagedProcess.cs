@@ -3,9 +3,6 @@ using System.Text.RegularExpressions;
 
 namespace Lab.Scenarios.Harness;
 
-/// <summary>One line a child process printed, with when it arrived and on which stream.</summary>
-internal sealed record OutputLine(DateTimeOffset Time, bool IsError, string Text);
-
 /// <summary>
 /// A program the scenario started as a real OS process: its output recorded line by line, waits on
 /// lines (never fixed sleeps), and the three ways to stop it — kill -9, Ctrl+C (SIGINT), SIGTERM.
@@ -264,6 +261,8 @@ internal sealed class ManagedProcess : IAsyncDisposable
             while (await reader.ReadLineAsync() is { } text)
             {
                 var line = new OutputLine(DateTimeOffset.UtcNow, isError, text);
+                // Echo before waking waiters, so the narration shows the line before what it caused.
+                _onLine?.Invoke(this, line);
                 lock (_gate)
                 {
                     _lines.Add(line);
@@ -275,8 +274,6 @@ internal sealed class ManagedProcess : IAsyncDisposable
                         }
                     }
                 }
-
-                _onLine?.Invoke(this, line);
             }
         }
         catch (IOException)
