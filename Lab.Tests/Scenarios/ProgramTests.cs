@@ -9,7 +9,7 @@ namespace Lab.Tests.Scenarios;
 [NonParallelizable]
 public partial class ProgramTests
 {
-    private static string RunnerDll => Path.Combine(ScenarioTestSupport.Programs.RepositoryRoot, "Lab.Scenarios", "bin", ScenarioTestSupport.Programs.Configuration, "net10.0", "Lab.Scenarios.dll");
+    internal static string RunnerDll => Path.Combine(ScenarioTestSupport.Programs.RepositoryRoot, "Lab.Scenarios", "bin", ScenarioTestSupport.Programs.Configuration, "net10.0", "Lab.Scenarios.dll");
 
     [Test]
     public async Task List_prints_every_scenario_name_first_on_its_line()
@@ -36,8 +36,9 @@ public partial class ProgramTests
         runner.Lines.ShouldContain(line => line.IsError && line.Text.Contains("unknown scenario no-such-scenario"));
     }
 
-    [Test]
-    public async Task Ctrl_C_of_the_runner_kills_every_process_it_started()
+    [TestCase("SIGINT", TestName = "Ctrl_C_of_the_runner_kills_every_process_it_started")]
+    [TestCase("SIGTERM", TestName = "SIGTERM_of_the_runner_kills_every_process_it_started")]
+    public async Task Stopping_the_runner_kills_every_process_it_started(string signal)
     {
         if (!ProcessSignals.AreSupported)
         {
@@ -53,7 +54,9 @@ public partial class ProgramTests
             int childId = int.Parse(StartedPid().Match(started.Text).Groups[1].Value, CultureInfo.InvariantCulture);
             ScenarioRunner.IsAlive(childId).ShouldBeTrue();
 
-            int exitCode = await runner.InterruptAsync(ScenarioTestSupport.Unexpected);
+            int exitCode = signal == "SIGINT"
+                ? await runner.InterruptAsync(ScenarioTestSupport.Unexpected)
+                : await runner.TerminateAsync(ScenarioTestSupport.Unexpected);
 
             exitCode.ShouldBeGreaterThan(0);
             int[] children = [.. runner.Lines.Select(line => StartedPid().Match(line.Text)).Where(match => match.Success)

@@ -38,6 +38,23 @@ public class RunScenariosScriptTests
     }
 
     [Test]
+    public async Task Every_flag_the_script_passes_is_one_the_runner_accepts()
+    {
+        ScriptBlockAst script = Parser.ParseFile(ScriptPath, out _, out _);
+        string[] flags = [.. script.FindAll(ast => ast is StringConstantExpressionAst { Value: ['-', '-', ..] }, searchNestedScriptBlocks: true)
+            .Cast<StringConstantExpressionAst>().Select(constant => constant.Value)
+            .Where(flag => !flag.StartsWith("--configuration", StringComparison.Ordinal) && !flag.StartsWith("--nologo", StringComparison.Ordinal) && !flag.StartsWith("--verbosity", StringComparison.Ordinal))
+            .Distinct()];
+        await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
+        ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [ProgramTests.RunnerDll, "--help"]);
+        await runner.WaitForExitAsync(ScenarioTestSupport.Unexpected);
+        string help = string.Join('\n', runner.Lines.Select(line => line.Text));
+
+        flags.ShouldBe(["--list", "--config", "--report", "--timeout"], ignoreOrder: true);
+        flags.Where(flag => !help.Contains(flag + " ", StringComparison.Ordinal)).ShouldBeEmpty();
+    }
+
+    [Test]
     public void Parser_check_catches_a_broken_script()
     {
         // Proof that the first test can fail: an unclosed block is a syntax error.
