@@ -103,6 +103,9 @@ internal static partial class ServerStopScenarios
             $"discovery checked right away ({signalled.Elapsed.TotalSeconds:0.00} s after the signal, before any eviction could happen) lists nothing",
             $"listed: {string.Join(", ", listed)}");
 
+        string? refused = await WhyNoServiceAsync(server);
+        context.Check(refused is not null, $"while it drains, a new connection gets no service: {refused}", "a new call was answered");
+
         JsonElement slept = await caller.ReadReplyAsync(ScenarioContext.Unexpected, context.Cancellation);
         context.Check(HappyPathScenarios.ErrorCode(slept) is null && slept.TryGetProperty("res", out _),
             $"the in-flight sleep(2) call finished and its reply arrived {signalled.Elapsed.TotalSeconds:0.00} s after the signal: {slept.GetRawText()}", slept.GetRawText());
@@ -190,6 +193,26 @@ internal static partial class ServerStopScenarios
         {
             context.Check(!registry.Process.Lines.Any(line => line.Text.Contains("Registered json://", StringComparison.Ordinal)), "the registry never saw it register");
             await context.ExpectListedAsync(context.Probe(registry), [], "discovery lists nothing", timeout: TimeSpan.FromSeconds(1));
+        }
+    }
+
+    // Null when a fresh connection can still complete a call; else how it was turned away (a
+    // draining server refuses the connection or closes it unanswered).
+    private static async Task<string?> WhyNoServiceAsync(RunningServer server)
+    {
+        try
+        {
+            await using RawRpcConnection probe = await RawRpcConnection.ConnectAsync(server.Host, server.Port, TimeSpan.FromSeconds(2));
+            await probe.CallAsync("add", [1, 2], TimeSpan.FromSeconds(2));
+            return null;
+        }
+        catch (SocketException ex)
+        {
+            return $"the connection was refused ({ex.SocketErrorCode})";
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ScenarioFailedException)
+        {
+            return ex.Message;
         }
     }
 
