@@ -15,6 +15,13 @@ namespace Lab.Scenarios.Harness;
 /// </code>
 /// Concurrency: process lines arrive on reader threads while the scenario narrates; every write
 /// goes through <c>_gate</c> so lines never interleave.
+/// <example>
+/// <code>
+/// var narrator = new Narrator(Console.Out);
+/// narrator.Step("kill -9 server-2 (pid 4711) under load");
+/// narrator.Check(evicted, "the registry evicted server-2");
+/// </code>
+/// </example>
 /// </remarks>
 internal sealed partial class Narrator(TextWriter output, TimeProvider? time = null)
 {
