@@ -40,7 +40,7 @@ internal sealed partial class ScenarioContext : IDisposable
     private readonly LabPrograms _programs;
     private readonly ProcessGroup _processes;
     private readonly List<IDisposable> _owned = [];
-    private readonly Dictionary<string, int> _nameCounters = [];
+    private readonly Dictionary<string, int> _nameCounters = []; // guarded by itself: clients start from parallel tasks
 
     public ScenarioContext(Narrator narrator, LabPrograms programs, ScenarioTimings timings, string workDirectory, ProcessGroup processes, CancellationToken cancellation)
     {
@@ -92,9 +92,12 @@ internal sealed partial class ScenarioContext : IDisposable
     /// <summary>A fresh name for the next process of a kind: <c>server-1</c>, <c>server-2</c>...</summary>
     public string NextName(string kind)
     {
-        int number = _nameCounters.GetValueOrDefault(kind) + 1;
-        _nameCounters[kind] = number;
-        return $"{kind}-{number}";
+        lock (_nameCounters)
+        {
+            int number = _nameCounters.GetValueOrDefault(kind) + 1;
+            _nameCounters[kind] = number;
+            return $"{kind}-{number}";
+        }
     }
 
     /// <summary>
