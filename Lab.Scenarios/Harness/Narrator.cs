@@ -77,7 +77,7 @@ internal sealed partial class Narrator(TextWriter output, TimeProvider? time = n
             }
         }
 
-        Write("     ", $"  {process.Name,-10}| {Shorten(StripLogTimestamp(line.Text))}");
+        Write("     ", $"  {process.Name,-9}| {Shorten(StripLogTimestamp(line.Text))}");
     }
 
     /// <summary>A line as the narration shows it: log timestamp removed, very long lines cut.</summary>

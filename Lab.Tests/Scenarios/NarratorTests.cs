@@ -48,6 +48,6 @@ public class NarratorTests
         narrator.Echo(process, new OutputLine(DateTimeOffset.UtcNow, false, "INFO  RpcServer: Server stopped"));
 
         narrator.Lines.ShouldNotContain(line => line.Contains("Connection from"));
-        narrator.Lines.ShouldContain(line => line.EndsWith("server-1  | INFO  RpcServer: Server stopped"));
+        narrator.Lines.ShouldContain(line => line.EndsWith("server-1 | INFO  RpcServer: Server stopped"));
     }
 }
