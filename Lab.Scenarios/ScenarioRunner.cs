@@ -89,7 +89,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            (outcome, reason) = (ScenarioOutcome.Fail, "interrupted (Ctrl+C)");
+            (outcome, reason) = (ScenarioOutcome.Fail, "interrupted (Ctrl+C or SIGTERM to the runner)");
         }
         catch (Exception ex)
         {
