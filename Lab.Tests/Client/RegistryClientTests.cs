@@ -71,6 +71,54 @@ public class RegistryClientTests
     }
 
     [Test]
+    public async Task An_empty_answer_after_a_registry_restart_keeps_the_cache_until_the_heartbeat_timeout()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
+        await client.StartAsync();
+
+        // A restarted registry knows nobody until the servers' next heartbeats.
+        registry.SetInstances();
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> rightAfterRestart = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(9));
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> beforeTimeout = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(2));
+        await client.RefreshAsync();
+
+        rightAfterRestart.Select(instance => instance.Port).ShouldBe([8001, 8002]);
+        beforeTimeout.Select(instance => instance.Port).ShouldBe([8001, 8002]);
+        // Still empty after the registry's heartbeat timeout: the servers really are gone.
+        client.Instances.ShouldBeEmpty();
+        _logs.Count(LogLevel.Warning, "lists no json instance; keeping 2 cached instances for up to 10 s").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task A_server_re_registering_after_a_registry_restart_ends_the_empty_answer_grace()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
+        await client.StartAsync();
+
+        registry.SetInstances();
+        await client.RefreshAsync();
+        registry.SetInstances(("127.0.0.1", 8002, null));
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> afterOneReRegistered = client.Instances;
+        registry.SetInstances();
+        await client.RefreshAsync();
+
+        afterOneReRegistered.Select(instance => instance.Port).ShouldBe([8002]);
+        // A new empty streak starts a new grace period rather than continuing the old one.
+        client.Instances.Select(instance => instance.Port).ShouldBe([8002]);
+    }
+
+    [Test]
     public async Task A_removed_instance_that_registers_again_after_eviction_is_taken_back_at_once()
     {
         await using FakeRegistry registry = await FakeRegistry.StartAsync();
