@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Lab.Protocol.Logging;
-using Lab.Tests.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Tests.Registry;

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Lab.Tests.Protocol;
 
 namespace Lab.Tests.Registry;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Lab.Tests.Protocol;
 
 namespace Lab.Tests.Registry;
 

@@ -1,6 +1,5 @@
 using Lab.Protocol.Discovery;
 using Lab.Registry;
-using Lab.Tests.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 

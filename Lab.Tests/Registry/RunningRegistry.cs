@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using Lab.Protocol.Configuration;
 using Lab.Registry;
-using Lab.Tests.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
