@@ -12,7 +12,7 @@ namespace Lab.Tests.Client;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class RegistryClientTests
 {
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly LogRecorder _logs = new();
 
     [Test]
     public async Task Start_returns_after_the_first_discovery_so_the_cache_is_already_filled()

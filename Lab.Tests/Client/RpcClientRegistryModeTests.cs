@@ -9,7 +9,7 @@ namespace Lab.Tests.Client;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class RpcClientRegistryModeTests
 {
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly LogRecorder _logs = new();
 
     [Test]
     public async Task Calls_spread_over_the_registered_servers_in_round_robin_order()

@@ -11,8 +11,8 @@ public sealed class RegistryProcess : IDisposable
 {
     private readonly Process _process;
     private readonly string _configPath;
-    private readonly CapturedLog _output = new();
-    private readonly CapturedLog _errors = new();
+    private readonly LogRecorder _output = new();
+    private readonly LogRecorder _errors = new();
 
     private RegistryProcess(Process process, string configPath)
     {

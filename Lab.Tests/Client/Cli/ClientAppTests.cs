@@ -10,7 +10,7 @@ namespace Lab.Tests.Client.Cli;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public partial class ClientAppTests
 {
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly LogRecorder _logs = new();
     private readonly StringWriter _output = new();
     private readonly StringWriter _error = new();
     private readonly List<string> _configFiles = [];
