@@ -9,19 +9,20 @@ namespace Lab.Tests.Registry;
 /// command-line and start-up failures an operator sees.
 /// </summary>
 [Parallelizable(ParallelScope.All)]
-public partial class ProgramTests
+public class ProgramTests
 {
-    [TestCase(RegistryProcess.SigTerm, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_SIGTERM")]
-    [TestCase(RegistryProcess.SigInt, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_Ctrl_C")]
+    [TestCase(LabProcess.SigTerm, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_SIGTERM")]
+    [TestCase(LabProcess.SigInt, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_Ctrl_C")]
     public async Task Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_a_stop_signal(int signal)
     {
         Assume.That(!OperatingSystem.IsWindows(), "SIGTERM and SIGINT are POSIX signals");
         // ASPNETCORE_URLS must not add an address or a warning: -l/-p alone decide.
-        using RegistryProcess registry = RegistryProcess.Start(["-l", "127.0.0.1", "-p", "0"], ("ASPNETCORE_URLS", "http://127.0.0.1:1"));
+        string config = WriteTestConfig();
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["-l", "127.0.0.1", "-p", "0", "--config", config], ("ASPNETCORE_URLS", "http://127.0.0.1:1"));
         try
         {
-            string ready = await registry.WaitForOutputAsync(@"Registry listening on http://127\.0\.0\.1:\d+$");
-            int port = int.Parse(ReadinessPort().Match(ready).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Match ready = await registry.WaitForOutputAsync(@"Registry listening on http://127\.0\.0\.1:(\d+)$");
+            int port = int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
 
             using var http = new HttpClient { Timeout = TestTimeouts.Unexpected };
             using HttpResponseMessage response = await http.PostAsync(
@@ -33,22 +34,23 @@ public partial class ProgramTests
 
             (await registry.WaitForExitAsync()).ShouldBe(0);
             await registry.WaitForOutputAsync("Registry stopped$");
-            registry.Output.ShouldNotContain(line => line.Contains("WARN", StringComparison.Ordinal) || line.Contains("Overriding", StringComparison.Ordinal));
+            registry.OutputLines.ShouldNotContain(line => line.Contains("WARN", StringComparison.Ordinal) || line.Contains("Overriding", StringComparison.Ordinal));
         }
         finally
         {
             registry.Kill();
+            File.Delete(config);
         }
     }
 
     [Test]
     public async Task Missing_port_is_a_clear_error_and_a_non_zero_exit()
     {
-        using RegistryProcess registry = RegistryProcess.Start([]);
+        using LabProcess registry = LabProcess.Start("Lab.Registry", []);
         try
         {
             (await registry.WaitForExitAsync()).ShouldNotBe(0);
-            registry.Errors.ShouldContain("Option '--port' is required.");
+            registry.ErrorLines.ShouldContain("Option '--port' is required.");
         }
         finally
         {
@@ -64,27 +66,29 @@ public partial class ProgramTests
         occupant.Listen();
         int port = ((IPEndPoint)occupant.LocalEndPoint!).Port;
 
-        using RegistryProcess registry = RegistryProcess.Start(["-l", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        string config = WriteTestConfig();
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["-l", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--config", config]);
         try
         {
             (await registry.WaitForExitAsync()).ShouldBe(1);
-            registry.Errors.ShouldBe([$"Lab.Registry: fatal: Failed to bind to address http://127.0.0.1:{port}: address already in use."]);
-            registry.Output.ShouldNotContain(line => line.Contains("listening", StringComparison.Ordinal));
+            registry.ErrorLines.ShouldBe([$"Lab.Registry: fatal: Failed to bind to address http://127.0.0.1:{port}: address already in use."]);
+            registry.OutputLines.ShouldNotContain(line => line.Contains("listening", StringComparison.Ordinal));
         }
         finally
         {
             registry.Kill();
+            File.Delete(config);
         }
     }
 
     [Test]
     public async Task Help_lists_the_options_and_exits_0()
     {
-        using RegistryProcess registry = RegistryProcess.Start(["-h"]);
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["-h"]);
         try
         {
             (await registry.WaitForExitAsync()).ShouldBe(0);
-            string help = string.Join('\n', registry.Output);
+            string help = registry.Output;
             help.ShouldContain("-l, --host");
             help.ShouldContain("-p, --port");
             help.ShouldContain("--config");
@@ -95,6 +99,11 @@ public partial class ProgramTests
         }
     }
 
-    [GeneratedRegex(@"listening on http://[^ ]+:(\d+)$")]
-    private static partial Regex ReadinessPort();
+    // Short, explicit settings, so the repository's config.ini cannot change what the test sees.
+    private static string WriteTestConfig()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"rpclab-registry-test-{Guid.NewGuid():N}.ini");
+        File.WriteAllText(path, "[registry]\nhost = 127.0.0.1\nhealth_check_interval = 1\nheartbeat_timeout = 3\n[logging]\nlevel = information\n");
+        return path;
+    }
 }

@@ -51,15 +51,16 @@ public sealed class LogRecorder : ILoggerProvider
     /// Waits until <paramref name="occurrences"/> lines matching the regular expression
     /// <paramref name="pattern"/> were logged (counting those already there) and returns the last of them.
     /// </summary>
-    public Task<string> WaitForLineAsync(string pattern, int occurrences = 1)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first (the waiter lost interest, e.g. the process exited).</exception>
+    public Task<string> WaitForLineAsync(string pattern, int occurrences = 1, CancellationToken cancellationToken = default)
     {
         var regex = new Regex(pattern, RegexOptions.CultureInvariant);
-        return WaitForAsync(entry => regex.IsMatch(entry.Line), occurrences, $"{occurrences} log line(s) matching /{pattern}/");
+        return WaitForAsync(entry => regex.IsMatch(entry.Line), occurrences, $"{occurrences} log line(s) matching /{pattern}/", cancellationToken);
     }
 
     /// <summary>Waits until <paramref name="count"/> messages at <paramref name="level"/> containing <paramref name="containing"/> were logged.</summary>
     public Task WaitForAsync(LogLevel level, string containing, int count = 1) =>
-        WaitForAsync(entry => IsAt(entry, level, containing), count, $"{count} log line(s) at {level} containing \"{containing}\"");
+        WaitForAsync(entry => IsAt(entry, level, containing), count, $"{count} log line(s) at {level} containing \"{containing}\"", CancellationToken.None);
 
     /// <summary>Adds a line as if it had been logged (for output read from a child process).</summary>
     public void AddLine(string? line)
@@ -79,7 +80,7 @@ public sealed class LogRecorder : ILoggerProvider
     private static bool IsAt(LogEntry entry, LogLevel level, string containing) =>
         entry.Level == level && entry.Message.Contains(containing, StringComparison.Ordinal);
 
-    private async Task<string> WaitForAsync(Func<LogEntry, bool> matches, int occurrences, string what)
+    private async Task<string> WaitForAsync(Func<LogEntry, bool> matches, int occurrences, string what, CancellationToken cancellationToken)
     {
         var waiter = new Waiter(matches, occurrences);
         lock (_gate)
@@ -97,16 +98,25 @@ public sealed class LogRecorder : ILoggerProvider
 
         try
         {
-            return await waiter.Found.Task.WaitAsync(TestTimeouts.Unexpected);
+            return await waiter.Found.Task.WaitAsync(TestTimeouts.Unexpected, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Forget(waiter);
+            throw;
         }
         catch (TimeoutException)
         {
-            lock (_gate)
-            {
-                _waiters.Remove(waiter);
-            }
-
+            Forget(waiter);
             throw new TimeoutException($"no {what} within {TestTimeouts.Unexpected.TotalSeconds} s; lines were:{Environment.NewLine}{string.Join(Environment.NewLine, Lines)}");
+        }
+    }
+
+    private void Forget(Waiter waiter)
+    {
+        lock (_gate)
+        {
+            _waiters.Remove(waiter);
         }
     }
 

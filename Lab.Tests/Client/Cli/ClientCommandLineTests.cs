@@ -21,7 +21,7 @@ public class ClientCommandLineTests
     [Test]
     public async Task Help_lists_the_mode_host_port_and_config_options()
     {
-        await using ClientProcess client = ClientProcess.Start("-h");
+        using LabProcess client = LabProcess.Start("Lab.Client", ["-h"]);
 
         (await client.WaitForExitAsync()).ShouldBe(0);
         foreach (string option in new[] { "-m, --mode <server|registry>", "-i, --host", "-p, --port", "--config", "--duration", "--concurrency", "METHOD [ARG...]" })
@@ -33,7 +33,7 @@ public class ClientCommandLineTests
     [Test]
     public async Task Server_mode_without_a_port_ends_with_a_one_line_configuration_error_and_exit_code_2()
     {
-        await using ClientProcess client = ClientProcess.Start("-m", "server", "-i", "127.0.0.1", "--config", WriteConfig(registryPort: 1));
+        using LabProcess client = LabProcess.Start("Lab.Client", ["-m", "server", "-i", "127.0.0.1", "--config", WriteConfig(registryPort: 1)]);
 
         (await client.WaitForExitAsync()).ShouldBe(2);
         client.Error.ShouldBe("Lab.Client: configuration error: server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)\n");
@@ -43,9 +43,9 @@ public class ClientCommandLineTests
     public async Task One_call_in_server_mode_prints_the_contract_line([Values("127.0.0.1", "::1")] string host)
     {
         await using TestRpcServer server = TestRpcServer.Start(address: System.Net.IPAddress.Parse(host));
-        await using ClientProcess client = ClientProcess.Start(
+        using LabProcess client = LabProcess.Start("Lab.Client", [
             "-m", "server", "-i", host, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--config", WriteConfig(registryPort: 1), "add", "1", "2");
+            "--config", WriteConfig(registryPort: 1), "add", "1", "2"]);
 
         (await client.WaitForExitAsync()).ShouldBe(0, client.Error);
         client.Output.ShouldContain($"add(1, 2) = 13  [server {server.Address}]\n");
@@ -58,9 +58,9 @@ public class ClientCommandLineTests
         await using TestRpcServer b = TestRpcServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartAsync();
         registry.SetServers(a, b);
-        await using ClientProcess client = ClientProcess.Start("--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port));
+        using LabProcess client = LabProcess.Start("Lab.Client", ["--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port)]);
 
-        await client.WaitForOutputAsync("[  1s]");
+        await client.WaitForOutputAsync(@"\[  1s\]");
         // Like kill -9: listener and every connection closed at once, calls in flight included;
         // the registry keeps listing the dead server.
         await a.StopAsync();
