@@ -97,7 +97,7 @@ public partial class ClientAppTests
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
 
         int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registry.Port, loadBalance: "round_robin")));
@@ -114,7 +114,7 @@ public partial class ClientAppTests
     [Test]
     public async Task The_demo_exits_1_when_no_server_is_available()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
 
         int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registry.Port)));
 

@@ -56,7 +56,7 @@ public class ClientCommandLineTests
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         using LabProcess client = LabProcess.Start("Lab.Client", ["--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port)]);
 
