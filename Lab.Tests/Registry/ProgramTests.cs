@@ -17,7 +17,8 @@ public class ProgramTests
     {
         Assume.That(!OperatingSystem.IsWindows(), "SIGTERM and SIGINT are POSIX signals");
         // ASPNETCORE_URLS must not add an address or a warning: -l/-p alone decide.
-        string config = WriteTestConfig();
+        using var configFiles = new TestConfigFiles();
+        string config = WriteTestConfig(configFiles);
         using LabProcess registry = LabProcess.Start("Lab.Registry", ["-l", "127.0.0.1", "-p", "0", "--config", config], ("ASPNETCORE_URLS", "http://127.0.0.1:1"));
         try
         {
@@ -39,7 +40,6 @@ public class ProgramTests
         finally
         {
             registry.Kill();
-            File.Delete(config);
         }
     }
 
@@ -66,7 +66,8 @@ public class ProgramTests
         occupant.Listen();
         int port = ((IPEndPoint)occupant.LocalEndPoint!).Port;
 
-        string config = WriteTestConfig();
+        using var configFiles = new TestConfigFiles();
+        string config = WriteTestConfig(configFiles);
         using LabProcess registry = LabProcess.Start("Lab.Registry", ["-l", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--config", config]);
         try
         {
@@ -77,7 +78,6 @@ public class ProgramTests
         finally
         {
             registry.Kill();
-            File.Delete(config);
         }
     }
 
@@ -100,10 +100,6 @@ public class ProgramTests
     }
 
     // Short, explicit settings, so the repository's config.ini cannot change what the test sees.
-    private static string WriteTestConfig()
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"rpclab-registry-test-{Guid.NewGuid():N}.ini");
-        File.WriteAllText(path, "[registry]\nhost = 127.0.0.1\nhealth_check_interval = 1\nheartbeat_timeout = 3\n[logging]\nlevel = information\n");
-        return path;
-    }
+    private static string WriteTestConfig(TestConfigFiles configFiles) =>
+        configFiles.Write("registry", "[registry]\nhost = 127.0.0.1\nhealth_check_interval = 1\nheartbeat_timeout = 3\n[logging]\nlevel = information\n");
 }

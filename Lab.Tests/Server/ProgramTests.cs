@@ -8,13 +8,14 @@ namespace Lab.Tests.Server;
 /// <summary>The built Lab.Server program, run as a real process the way the scenario harness runs it.</summary>
 public class ProgramTests
 {
+    private TestConfigFiles _configFiles = null!;
     private string _configPath = null!;
 
     [SetUp]
-    public void CreateConfigPath() => _configPath = Path.Combine(Path.GetTempPath(), $"lab-server-test-{Guid.NewGuid():N}.ini");
+    public void CreateConfigFiles() => _configFiles = new TestConfigFiles();
 
     [TearDown]
-    public void DeleteConfig() => File.Delete(_configPath);
+    public void DeleteConfigFiles() => _configFiles.Dispose();
 
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM with kill")]
@@ -120,7 +121,7 @@ public class ProgramTests
     }
 
     // Short timings, and the registry the test chose.
-    private void WriteConfig(int registryPort) => File.WriteAllText(_configPath, $"""
+    private void WriteConfig(int registryPort) => _configPath = _configFiles.Write("server", $"""
         [registry]
         host = 127.0.0.1
         port = {registryPort}

@@ -13,16 +13,10 @@ public partial class ClientAppTests
     private readonly LogRecorder _logs = new();
     private readonly StringWriter _output = new();
     private readonly StringWriter _error = new();
-    private readonly List<string> _configFiles = [];
+    private readonly TestConfigFiles _configFiles = new();
 
     [TearDown]
-    public void DeleteConfigFiles()
-    {
-        foreach (string path in _configFiles)
-        {
-            File.Delete(path);
-        }
-    }
+    public void DeleteConfigFiles() => _configFiles.Dispose();
 
     [Test]
     public async Task One_call_prints_the_result_and_the_server_and_exits_0()
@@ -162,9 +156,7 @@ public partial class ClientAppTests
     // A scenario-style configuration file with short timings; the registry port is unused in server mode.
     private string WriteConfig(int registryPort, string loadBalance = "random")
     {
-        string path = Path.Combine(Path.GetTempPath(), $"rpclab-client-test-{Guid.NewGuid():N}.ini");
-        _configFiles.Add(path);
-        File.WriteAllText(path, $"""
+        return _configFiles.Write("client", $"""
             [registry]
             host = 127.0.0.1
             port = {registryPort}
@@ -176,7 +168,6 @@ public partial class ClientAppTests
             call_timeout = 20
             load_balance = {loadBalance}
             """);
-        return path;
     }
 
     [GeneratedRegex(@"^add\((?<i>\d+), \k<i>\) = \d+  \[server (?<server>[^\]]+)\]$", RegexOptions.Multiline)]

@@ -7,16 +7,10 @@ namespace Lab.Tests.Client.Cli;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class ClientCommandLineTests
 {
-    private readonly List<string> _configFiles = [];
+    private readonly TestConfigFiles _configFiles = new();
 
     [TearDown]
-    public void DeleteConfigFiles()
-    {
-        foreach (string path in _configFiles)
-        {
-            File.Delete(path);
-        }
-    }
+    public void DeleteConfigFiles() => _configFiles.Dispose();
 
     [Test]
     public async Task Help_lists_the_mode_host_port_and_config_options()
@@ -76,9 +70,7 @@ public class ClientCommandLineTests
 
     private string WriteConfig(int registryPort)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"rpclab-client-cli-test-{Guid.NewGuid():N}.ini");
-        _configFiles.Add(path);
-        File.WriteAllText(path, $"""
+        return _configFiles.Write("client-cli", $"""
             [registry]
             host = 127.0.0.1
             port = {registryPort}
@@ -90,6 +82,5 @@ public class ClientCommandLineTests
             call_timeout = 20
             load_balance = round_robin
             """);
-        return path;
     }
 }
