@@ -12,12 +12,12 @@ namespace Lab.Tests.Client;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class RegistryClientTests
 {
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly LogRecorder _logs = new();
 
     [Test]
     public async Task Start_returns_after_the_first_discovery_so_the_cache_is_already_filled()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("::1", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
 
@@ -31,7 +31,7 @@ public class RegistryClientTests
     [Test]
     public async Task Polling_adds_new_instances_and_removes_departed_ones()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
         await client.StartAsync();
@@ -46,7 +46,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_removed_instance_stays_out_while_the_registry_lists_it_for_up_to_its_heartbeat_timeout()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
@@ -73,7 +73,7 @@ public class RegistryClientTests
     [Test]
     public async Task An_empty_answer_after_a_registry_restart_keeps_the_cache_until_the_heartbeat_timeout()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
@@ -99,7 +99,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_server_re_registering_after_a_registry_restart_ends_the_empty_answer_grace()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
@@ -121,7 +121,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_removed_instance_that_registers_again_after_eviction_is_taken_back_at_once()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using RegistryClient client = CreateClient(registry.Settings, time: time);
@@ -139,7 +139,7 @@ public class RegistryClientTests
     [Test]
     public async Task Registry_down_keeps_the_cache_logs_once_and_recovers_by_itself()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
         await client.StartAsync();
@@ -164,7 +164,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_registry_down_at_start_is_not_fatal_and_is_picked_up_when_it_comes()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null));
         await registry.StopAsync();
         await using RegistryClient client = CreateClient(registry.Settings);
@@ -181,7 +181,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_hung_registry_is_abandoned_after_the_registry_timeout()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null));
         registry.Hang();
         await using RegistryClient client = CreateClient(
@@ -203,7 +203,7 @@ public class RegistryClientTests
     [Test]
     public async Task Only_healthy_json_instances_with_a_dialable_host_are_cached()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, 2.5), ("0.0.0.0", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
 
@@ -217,7 +217,7 @@ public class RegistryClientTests
     [Test]
     public async Task Dispose_stops_the_poll_loop_so_the_registry_hears_nothing_more()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         RegistryClient client = CreateClient(registry.Settings);
         await client.StartAsync();
         await registry.WaitUntilAsync(r => r.Requests >= 3, "a few polls");

@@ -41,7 +41,7 @@ public class ManagedProcessTests
         ManagedProcess server = StartServer();
         OutputLine ready = await server.WaitForLineAsync(Ready, ScenarioContext.StartupTimeout);
 
-        int exitCode = await server.InterruptAsync(ScenarioTestSupport.Unexpected);
+        int exitCode = await server.InterruptAsync(TestTimeouts.Unexpected);
 
         ready.Text.ShouldContain("Server listening on 127.0.0.1:");
         exitCode.ShouldBe(0);
@@ -59,7 +59,7 @@ public class ManagedProcessTests
         ManagedProcess server = StartServer();
         await server.WaitForLineAsync(Ready, ScenarioContext.StartupTimeout);
 
-        int exitCode = await server.TerminateAsync(ScenarioTestSupport.Unexpected);
+        int exitCode = await server.TerminateAsync(TestTimeouts.Unexpected);
 
         exitCode.ShouldBe(0);
         server.LinesMatching(new Regex("Server stopped")).ShouldNotBeEmpty();
@@ -72,7 +72,7 @@ public class ManagedProcessTests
         await server.WaitForLineAsync(Ready, ScenarioContext.StartupTimeout);
 
         server.KillHard();
-        int exitCode = await server.WaitForExitAsync(ScenarioTestSupport.Unexpected);
+        int exitCode = await server.WaitForExitAsync(TestTimeouts.Unexpected);
 
         exitCode.ShouldNotBe(0);
         server.LinesMatching(new Regex("Server stopped")).ShouldBeEmpty();

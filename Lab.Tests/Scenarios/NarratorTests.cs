@@ -42,7 +42,7 @@ public class NarratorTests
         narrator.Hide("server-1", new Regex("Connection from"));
         await using var group = new ProcessGroup(Path.GetTempPath(), narrator.Echo);
         ManagedProcess process = group.Start("server-1", ScenarioTestSupport.Programs.DotnetHost, ["--version"]);
-        await process.WaitForExitAsync(ScenarioTestSupport.Unexpected);
+        await process.WaitForExitAsync(TestTimeouts.Unexpected);
 
         narrator.Echo(process, new OutputLine(DateTimeOffset.UtcNow, false, "INFO  TcpServer: Connection from 127.0.0.1:1 opened"));
         narrator.Echo(process, new OutputLine(DateTimeOffset.UtcNow, false, "INFO  RpcServer: Server stopped"));

@@ -17,7 +17,7 @@ public partial class ProgramTests
         await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
         ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [RunnerDll, "--list"]);
 
-        int exitCode = await runner.WaitForExitAsync(ScenarioTestSupport.Unexpected);
+        int exitCode = await runner.WaitForExitAsync(TestTimeouts.Unexpected);
 
         exitCode.ShouldBe(0);
         string[] firstWords = [.. runner.Lines.Select(line => line.Text.Split(' ')[0])];
@@ -30,7 +30,7 @@ public partial class ProgramTests
         await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
         ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [RunnerDll, "no-such-scenario"]);
 
-        int exitCode = await runner.WaitForExitAsync(ScenarioTestSupport.Unexpected);
+        int exitCode = await runner.WaitForExitAsync(TestTimeouts.Unexpected);
 
         exitCode.ShouldBe(2);
         runner.Lines.ShouldContain(line => line.IsError && line.Text.Contains("unknown scenario no-such-scenario"));
@@ -55,8 +55,8 @@ public partial class ProgramTests
             ScenarioRunner.IsAlive(childId).ShouldBeTrue();
 
             int exitCode = signal == "SIGINT"
-                ? await runner.InterruptAsync(ScenarioTestSupport.Unexpected)
-                : await runner.TerminateAsync(ScenarioTestSupport.Unexpected);
+                ? await runner.InterruptAsync(TestTimeouts.Unexpected)
+                : await runner.TerminateAsync(TestTimeouts.Unexpected);
 
             exitCode.ShouldBeGreaterThan(0);
             int[] children = [.. runner.Lines.Select(line => StartedPid().Match(line.Text)).Where(match => match.Success)

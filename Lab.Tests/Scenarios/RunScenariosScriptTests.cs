@@ -47,7 +47,7 @@ public class RunScenariosScriptTests
             .Distinct()];
         await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
         ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [ProgramTests.RunnerDll, "--help"]);
-        await runner.WaitForExitAsync(ScenarioTestSupport.Unexpected);
+        await runner.WaitForExitAsync(TestTimeouts.Unexpected);
         string help = string.Join('\n', runner.Lines.Select(line => line.Text));
 
         flags.ShouldBe(["--list", "--config", "--report", "--timeout"], ignoreOrder: true);

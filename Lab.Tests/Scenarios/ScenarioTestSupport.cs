@@ -9,9 +9,6 @@ internal static class ScenarioTestSupport
     /// <summary>The per-scenario limit in tests: generous, it only bounds a failure.</summary>
     public static readonly TimeSpan ScenarioTimeout = TimeSpan.FromSeconds(150);
 
-    /// <summary>How long a killed process may take to disappear.</summary>
-    public static readonly TimeSpan Unexpected = TimeSpan.FromSeconds(30);
-
     public static LabPrograms Programs { get; } = LabPrograms.Locate();
 
     /// <summary>Runs <paramref name="scenario"/> with the built-in timings; the narration goes to <paramref name="narration"/>.</summary>
