@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Lab.Bench;
+
+/// <summary>
+/// The whole benchmark in one call: starts a registry, Lab.Server and the floor as real processes,
+/// runs every workload against the floor and the server back to back, and writes the table with
+/// each figure as a ratio to the floor's (issue 7).
+/// </summary>
+/// <remarks>
+/// <para>
+/// No lab class. Runs alternate floor, server, floor, server... so slow drift on a shared machine
+/// hits both alike, and each figure is the median of <see cref="BenchSettings.Runs"/> runs. The
+/// server runs as the harness starts it — <c>dotnet Lab.Server.dll -p 0 -l 127.0.0.1 --config FILE</c> —
+/// with the registry up (heartbeat on) and logging at the default level; a second server with
+/// logging at Warning shows what logging costs.
+/// </para>
+/// <para>Every process started here is stopped in a <c>finally</c>, also when the run fails or is interrupted.</para>
+/// <example>
+/// <code>
+/// var benchmark = new Benchmark(settings, Console.Out);
+/// BenchReport report = await benchmark.RunAsync(token);
+/// return report.AllGoalsPass ? 0 : 1;
+/// </code>
+/// </example>
+/// </remarks>
+public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
+{
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(100);
+
+    [GeneratedRegex(@"Server listening on (?<host>\S+):(?<port>\d+)")]
+    private static partial Regex ServerReady();
+
+    [GeneratedRegex(@"Registry listening on http://(?<host>\S+):(?<port>\d+)")]
+    private static partial Regex RegistryReady();
+
+    [GeneratedRegex(@"Floor listening on (?<host>\S+):(?<port>\d+)")]
+    private static partial Regex FloorReady();
+
+    /// <summary>Runs everything and writes latest.md and latest.json.</summary>
+    public async Task<BenchReport> RunAsync(CancellationToken cancellationToken = default)
+    {
+        BenchPaths paths = BenchPaths.Locate();
+        paths.EnsureBuilt();
+        Directory.CreateDirectory(settings.OutputDirectory);
+        var report = new BenchReport(MachineInfo.Current(), settings) { LoadBefore = MachineInfo.LoadAverage() };
+        output.WriteLine($"Machine: {report.Machine}");
+        output.WriteLine($"Load average before: {report.LoadBefore?.ToString("0.00", CultureInfo.InvariantCulture) ?? "unknown"}");
+        output.WriteLine($"Each figure: median of {settings.Runs} runs of {settings.Duration.TotalSeconds:0.#} s (after {settings.Warmup.TotalSeconds:0.#} s warm-up).");
+
+        string registryConfig = WriteConfig("registry.ini", registryPort: 0, logLevel: "information");
+        await using ChildProcess registry = await ChildProcess.StartAsync(
+            "Lab.Registry", paths.RegistryDll, ["--config", registryConfig], RegistryReady(), ReadyTimeout, cancellationToken);
+        int registryPort = PortOf(registry);
+        output.WriteLine($"Registry on port {registryPort} (pid {registry.Id}); the server heartbeats to it every second.");
+
+        await using ChildProcess floor = await ChildProcess.StartAsync(
+            "floor", paths.BenchDll, ["floor", "-l", "127.0.0.1", "-p", "0"], FloorReady(), ReadyTimeout, cancellationToken);
+        await using (ChildProcess server = await StartServerAsync(paths, "information", registryPort, cancellationToken))
+        {
+            report.ServerLogLevel = "Information";
+            output.WriteLine($"Floor pid {floor.Id} on port {PortOf(floor)}; Lab.Server pid {server.Id} on port {PortOf(server)}, logging at Information.");
+            await WarmUpAsync(floor, server, cancellationToken);
+
+            foreach (Workload workload in Workload.RawWire)
+            {
+                report.Measurements.AddRange(await MeasureAsync(
+                    workload,
+                    [(Target.Floor, floor, RawCallers(workload, floor)), (Target.Server, server, RawCallers(workload, server))],
+                    cancellationToken));
+            }
+
+            long linesBefore = server.LineCount;
+            report.ServerExitCode = await server.StopAsync(StopGrace);
+            report.ServerLogLines = linesBefore;
+        }
+
+        await using (ChildProcess quietServer = await StartServerAsync(paths, "warning", registryPort, cancellationToken))
+        {
+            output.WriteLine($"Lab.Server pid {quietServer.Id} on port {PortOf(quietServer)}, logging at Warning (the cost of logging).");
+            foreach (Workload workload in new[] { Workload.PersistentTen, Workload.NewConnectionTen })
+            {
+                report.Measurements.AddRange(await MeasureAsync(
+                    workload, [(Target.ServerWarningLog, quietServer, RawCallers(workload, quietServer))], cancellationToken));
+            }
+        }
+
+        report.LoadAfter = MachineInfo.LoadAverage();
+        report.Finished = DateTimeOffset.UtcNow;
+        report.WriteFiles(settings.OutputDirectory);
+        output.WriteLine();
+        output.WriteLine(report.ToMarkdown());
+        output.WriteLine(report.ToJsonLine());
+        return report;
+    }
+
+    private async Task<ChildProcess> StartServerAsync(BenchPaths paths, string logLevel, int registryPort, CancellationToken cancellationToken)
+    {
+        string config = WriteConfig($"server-{logLevel}.ini", registryPort, logLevel);
+        return await ChildProcess.StartAsync(
+            $"Lab.Server ({logLevel})",
+            paths.ServerDll,
+            ["-p", "0", "-l", "127.0.0.1", "--config", config],
+            ServerReady(),
+            ReadyTimeout,
+            cancellationToken);
+    }
+
+    // JIT tiering and the thread pool's ramp-up would otherwise count against whichever runs first.
+    private async Task WarmUpAsync(ChildProcess floor, ChildProcess server, CancellationToken cancellationToken)
+    {
+        var warmup = new LoadOptions("127.0.0.1", 0, 10, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), 0, false, settings.CallTimeout);
+        foreach (ChildProcess target in new[] { floor, server })
+        {
+            await LoadRun.RunAsync(warmup with { Port = PortOf(target) }, _ => new RawWireCaller(EndpointOf(target), 0, false), cancellationToken);
+        }
+    }
+
+    private static Func<int, Caller> RawCallers(Workload workload, ChildProcess target) =>
+        _ => new RawWireCaller(EndpointOf(target), workload.PayloadSize, workload.NewConnectionPerCall);
+
+    /// <summary>Runs a workload against each target in turn, <see cref="BenchSettings.Runs"/> times.</summary>
+    private async Task<List<Measurement>> MeasureAsync(
+        Workload workload,
+        IReadOnlyList<(Target Target, ChildProcess Process, Func<int, Caller> CreateCaller)> targets,
+        CancellationToken cancellationToken)
+    {
+        var runs = targets.Select(_ => new List<LoadResult>()).ToArray();
+        var peaks = new long?[targets.Count];
+        for (int run = 1; run <= settings.Runs; run++)
+        {
+            for (int t = 0; t < targets.Count; t++)
+            {
+                (Target target, ChildProcess process, Func<int, Caller> createCaller) = targets[t];
+                LoadOptions options = workload.ToOptions("127.0.0.1", PortOf(process), settings);
+                using var sampling = new CancellationTokenSource();
+                var peak = new PeakSampler(process);
+                Task sampler = workload.SampleWorkingSet ? peak.RunAsync(SampleInterval, sampling.Token) : Task.CompletedTask;
+                LoadResult result;
+                try
+                {
+                    result = await LoadRun.RunAsync(options, createCaller, cancellationToken);
+                }
+                finally
+                {
+                    await sampling.CancelAsync();
+                    await sampler;
+                }
+
+                runs[t].Add(result);
+                peaks[t] = peak.PeakBytes is { } bytes ? Math.Max(bytes, peaks[t] ?? 0) : peaks[t];
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {workload.Key,-18} {new Measurement(workload, target, [], null).TargetName,-34} run {run}/{settings.Runs}: {result.CallsPerSecond,9:N0} calls/s  p50 {result.P50Microseconds,8:N1} µs  p99 {result.P99Microseconds,9:N1} µs  errors {result.Errors}{(peak.PeakBytes is { } rss ? $"  RSS {rss / 1048576.0:N0} MiB" : "")}{(result.FirstError is { } error ? $"  ({error})" : "")}"));
+            }
+        }
+
+        return [.. targets.Select((target, t) => new Measurement(workload, target.Target, runs[t], peaks[t]))];
+    }
+
+    private string WriteConfig(string fileName, int registryPort, string logLevel)
+    {
+        string path = Path.Combine(settings.OutputDirectory, fileName);
+        File.WriteAllText(path, string.Create(CultureInfo.InvariantCulture, $"""
+            ; Written by Lab.Bench for one benchmark run; see docs/benchmark.md.
+            [registry]
+            host = 127.0.0.1
+            ; 0: the registry picks a free port; servers are given the real one.
+            port = {registryPort}
+            [server]
+            host = 127.0.0.1
+            ; Heartbeat every second, so heartbeats really happen inside the short measured windows.
+            heartbeat_interval = 1
+            drain_timeout = 2
+            ; Room for the 1 MiB echo request (the payload plus the request's JSON around it).
+            max_message_size = 4194304
+            [client]
+            mode = server
+            max_message_size = 4194304
+            [logging]
+            level = {logLevel}
+
+            """));
+        return path;
+    }
+
+    private static int PortOf(ChildProcess process) =>
+        int.Parse(process.Ready.Groups["port"].Value, CultureInfo.InvariantCulture);
+
+    private static IPEndPoint EndpointOf(ChildProcess process) => new(IPAddress.Loopback, PortOf(process));
+}
