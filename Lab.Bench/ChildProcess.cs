@@ -92,8 +92,21 @@ public sealed partial class ChildProcess : IAsyncDisposable
         var child = new ChildProcess(name, process, readyLine);
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
-        process.Exited += (_, _) => child._ready.TrySetException(
-            new InvalidOperationException($"{name} exited with code {process.ExitCode} before it was ready:{Environment.NewLine}{child.RecentOutput}"));
+        process.Exited += (_, _) =>
+        {
+            // Waiting again lets the output readers reach the end of the streams, so the message
+            // below carries the program's last words (its fatal error line).
+            try
+            {
+                process.WaitForExit();
+                child._ready.TrySetException(
+                    new InvalidOperationException($"{name} exited with code {process.ExitCode} before it was ready:{Environment.NewLine}{child.RecentOutput}"));
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+            {
+                // Stopped and disposed by us after it was ready (or after a failed start): nothing to report.
+            }
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
