@@ -119,6 +119,30 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         }
 
         text.AppendLine();
+        foreach (Measurement m in Measurements.Where(m => m.Target is Target.RpcClientTyped or Target.RpcClientDynamic))
+        {
+            if (Find(m.Workload, Target.Server) is { } raw && raw.CallsPerSecond > 0)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"Client cost, {m.TargetName}, {m.Workload.Title}: p50 {m.P50Microseconds:N1} µs against {raw.P50Microseconds:N1} µs over the raw wire " +
+                    $"({m.P50Microseconds - raw.P50Microseconds:+0.0;-0.0} µs per call), {m.CallsPerSecond / raw.CallsPerSecond:0.00}x the raw-wire calls/s.");
+            }
+        }
+
+        if (Find(Workload.PersistentTen, Target.Server) is { } informational && Find(Workload.PersistentTen, Target.ServerWarningLog) is { } quiet)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"Logging cost, 10 connections: {informational.CallsPerSecond:N0} calls/s at {ServerLogLevel} against {quiet.CallsPerSecond:N0} at Warning " +
+                $"({(informational.CallsPerSecond / quiet.CallsPerSecond) - 1:+0.0%;-0.0%}).");
+        }
+
+        if (Find(Workload.NewConnectionTen, Target.Server) is { } chatty && Find(Workload.NewConnectionTen, Target.ServerWarningLog) is { } silent)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"Logging cost, new connection per call (two Information lines per call): {chatty.CallsPerSecond:N0} calls/s against {silent.CallsPerSecond:N0} at Warning " +
+                $"({(chatty.CallsPerSecond / silent.CallsPerSecond) - 1:+0.0%;-0.0%}).");
+        }
+
         text.AppendLine(CultureInfo.InvariantCulture, $"Lab.Server wrote {ServerLogLines:N0} log lines at {ServerLogLevel} over all its runs " +
             $"and exited with code {(ServerExitCode is { } code ? code.ToString(CultureInfo.InvariantCulture) : "none (killed)")} after SIGTERM.");
         foreach (Measurement m in Measurements.Where(m => m.FirstError is not null))

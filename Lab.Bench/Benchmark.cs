@@ -54,7 +54,7 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
 
         string registryConfig = WriteConfig("registry.ini", registryPort: 0, logLevel: "information");
         await using ChildProcess registry = await ChildProcess.StartAsync(
-            "Lab.Registry", paths.RegistryDll, ["--config", registryConfig], RegistryReady(), ReadyTimeout, cancellationToken);
+            "Lab.Registry", paths.RegistryDll, ["-p", "0", "-l", "127.0.0.1", "--config", registryConfig], RegistryReady(), ReadyTimeout, cancellationToken);
         int registryPort = PortOf(registry);
         output.WriteLine($"Registry on port {registryPort} (pid {registry.Id}); the server heartbeats to it every second.");
 
