@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Lab.Protocol;
 
 namespace Lab.Bench;
 
@@ -154,7 +155,8 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
     }
 
     /// <summary>The whole report as one JSON line, prefixed <c>BENCH_JSON</c> on the console.</summary>
-    public string ToJson() => JsonSerializer.Serialize(new
+    public string ToJson() => JsonSerializer.Serialize(
+        new
     {
         started = Started,
         finished = Finished,
@@ -177,14 +179,15 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
             p99Us = Math.Round(m.P99Microseconds, 2),
             errors = m.Errors,
             peakWorkingSetBytes = m.PeakWorkingSetBytes,
-            callsPerSecondVsFloor = Ratios(m.Workload, m.Target)?.CallsPerSecond,
-            p50VsFloor = Ratios(m.Workload, m.Target)?.P50,
+            callsPerSecondVsFloor = m.Target == Target.Floor ? null : Ratios(m.Workload, m.Target)?.CallsPerSecond,
+            p50VsFloor = m.Target == Target.Floor ? null : Ratios(m.Workload, m.Target)?.P50,
             runCallsPerSecond = m.Runs.Select(run => Math.Round(run.CallsPerSecond, 1)),
             runP50Us = m.Runs.Select(run => Math.Round(run.P50Microseconds, 2)),
         }),
         goals = Goals().Select(goal => new { name = goal.Name, measured = goal.Measured, limit = goal.Limit, pass = goal.Pass }),
         allGoalsPass = AllGoalsPass,
-    });
+    },
+        ProtocolJson.Options);
 
     public string ToJsonLine() => "BENCH_JSON " + ToJson();
 

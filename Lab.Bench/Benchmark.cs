@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
 namespace Lab.Bench;
@@ -52,7 +53,7 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
         output.WriteLine($"Load average before: {report.LoadBefore?.ToString("0.00", CultureInfo.InvariantCulture) ?? "unknown"}");
         output.WriteLine($"Each figure: median of {settings.Runs} runs of {settings.Duration.TotalSeconds:0.#} s (after {settings.Warmup.TotalSeconds:0.#} s warm-up).");
 
-        string registryConfig = WriteConfig("registry.ini", registryPort: 0, logLevel: "information");
+        string registryConfig = WriteConfig(Path.Combine(settings.OutputDirectory, "registry.ini"), registryPort: 0, logLevel: "information");
         await using ChildProcess registry = await ChildProcess.StartAsync(
             "Lab.Registry", paths.RegistryDll, ["-p", "0", "-l", "127.0.0.1", "--config", registryConfig], RegistryReady(), ReadyTimeout, cancellationToken);
         int registryPort = PortOf(registry);
@@ -100,12 +101,25 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
 
     private async Task<ChildProcess> StartServerAsync(BenchPaths paths, string logLevel, int registryPort, CancellationToken cancellationToken)
     {
-        string config = WriteConfig($"server-{logLevel}.ini", registryPort, logLevel);
-        return await ChildProcess.StartAsync(
+        string config = WriteConfig(ConfigPath(logLevel), registryPort, logLevel);
+        if (logLevel == "information")
+        {
+            return await ChildProcess.StartAsync(
+                $"Lab.Server ({logLevel})",
+                paths.ServerDll,
+                ["-p", "0", "-l", "127.0.0.1", "--config", config],
+                ServerReady(),
+                ReadyTimeout,
+                cancellationToken);
+        }
+
+        // Above Information the readiness line is not written: pick the port, wait for it to accept.
+        int port = FreePort();
+        return await ChildProcess.StartListeningAsync(
             $"Lab.Server ({logLevel})",
             paths.ServerDll,
-            ["-p", "0", "-l", "127.0.0.1", "--config", config],
-            ServerReady(),
+            ["-p", port.ToString(CultureInfo.InvariantCulture), "-l", "127.0.0.1", "--config", config],
+            new IPEndPoint(IPAddress.Loopback, port),
             ReadyTimeout,
             cancellationToken);
     }
@@ -161,9 +175,10 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
         return [.. targets.Select((target, t) => new Measurement(workload, target.Target, runs[t], peaks[t]))];
     }
 
-    private string WriteConfig(string fileName, int registryPort, string logLevel)
+    private string ConfigPath(string logLevel) => Path.Combine(settings.OutputDirectory, $"server-{logLevel}.ini");
+
+    private string WriteConfig(string path, int registryPort, string logLevel)
     {
-        string path = Path.Combine(settings.OutputDirectory, fileName);
         File.WriteAllText(path, string.Create(CultureInfo.InvariantCulture, $"""
             ; Written by Lab.Bench for one benchmark run; see docs/benchmark.md.
             [registry]
@@ -187,8 +202,15 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
         return path;
     }
 
-    private static int PortOf(ChildProcess process) =>
-        int.Parse(process.Ready.Groups["port"].Value, CultureInfo.InvariantCulture);
+    private static int PortOf(ChildProcess process) => process.Port;
 
-    private static IPEndPoint EndpointOf(ChildProcess process) => new(IPAddress.Loopback, PortOf(process));
+    private static IPEndPoint EndpointOf(ChildProcess process) => new(IPAddress.Loopback, process.Port);
+
+    // A port free right now (bound and released); for the one program that cannot report its own.
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
@@ -19,7 +21,7 @@ namespace Lab.Bench;
 /// <example>
 /// <code>
 /// await using ChildProcess server = await ChildProcess.StartAsync("Lab.Server", dll, ["-p", "0"], ServerReady, timeout, token);
-/// int port = int.Parse(server.Ready.Groups["port"].Value);
+/// int port = server.Port;                 // from the readiness line's "port" group
 /// long? rss = server.ReadWorkingSetBytes();
 /// </code>
 /// </example>
@@ -30,14 +32,14 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private const int SignalTerminate = 15;
 
     private readonly Process _process;
-    private readonly Regex _readyLine;
+    private readonly Regex? _readyLine;
     private readonly TaskCompletionSource<Match> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Guarded by itself.
     private readonly Queue<string> _recentLines = new();
     private long _lineCount;
 
-    private ChildProcess(string name, Process process, Regex readyLine)
+    private ChildProcess(string name, Process process, Regex? readyLine)
     {
         Name = name;
         _process = process;
@@ -48,8 +50,8 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    /// <summary>The readiness line's match (its groups carry the host and port).</summary>
-    public Match Ready { get; private set; } = Match.Empty;
+    /// <summary>The port the program listens on: the readiness line's <c>port</c> group, or the probed port.</summary>
+    public int Port { get; private set; }
 
     /// <summary>Lines the program wrote so far (standard output and error).</summary>
     public long LineCount => Interlocked.Read(ref _lineCount);
@@ -66,15 +68,42 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <c>dotnet DLL ARGS</c> and waits for a line matching <paramref name="readyLine"/>.</summary>
+    /// <summary>
+    /// Starts <c>dotnet DLL ARGS</c> and waits for a line matching <paramref name="readyLine"/>,
+    /// whose <c>port</c> group becomes <see cref="Port"/>.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The program exited or stayed silent past <paramref name="readyTimeout"/>.</exception>
-    public static async Task<ChildProcess> StartAsync(
+    public static Task<ChildProcess> StartAsync(
         string name,
         string dllPath,
         IEnumerable<string> arguments,
         Regex readyLine,
         TimeSpan readyTimeout,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        StartCoreAsync(name, dllPath, arguments, readyLine, listensOn: null, readyTimeout, cancellationToken);
+
+    /// <summary>
+    /// Starts <c>dotnet DLL ARGS</c> and waits until <paramref name="listensOn"/> accepts a connection:
+    /// for a program whose readiness line is below its logging level (a server logging at Warning).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The program exited or did not listen within <paramref name="readyTimeout"/>.</exception>
+    public static Task<ChildProcess> StartListeningAsync(
+        string name,
+        string dllPath,
+        IEnumerable<string> arguments,
+        IPEndPoint listensOn,
+        TimeSpan readyTimeout,
+        CancellationToken cancellationToken = default) =>
+        StartCoreAsync(name, dllPath, arguments, readyLine: null, listensOn, readyTimeout, cancellationToken);
+
+    private static async Task<ChildProcess> StartCoreAsync(
+        string name,
+        string dllPath,
+        IEnumerable<string> arguments,
+        Regex? readyLine,
+        IPEndPoint? listensOn,
+        TimeSpan readyTimeout,
+        CancellationToken cancellationToken)
     {
         var startInfo = new ProcessStartInfo("dotnet")
         {
@@ -113,9 +142,11 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(readyTimeout);
+        Task probing = listensOn is null ? Task.CompletedTask : child.ProbeAsync(listensOn, deadline.Token);
         try
         {
-            child.Ready = await child._ready.Task.WaitAsync(deadline.Token);
+            Match ready = await child._ready.Task.WaitAsync(deadline.Token);
+            child.Port = listensOn?.Port ?? int.Parse(ready.Groups["port"].Value, CultureInfo.InvariantCulture);
             return child;
         }
         catch (Exception ex)
@@ -128,6 +159,38 @@ public sealed partial class ChildProcess : IAsyncDisposable
             }
 
             throw;
+        }
+        finally
+        {
+            await deadline.CancelAsync();
+            await probing;
+        }
+    }
+
+    // Connects until the port accepts; each refused attempt waits a moment before the next.
+    private async Task ProbeAsync(IPEndPoint endpoint, CancellationToken cancellationToken)
+    {
+        TimeSpan retryDelay = TimeSpan.FromMilliseconds(50);
+        try
+        {
+            while (!_ready.Task.IsCompleted)
+            {
+                using var probe = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    await probe.ConnectAsync(endpoint, cancellationToken);
+                    _ready.TrySetResult(Match.Empty);
+                    return;
+                }
+                catch (SocketException)
+                {
+                    await Task.Delay(retryDelay, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Ready by another route, failed, or timed out: the caller reports which.
         }
     }
 
@@ -225,7 +288,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
             }
         }
 
-        if (!_ready.Task.IsCompleted && _readyLine.Match(line) is { Success: true } match)
+        if (!_ready.Task.IsCompleted && _readyLine?.Match(line) is { Success: true } match)
         {
             _ready.TrySetResult(match);
         }

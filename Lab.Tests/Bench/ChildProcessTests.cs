@@ -14,7 +14,7 @@ public class ChildProcessTests
         await using ChildProcess floor = await ChildProcess.StartAsync(
             "floor", BenchDll, ["floor", "-p", "0"], FloorReady, BenchTestTimeouts.Unexpected);
 
-        int.Parse(floor.Ready.Groups["port"].Value).ShouldBeGreaterThan(0);
+        floor.Port.ShouldBeGreaterThan(0);
         floor.ReadWorkingSetBytes().ShouldNotBeNull().ShouldBeGreaterThan(0);
         int? exitCode = await floor.StopAsync(BenchTestTimeouts.Unexpected);
 
