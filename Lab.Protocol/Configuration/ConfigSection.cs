@@ -92,7 +92,7 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
 
     /// <summary>The error for a value that cannot be used, naming file, section and key.</summary>
     public ConfigurationException Invalid(string key, string? raw, string problem) =>
-        new($"{configuration.SourceName}: [{Name}] {key} = \"{raw}\" {problem}");
+        new($"{configuration.SourceOf($"{Name}:{key}")}: [{Name}] {key} = \"{raw}\" {problem}");
 
     private string? Raw(string key) => configuration.Values[$"{Name}:{key}"]?.Trim();
 

@@ -23,10 +23,14 @@ public sealed class LabConfiguration
 {
     public const string DefaultFileName = "config.ini";
 
-    private LabConfiguration(string? filePath, IConfiguration values)
+    // Keys set from the command line: an error in one of them must point at the flag, not the file.
+    private readonly HashSet<string> _overriddenKeys;
+
+    private LabConfiguration(string? filePath, IConfiguration values, IEnumerable<string> overriddenKeys)
     {
         FilePath = filePath;
         Values = values;
+        _overriddenKeys = new HashSet<string>(overriddenKeys, StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>The file the values came from; <c>null</c> when only defaults and flags apply.</summary>
@@ -56,14 +60,18 @@ public sealed class LabConfiguration
             builder.AddIniFile(path, optional: false, reloadOnChange: false);
         }
 
-        builder.AddInMemoryCollection(overrides?.Where(pair => pair.Value is not null));
+        List<KeyValuePair<string, string?>> flags = overrides?.Where(pair => pair.Value is not null).ToList() ?? [];
+        builder.AddInMemoryCollection(flags);
         try
         {
-            return new LabConfiguration(path, builder.Build());
+            return new LabConfiguration(path, builder.Build(), flags.Select(pair => pair.Key));
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
-            throw new ConfigurationException($"{path}: {ex.Message}", ex);
+            // The INI provider wraps the useful part ("Unrecognized line format: 'x'", "A duplicate key
+            // 'server:port' was found") in a generic "Failed to load configuration from file"; show the cause.
+            string detail = ex is InvalidDataException { InnerException: { } cause } ? cause.Message : ex.Message;
+            throw new ConfigurationException($"{path}: {detail}", ex);
         }
     }
 
@@ -73,8 +81,12 @@ public sealed class LabConfiguration
         IConfiguration configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(values.Where(pair => pair.Value is not null))
             .Build();
-        return new LabConfiguration(null, configuration);
+        return new LabConfiguration(null, configuration, []);
     }
+
+    /// <summary>Where a value came from, for error messages: "the command line" or the file's name.</summary>
+    public string SourceOf(string sectionAndKey) =>
+        _overriddenKeys.Contains(sectionAndKey) ? "command line" : SourceName;
 
     /// <summary>A typed view of one <c>[section]</c>.</summary>
     public ConfigSection Section(string name) => new(this, name);

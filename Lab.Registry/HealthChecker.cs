@@ -1,0 +1,85 @@
+using System.Globalization;
+using Lab.Protocol.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Registry;
+
+/// <summary>
+/// The registry center's periodic health check (the lab's timer thread inside <c>RegistryService</c>):
+/// every <c>health_check_interval</c> it evicts the instances whose last heartbeat is older than
+/// <c>heartbeat_timeout</c>, so clients stop being sent to servers that died without unregistering.
+/// </summary>
+/// <remarks>
+/// A hosted service: the host starts it with the registry and stops it (cancelling
+/// <c>stoppingToken</c>) on shutdown, so the loop is owned and awaited. The timer runs on the injected
+/// <see cref="TimeProvider"/>: tests advance a fake clock and the check runs at once.
+/// <example>
+/// <code>
+/// builder.Services.AddSingleton&lt;RegistryService&gt;();
+/// builder.Services.AddHostedService&lt;HealthChecker&gt;();
+/// // ... logs "Evicted json://127.0.0.1:8089 (no heartbeat for 10.2 s)"
+/// </code>
+/// </example>
+/// </remarks>
+public sealed class HealthChecker : BackgroundService
+{
+    private readonly RegistryService _registry;
+    private readonly ILogger<HealthChecker> _logger;
+
+    // Created here, not in ExecuteAsync: the host runs ExecuteAsync on another thread, and a test that
+    // advances the clock right after start-up must not slip in before the timer exists.
+    private readonly PeriodicTimer _timer;
+
+    public HealthChecker(RegistryService registry, RegistrySettings settings, TimeProvider timeProvider, ILogger<HealthChecker> logger)
+    {
+        _registry = registry;
+        _logger = logger;
+        _timer = new PeriodicTimer(settings.HealthCheckInterval, timeProvider);
+    }
+
+    /// <summary>Runs one check now: evicts expired instances and logs each eviction.</summary>
+    public IReadOnlyList<EvictedInstance> CheckOnce()
+    {
+        IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
+        foreach (EvictedInstance gone in evicted)
+        {
+            _logger.LogInformation(
+                "Evicted {Instance} (no heartbeat for {Seconds} s)",
+                gone.Instance,
+                gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));
+        }
+
+        _logger.LogDebug("Health check done: {Evicted} evicted, {Remaining} registered", evicted.Count, _registry.Count);
+        return evicted;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (await _timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    CheckOnce();
+                }
+                catch (Exception ex)
+                {
+                    // One failed check must not end health checking for the registry's lifetime.
+                    _logger.LogError(ex, "Health check failed; trying again at the next interval");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The registry is stopping: the normal way out of the loop.
+        }
+    }
+
+    public override void Dispose()
+    {
+        _timer.Dispose();
+        base.Dispose();
+    }
+}

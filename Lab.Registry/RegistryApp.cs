@@ -1,0 +1,116 @@
+using System.Net;
+using Lab.Protocol.Configuration;
+using Lab.Protocol.Logging;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Registry;
+
+/// <summary>
+/// Builds the registry center: Kestrel listening on <c>[registry] host:port</c>, the
+/// <see cref="RequestHandler"/> routes, the <see cref="RegistryService"/> store and the
+/// <see cref="HealthChecker"/>. The lab started its <c>HTTPServer</c> by hand in <c>main</c>; here the
+/// same wiring is one method, so <c>Program.cs</c>, the tests and the scenario harness share it.
+/// </summary>
+/// <example>
+/// <code>
+/// await using WebApplication app = RegistryApp.Build(new RegistrySettings { Port = 0 }, new LogSettings());
+/// await app.StartAsync();
+/// Uri registry = app.GetListeningUri();   // http://127.0.0.1:41234/
+/// </code>
+/// </example>
+public static class RegistryApp
+{
+    /// <summary>The log category of the registry's own start and stop lines.</summary>
+    public const string LogCategory = "Lab.Registry.Registry";
+
+    /// <summary>Builds (does not start) the registry application.</summary>
+    /// <param name="settings">Where to listen and the health-check timings.</param>
+    /// <param name="logSettings">Log level and optional log file.</param>
+    /// <param name="timeProvider">The clock for heartbeats and health checks; the system clock when null.</param>
+    /// <param name="configureLogging">Extra logging set-up (tests add a provider that captures lines).</param>
+    /// <exception cref="FormatException">The listen host is not an IP address or <c>localhost</c>.</exception>
+    public static WebApplication Build(
+        RegistrySettings settings,
+        LogSettings logSettings,
+        TimeProvider? timeProvider = null,
+        Action<ILoggingBuilder>? configureLogging = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(logSettings);
+        IPAddress listenAddress = ParseListenAddress(settings.Host);
+
+        // The empty builder reads no appsettings.json and no ASPNETCORE_* variables: -l/-p alone decide
+        // where the registry listens, and ASPNETCORE_URLS or a launch profile cannot add an address.
+        // Args = []: the command line belongs to System.CommandLine.
+        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
+        builder.Services.AddRoutingCore();
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(listenAddress, settings.Port);
+            kestrel.AddServerHeader = false;
+            // Kestrel stops reading a body at this size, so a huge upload cannot fill the registry's memory;
+            // RequestHandler turns the overflow into a JSON 413.
+            kestrel.Limits.MaxRequestBodySize = settings.MaxBodySize;
+            // Every wait on a caller is bounded by Kestrel's limits, so a stalled client holds one
+            // connection, never the registry: headers within RequestHeadersTimeout (30 s), a body at
+            // MinRequestBodyDataRate (240 bytes/s after a 5 s grace), idle keep-alive closed after 130 s.
+        });
+
+        builder.Logging.AddLabLogging(logSettings);
+        // A bind failure (port in use) is reported once, by the program's fatal-error line; the host's own
+        // "Hosting failed to start" error would only repeat it.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
+        configureLogging?.Invoke(builder.Logging);
+
+        // Stopping waits for in-flight requests, which are tiny; don't let a stuck client hold it for 30 s.
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(timeProvider ?? TimeProvider.System);
+        builder.Services.AddSingleton<RegistryService>();
+        builder.Services.AddSingleton<RequestHandler>();
+        builder.Services.AddHostedService<HealthChecker>();
+
+        WebApplication app = builder.Build();
+        app.Services.GetRequiredService<RequestHandler>().MapRoutes(app);
+
+        ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
+        // ApplicationStarted fires only after Kestrel has bound its socket, so the readiness line that the
+        // scenario harness waits for is never printed for a registry that cannot accept connections yet.
+        app.Lifetime.ApplicationStarted.Register(() =>
+            logger.LogInformation("Registry listening on {Url}", app.GetListeningUri().GetLeftPart(UriPartial.Authority)));
+        app.Lifetime.ApplicationStopped.Register(() => logger.LogInformation("Registry stopped"));
+        return app;
+    }
+
+    /// <summary>The address the started registry really listens on (the actual port when started with port 0).</summary>
+    /// <exception cref="InvalidOperationException">The application has not been started.</exception>
+    public static Uri GetListeningUri(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        string? address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        return address is null
+            ? throw new InvalidOperationException("the registry is not listening yet; start it first")
+            : new Uri(address.EndsWith('/') ? address : address + "/");
+    }
+
+    /// <summary>An IP literal (IPv4 or IPv6), or <c>localhost</c> meaning 127.0.0.1.</summary>
+    internal static IPAddress ParseListenAddress(string host)
+    {
+        string trimmed = host.Trim().TrimStart('[').TrimEnd(']');
+        if (string.Equals(trimmed, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return IPAddress.Loopback;
+        }
+
+        return IPAddress.TryParse(trimmed, out IPAddress? address)
+            ? address
+            : throw new FormatException($"cannot listen on \"{host}\": not an IP address (for example 127.0.0.1, ::1, 0.0.0.0 or ::)");
+    }
+}

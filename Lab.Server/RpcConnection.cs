@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Lab.Protocol;
+using Lab.Protocol.Configuration;
+using Lab.Protocol.Discovery;
+using Lab.Protocol.Framing;
+using Lab.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Server;
+
+/// <summary>
+/// One client connection on the server: read a request, dispatch it, write the reply, repeat — the
+/// per-connection handler the lab's <c>TCPServer</c> started a thread for. <see cref="TcpServer"/>
+/// creates one per accepted socket and owns the task running <see cref="RunAsync"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every failure is classified where it happens (STYLE rule 6). Per request — the framing layer still
+/// knows where the next message starts, so we reply and carry on: valid JSON that is not a request
+/// (BadRequest), an unknown method, arguments that do not bind, a method that throws or times out.
+/// Per connection — the stream cannot be trusted any more, so we reply if we can and close: bytes that
+/// are not JSON (BadRequest), a message over the size limit (MessageTooLarge), half a message followed
+/// by silence (read timeout), a client that does not read its replies (write timeout), a reset.
+/// Nothing here can affect another connection: each has its own socket, buffers and task.
+/// </para>
+/// <para>Concurrency: one task runs <see cref="RunAsync"/>; replies go out in request order.</para>
+/// <example>
+/// <code>
+/// var connection = new RpcConnection(socket, stub, settings, logger);
+/// await connection.RunAsync(drainToken, abortToken);   // returns when the connection is closed
+/// socket.Dispose();
+/// </code>
+/// </example>
+/// </remarks>
+internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
+{
+    public string Peer { get; } = FormatPeer(socket.RemoteEndPoint);
+
+    /// <summary>Calls answered so far.</summary>
+    public int Calls { get; private set; }
+
+    /// <summary>Serves requests until the client leaves, a connection-level error, or a stop.</summary>
+    /// <param name="drainToken">Graceful stop: finish the call in progress, then close; an idle connection closes at once.</param>
+    /// <param name="abortToken">End of the drain deadline: give up on the call in progress too.</param>
+    public async Task RunAsync(CancellationToken drainToken, CancellationToken abortToken)
+    {
+        logger.LogInformation("Connection from {Peer} opened", Peer);
+        string reason = "closed";
+        bool lingerForErrorReply = false;
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        var reader = new MessageReader(stream, settings.MaxMessageSize);
+        using var writer = new MessageWriter(stream);
+        try
+        {
+            while (true)
+            {
+                // Requests already buffered behind the current one are not started once a stop began.
+                if (drainToken.IsCancellationRequested)
+                {
+                    reason = "server stopping";
+                    break;
+                }
+
+                ReadOnlyMemory<byte>? message;
+                try
+                {
+                    // No deadline while idle between requests (a client may keep a connection for reuse);
+                    // once a request's first byte arrived, the rest must come within read_timeout.
+                    message = await reader.ReadMessageAsync(settings.ReadTimeout, drainToken).ConfigureAwait(false);
+                }
+                catch (MalformedMessageException ex)
+                {
+                    // Garbage: we cannot tell where the next message would start. Say why, then close.
+                    await TrySendErrorAsync(writer, RpcErrorCode.BadRequest, $"not valid JSON: {ex.Message}", abortToken).ConfigureAwait(false);
+                    (reason, lingerForErrorReply) = ("bad request: not valid JSON", true);
+                    break;
+                }
+                catch (MessageTooLargeException ex)
+                {
+                    await TrySendErrorAsync(writer, RpcErrorCode.MessageTooLarge, ex.Message, abortToken).ConfigureAwait(false);
+                    (reason, lingerForErrorReply) = ($"message too large (over {ex.MaxMessageSize} bytes)", true);
+                    break;
+                }
+                catch (FramingException ex)
+                {
+                    // Half a message then silence (read timeout) or then a hang-up: nobody to answer.
+                    reason = ex.Message;
+                    break;
+                }
+                catch (OperationCanceledException) when (drainToken.IsCancellationRequested)
+                {
+                    reason = "server stopping";
+                    break;
+                }
+
+                if (message is null)
+                {
+                    reason = "client closed the connection";
+                    break;
+                }
+
+                await HandleRequestAsync(message.Value, writer, abortToken).ConfigureAwait(false);
+            }
+        }
+        catch (TimeoutException ex)
+        {
+            reason = ex.Message;
+        }
+        catch (OperationCanceledException) when (abortToken.IsCancellationRequested)
+        {
+            reason = "server stopping (drain deadline passed)";
+        }
+        catch (IOException ex)
+        {
+            reason = $"connection lost: {(ex.InnerException ?? ex).Message}";
+        }
+        catch (Exception ex)
+        {
+            // A bug in this loop ends this connection only, and says so loudly.
+            logger.LogError(ex, "Connection from {Peer} failed", Peer);
+            reason = $"internal error: {ex.Message}";
+        }
+
+        if (lingerForErrorReply)
+        {
+            await LingerAsync(stream, abortToken).ConfigureAwait(false);
+        }
+
+        logger.LogInformation("Connection from {Peer} closed after {Calls} calls ({Reason})", Peer, Calls, reason);
+    }
+
+    // One request, one reply. Errors here are per request: the connection carries on.
+    private async Task HandleRequestAsync(ReadOnlyMemory<byte> message, MessageWriter writer, CancellationToken abortToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        string methodName = "(bad request)";
+        CallResult result;
+        JsonDocument? document = null;
+        try
+        {
+            // The framing layer proved this is one JSON value; the document reads the bytes in place.
+            document = JsonDocument.Parse(message, ProtocolJson.DocumentOptions);
+            RpcRequest request = RpcRequest.Parse(document.RootElement);
+            methodName = request.MethodName;
+            result = await stub.DispatchAsync(request, abortToken).ConfigureAwait(false);
+        }
+        catch (BadRequestException ex)
+        {
+            result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
+        }
+        catch (JsonException ex)
+        {
+            // Tokens were fine but the value is not usable (nested deeper than the limit).
+            result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
+        }
+
+        try
+        {
+            // Serialize while the document is alive: an echoed argument still points into it.
+            result = result.WriteTo(writer);
+        }
+        finally
+        {
+            document?.Dispose();
+        }
+
+        Calls++;
+        LogCall(methodName, result, Stopwatch.GetElapsedTime(started));
+        await SendAsync(writer, abortToken).ConfigureAwait(false);
+    }
+
+    private void LogCall(string methodName, CallResult result, TimeSpan elapsed)
+    {
+        if (result.IsSuccess)
+        {
+            logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, elapsed.TotalMilliseconds);
+        }
+        else
+        {
+            logger.LogWarning("{Peer} {Method} -> {Code}: {Message}", Peer, methodName, result.ErrorCode, result.ErrorMessage);
+        }
+    }
+
+    /// <exception cref="TimeoutException">The client did not take the reply within write_timeout.</exception>
+    private async Task SendAsync(MessageWriter writer, CancellationToken abortToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
+        deadline.CancelAfter(settings.WriteTimeout);
+        try
+        {
+            await writer.SendAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!abortToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(
+                $"write timed out after {settings.WriteTimeout.TotalSeconds:0.###} s: the client is not reading its replies");
+        }
+    }
+
+    // Best effort: the connection is being closed anyway, so a failure here only loses the explanation.
+    private async Task TrySendErrorAsync(MessageWriter writer, RpcErrorCode code, string message, CancellationToken abortToken)
+    {
+        logger.LogWarning("{Peer} {Method} -> {Code}: {Message}", Peer, "(unreadable message)", code, message);
+        try
+        {
+            RpcReply.WriteError(writer.Json, code, message);
+            await SendAsync(writer, abortToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or TimeoutException or OperationCanceledException or ObjectDisposedException)
+        {
+            logger.LogDebug(ex, "Could not send the {Code} reply to {Peer}", code, Peer);
+        }
+    }
+
+    // Closing a socket that still has unread input makes the kernel send a reset, which can destroy
+    // the error reply we just wrote before the client reads it. So: send our FIN, then read and
+    // discard what the client still sends, until it closes or read_timeout passes.
+    private async Task LingerAsync(NetworkStream stream, CancellationToken abortToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
+        deadline.CancelAfter(settings.ReadTimeout);
+        byte[] discard = new byte[4096];
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            while (await stream.ReadAsync(discard, deadline.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client reset or stayed silent: either way we are done with it.
+        }
+    }
+
+    // A dual-mode (::) listener sees IPv4 clients as ::ffff:a.b.c.d; show them as the IPv4 they are.
+    private static string FormatPeer(EndPoint? endPoint) => endPoint switch
+    {
+        IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip => InstanceMeta.FormatAddress(ip.Address.MapToIPv4().ToString(), ip.Port),
+        IPEndPoint ip => InstanceMeta.FormatAddress(ip.Address.ToString(), ip.Port),
+        _ => "unknown peer",
+    };
+}

@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Lab.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lab.Server;
+
+/// <summary>
+/// Mirrors the lab's <c>ServerStub</c>: the table of methods a server offers, by wire name. Its one
+/// job is to turn a parsed request into a <see cref="CallResult"/> — find the method, bind the
+/// arguments, run it under the method timeout — and to answer the discovery call
+/// <c>all_your_methods</c>. It knows nothing about sockets; <see cref="TcpServer"/> does.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Errors are classified honestly (SPEC §3): an unknown name is MethodNotFound; a call that does not
+/// bind (missing, extra, duplicate or wrongly typed argument) is InvalidArguments and the method never
+/// runs; anything the method throws — even an ArgumentException — is MethodFailed; running past the
+/// method timeout is MethodTimeout, and the method's CancellationToken is cancelled.
+/// </para>
+/// <para>
+/// Concurrency: register every method before the server starts; after that
+/// <see cref="DispatchAsync"/> may be called from any number of connections at once.
+/// </para>
+/// <example>
+/// <code>
+/// var stub = new ServerStub(TimeSpan.FromSeconds(30));
+/// stub.Register("add", (double a, double b, double c = 10) => a + b + c);
+/// CallResult result = await stub.DispatchAsync(RpcRequest.Parse(document.RootElement), token);
+/// </code>
+/// </example>
+/// </remarks>
+public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null)
+{
+    private readonly ConcurrentDictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
+    private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
+
+    /// <summary>Wire names of the registered methods, in no particular order.</summary>
+    public IEnumerable<string> MethodNames => _methods.Keys;
+
+    /// <summary>
+    /// Registers <paramref name="method"/> under <paramref name="wireName"/>. Its parameter names are
+    /// the keyword names callers use; a <see cref="CancellationToken"/> parameter receives the
+    /// method-timeout token; Task/ValueTask results are awaited.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is taken or reserved, or a parameter cannot be bound from JSON.</exception>
+    public void Register(string wireName, Delegate method)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(wireName);
+        ArgumentNullException.ThrowIfNull(method);
+        if (wireName == RpcRequest.DiscoveryMethodName)
+        {
+            throw new ArgumentException($"'{wireName}' is reserved for discovery", nameof(wireName));
+        }
+
+        if (!_methods.TryAdd(wireName, new MethodBinding(wireName, method)))
+        {
+            throw new ArgumentException($"a method named '{wireName}' is already registered", nameof(wireName));
+        }
+    }
+
+    /// <summary>True if a method of this wire name is registered (or it is the discovery call).</summary>
+    public bool Supports(string wireName) => wireName == RpcRequest.DiscoveryMethodName || _methods.ContainsKey(wireName);
+
+    /// <summary>
+    /// Runs one request. Never throws for anything the request or the method did; the outcome is in the result.
+    /// </summary>
+    /// <param name="request">The parsed request; its arguments must stay alive until the result is written.</param>
+    /// <param name="cancellationToken">Cancelled when the server gives up on in-flight calls (end of the drain deadline).</param>
+    public async Task<CallResult> DispatchAsync(RpcRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.MethodName == RpcRequest.DiscoveryMethodName)
+        {
+            return CallResult.Success(Describe());
+        }
+
+        if (!_methods.TryGetValue(request.MethodName, out MethodBinding? method))
+        {
+            return CallResult.Failure(RpcErrorCode.MethodNotFound, $"no method named '{request.MethodName}'");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        object?[] arguments;
+        try
+        {
+            arguments = method.Bind(request.Args, request.Kwargs, timeout.Token);
+        }
+        catch (ArgumentBindingException ex)
+        {
+            return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
+        }
+
+        // The clock starts when the method starts; the token it received fires at the deadline.
+        timeout.CancelAfter(methodTimeout);
+        Task<object?> running = method.InvokeAsync(arguments).AsTask();
+        try
+        {
+            // WaitAsync: the caller gets its MethodTimeout reply at the deadline even from a method
+            // that ignores its token (a well-behaved one stops, see DemoMethods.SleepAsync).
+            return CallResult.Success(await running.WaitAsync(timeout.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            ObserveAbandoned(request.MethodName, running);
+            return CallResult.Failure(RpcErrorCode.MethodTimeout,
+                $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
+        }
+        catch (Exception ex)
+        {
+            // Inside the method: MethodFailed whatever the exception type — it is the method's own
+            // failure, not the caller's arguments (the original reported these as argument errors).
+            _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
+            return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
+        }
+    }
+
+    // A method that ignored its cancellation token is still running and cannot be stopped (.NET has no
+    // safe way to abort a thread). Its eventual failure is logged, so it is never an unobserved exception.
+    private void ObserveAbandoned(string methodName, Task<object?> running)
+    {
+        if (running.IsCompleted)
+        {
+            return;
+        }
+
+        _logger.LogWarning("{Method}() ignored its cancellation token and is still running after its timeout", methodName);
+        _ = running.ContinueWith(
+            task => _logger.LogWarning(task.Exception?.GetBaseException(), "{Method}() finished after its timeout", methodName),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// The <c>all_your_methods</c> answer: each method's name, required parameters and optional
+    /// parameters with their defaults, sorted by name so the listing is stable.
+    /// </summary>
+    public IReadOnlyList<MethodDescription> Describe() =>
+        _methods.Values
+            .OrderBy(method => method.WireName, StringComparer.Ordinal)
+            .Select(method => new MethodDescription(
+                method.WireName,
+                method.BindableParameters.Where(p => !p.HasDefault).Select(p => p.Name).ToList(),
+                method.BindableParameters.Where(p => p.HasDefault).ToDictionary(p => p.Name, p => p.DefaultValue)))
+            .ToList();
+}

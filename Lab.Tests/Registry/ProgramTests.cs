@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Lab.Tests.Protocol;
+
+namespace Lab.Tests.Registry;
+
+/// <summary>
+/// The built <c>Lab.Registry</c> program as a real process: readiness line, serving, SIGTERM, and the
+/// command-line and start-up failures an operator sees.
+/// </summary>
+[Parallelizable(ParallelScope.All)]
+public partial class ProgramTests
+{
+    [TestCase(RegistryProcess.SigTerm, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_SIGTERM")]
+    [TestCase(RegistryProcess.SigInt, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_Ctrl_C")]
+    public async Task Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_a_stop_signal(int signal)
+    {
+        Assume.That(!OperatingSystem.IsWindows(), "SIGTERM and SIGINT are POSIX signals");
+        // ASPNETCORE_URLS must not add an address or a warning: -l/-p alone decide.
+        using RegistryProcess registry = RegistryProcess.Start(["-l", "127.0.0.1", "-p", "0"], ("ASPNETCORE_URLS", "http://127.0.0.1:1"));
+        try
+        {
+            string ready = await registry.WaitForOutputAsync(@"Registry listening on http://127\.0\.0\.1:\d+$");
+            int port = int.Parse(ReadinessPort().Match(ready).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+            using var http = new HttpClient { Timeout = TestTimeouts.Unexpected };
+            using HttpResponseMessage response = await http.PostAsync(
+                new Uri($"http://127.0.0.1:{port}/myRegistry/register"), new StringContent(RunningRegistry.Instance(8080)));
+            response.StatusCode.ShouldBe(HttpStatusCode.OK);
+            await registry.WaitForOutputAsync(@"INFO  RegistryService: Registered json://127\.0\.0\.1:8080$");
+
+            registry.Signal(signal);
+
+            (await registry.WaitForExitAsync()).ShouldBe(0);
+            await registry.WaitForOutputAsync("Registry stopped$");
+            registry.Output.ShouldNotContain(line => line.Contains("WARN", StringComparison.Ordinal) || line.Contains("Overriding", StringComparison.Ordinal));
+        }
+        finally
+        {
+            registry.Kill();
+        }
+    }
+
+    [Test]
+    public async Task Missing_port_is_a_clear_error_and_a_non_zero_exit()
+    {
+        using RegistryProcess registry = RegistryProcess.Start([]);
+        try
+        {
+            (await registry.WaitForExitAsync()).ShouldNotBe(0);
+            registry.Errors.ShouldContain("Option '--port' is required.");
+        }
+        finally
+        {
+            registry.Kill();
+        }
+    }
+
+    [Test]
+    public async Task Port_in_use_is_one_clear_line_and_a_non_zero_exit()
+    {
+        using var occupant = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        occupant.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        occupant.Listen();
+        int port = ((IPEndPoint)occupant.LocalEndPoint!).Port;
+
+        using RegistryProcess registry = RegistryProcess.Start(["-l", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        try
+        {
+            (await registry.WaitForExitAsync()).ShouldBe(1);
+            registry.Errors.ShouldBe([$"Lab.Registry: fatal: Failed to bind to address http://127.0.0.1:{port}: address already in use."]);
+            registry.Output.ShouldNotContain(line => line.Contains("listening", StringComparison.Ordinal));
+        }
+        finally
+        {
+            registry.Kill();
+        }
+    }
+
+    [Test]
+    public async Task Help_lists_the_options_and_exits_0()
+    {
+        using RegistryProcess registry = RegistryProcess.Start(["-h"]);
+        try
+        {
+            (await registry.WaitForExitAsync()).ShouldBe(0);
+            string help = string.Join('\n', registry.Output);
+            help.ShouldContain("-l, --host");
+            help.ShouldContain("-p, --port");
+            help.ShouldContain("--config");
+        }
+        finally
+        {
+            registry.Kill();
+        }
+    }
+
+    [GeneratedRegex(@"listening on http://[^ ]+:(\d+)$")]
+    private static partial Regex ReadinessPort();
+}

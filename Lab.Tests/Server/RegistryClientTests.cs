@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Sockets;
+using Lab.Protocol.Configuration;
+using Lab.Protocol.Discovery;
+using Lab.Server;
+using Lab.Tests.Server.Support;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Tests.Server;
+
+public class RegistryClientTests
+{
+    private static readonly InstanceMeta Instance = new() { Host = "127.0.0.1", Port = 5555 };
+    private static readonly string InstanceText = Instance.ToString();
+
+    private LogRecorder _log = null!;
+    private ILoggerFactory _loggerFactory = null!;
+
+    [SetUp]
+    public void CreateLog()
+    {
+        _log = new LogRecorder();
+        _loggerFactory = _log.CreateFactory();
+    }
+
+    [TearDown]
+    public void DisposeLog()
+    {
+        _loggerFactory.Dispose();
+        _log.Dispose();
+    }
+
+    [Test]
+    public async Task Registers_at_start_then_heartbeats_every_interval()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using RegistryClient client = CreateClient(registry.Port);
+
+        client.Start(Instance);
+
+        await registry.WaitUntilAsync(r => r.CountEvents($"register {InstanceText}") >= 3, "three registrations");
+        await _log.WaitForLineAsync($@"INFO  RegistryClient: Registered with registry at http://127\.0\.0\.1:{registry.Port} as json://127\.0\.0\.1:5555");
+        _log.Count("Registered with registry").ShouldBe(1);
+        _log.Count("Heartbeat sent").ShouldBeGreaterThanOrEqualTo(1);
+    }
+
+    [Test]
+    public async Task Registry_down_at_start_is_logged_once_retried_and_registered_when_it_appears()
+    {
+        await using FakeRegistry registry = FakeRegistry.NotStarted();
+        await using RegistryClient client = CreateClient(registry.Port);
+
+        client.Start(Instance);
+        await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{registry.Port}: .*; serving anyway and retrying");
+        await _log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
+        await registry.StartAsync();
+
+        await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the instance registered");
+        await _log.WaitForLineAsync(@"Registry reachable again; registered as json://127\.0\.0\.1:5555");
+        _log.Count("Registry unreachable").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Registry_restarted_with_an_empty_list_gets_the_entry_back_at_the_next_heartbeat()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using RegistryClient client = CreateClient(registry.Port);
+        client.Start(Instance);
+        await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the first registration");
+
+        await registry.StopAsync();
+        await _log.WaitForLineAsync("Registry unreachable");
+        await registry.StartAsync();
+
+        registry.Instances.ShouldBeEmpty();
+        await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the entry back after the restart");
+        await _log.WaitForLineAsync("Registry reachable again");
+    }
+
+    [Test]
+    public async Task Stop_unregisters_at_once_and_no_heartbeat_follows()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using RegistryClient client = CreateClient(registry.Port);
+        client.Start(Instance);
+        await registry.WaitUntilAsync(r => r.CountEvents("register") >= 2, "a heartbeat");
+
+        bool unregistered = await client.StopAsync();
+
+        unregistered.ShouldBeTrue();
+        client.IsHeartbeating.ShouldBeFalse();
+        registry.Contains(InstanceText).ShouldBeFalse();
+        await _log.WaitForLineAsync("INFO  RegistryClient: Unregistered from registry");
+        // An absence can only be observed over time: five heartbeat intervals pass without a registration.
+        await Task.Delay(TestSettings.Server().HeartbeatInterval * 5);
+        registry.Events[^1].ShouldBe($"unregister {InstanceText}");
+        registry.Contains(InstanceText).ShouldBeFalse();
+    }
+
+    [Test]
+    public async Task Stop_with_the_registry_down_reports_it_and_returns()
+    {
+        await using FakeRegistry registry = FakeRegistry.NotStarted();
+        await using RegistryClient client = CreateClient(registry.Port);
+        client.Start(Instance);
+        await _log.WaitForLineAsync("Registry unreachable");
+
+        bool unregistered = await client.StopAsync().WaitAsync(TestTimeouts.Unexpected);
+
+        unregistered.ShouldBeFalse();
+        await _log.WaitForLineAsync("INFO  RegistryClient: Could not unregister from registry: ");
+    }
+
+    [Test]
+    public async Task Registry_that_never_answers_times_out_naming_the_request()
+    {
+        // Accepts connections (the kernel does, via the backlog) but never answers a byte.
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        silent.Listen(16);
+        int port = ((IPEndPoint)silent.LocalEndPoint!).Port;
+        await using RegistryClient client = CreateClient(port, TestSettings.Server() with { RegistryTimeout = TimeSpan.FromSeconds(0.2) });
+
+        client.Start(Instance);
+
+        await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{port}: no answer from http://127\.0\.0\.1:{port}/myRegistry/register within 0\.2 s");
+    }
+
+    private RegistryClient CreateClient(int registryPort, ServerSettings? settings = null) =>
+        new(TestSettings.Registry(registryPort), settings ?? TestSettings.Server(), _loggerFactory.CreateLogger<RegistryClient>());
+}

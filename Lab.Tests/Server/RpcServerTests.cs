@@ -1,0 +1,159 @@
+using System.Net;
+using System.Text.Json;
+using Lab.Protocol.Configuration;
+using Lab.Server;
+using Lab.Tests.Server.Support;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Tests.Server;
+
+public class RpcServerTests
+{
+    private const string AddRequest = """{"method_name": "add", "method_args": [1, 2], "method_kwargs": {}}""";
+
+    private LogRecorder _log = null!;
+    private ILoggerFactory _loggerFactory = null!;
+
+    [SetUp]
+    public void CreateLog()
+    {
+        _log = new LogRecorder();
+        _loggerFactory = _log.CreateFactory();
+    }
+
+    [TearDown]
+    public void DisposeLog()
+    {
+        _loggerFactory.Dispose();
+        _log.Dispose();
+    }
+
+    [Test]
+    public async Task Start_serves_and_registers_and_graceful_stop_removes_the_entry_at_once()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using RpcServer server = CreateServer(TestSettings.Server(), registry.Port);
+
+        await server.StartAsync();
+        string instance = $"json://127.0.0.1:{server.LocalEndPoint.Port}";
+        await _log.WaitForLineAsync($@"INFO  RpcServer: Server listening on 127\.0\.0\.1:{server.LocalEndPoint.Port}");
+        await registry.WaitUntilAsync(r => r.Contains(instance), instance);
+        await using (WireClient client = await WireClient.ConnectAsync(server.LocalEndPoint))
+        {
+            (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
+        }
+
+        await server.StopAsync();
+
+        registry.Contains(instance).ShouldBeFalse();
+        registry.Events[^1].ShouldBe($"unregister {instance}");
+        await _log.WaitForLineAsync("Unregistered from registry");
+        _log.Lines[^1].ShouldEndWith("INFO  RpcServer: Server stopped");
+    }
+
+    [Test]
+    public async Task Wildcard_listen_address_registers_the_advertised_host()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using RpcServer server = CreateServer(TestSettings.Server() with { Host = "0.0.0.0", AdvertiseHost = "127.0.0.1" }, registry.Port);
+
+        await server.StartAsync();
+
+        await _log.WaitForLineAsync($@"Server listening on 0\.0\.0\.0:{server.LocalEndPoint.Port}");
+        await registry.WaitUntilAsync(r => r.Contains($"json://127.0.0.1:{server.LocalEndPoint.Port}"), "the advertised address");
+        await using WireClient client = await WireClient.ConnectAsync(server.LocalEndPoint.Port);
+        (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
+    }
+
+    [Test]
+    public async Task Port_in_use_fails_to_start_and_never_registers()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using var occupant = new RunningTcpServer();
+        await using RpcServer server = CreateServer(TestSettings.Server() with { Port = occupant.EndPoint.Port }, registry.Port);
+
+        ServerStartException error = await Should.ThrowAsync<ServerStartException>(() => server.StartAsync());
+
+        error.Message.ShouldContain("the address is already in use");
+        registry.Events.ShouldBeEmpty();
+        _log.Count("Server listening").ShouldBe(0);
+    }
+
+    [Test]
+    public async Task Registry_down_at_start_serves_anyway_and_registers_when_the_registry_appears()
+    {
+        await using FakeRegistry registry = FakeRegistry.NotStarted();
+        await using RpcServer server = CreateServer(TestSettings.Server(), registry.Port);
+
+        await server.StartAsync();
+        await _log.WaitForLineAsync("Registry unreachable");
+        await using (WireClient client = await WireClient.ConnectAsync(server.LocalEndPoint))
+        {
+            (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
+        }
+
+        await registry.StartAsync();
+        await registry.WaitUntilAsync(r => r.Contains($"json://127.0.0.1:{server.LocalEndPoint.Port}"), "the late registration");
+        await _log.WaitForLineAsync("Registry reachable again; registered as json://127.0.0.1:");
+        _log.Count("Registry unreachable").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Stop_with_the_registry_down_still_completes()
+    {
+        await using FakeRegistry registry = FakeRegistry.NotStarted();
+        await using RpcServer server = CreateServer(TestSettings.Server(), registry.Port);
+        await server.StartAsync();
+        await _log.WaitForLineAsync("Registry unreachable");
+
+        await server.StopAsync().WaitAsync(TestTimeouts.Unexpected);
+
+        await _log.WaitForLineAsync("Could not unregister from registry");
+        _log.Lines[^1].ShouldEndWith("Server stopped");
+    }
+
+    [Test]
+    public async Task Stop_finishes_an_in_flight_call_and_closes_idle_clients_promptly()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using RpcServer server = CreateServer(TestSettings.Server() with { DrainTimeout = TimeSpan.FromSeconds(30) }, registry.Port);
+        await server.StartAsync();
+        await using WireClient idle = await WireClient.ConnectAsync(server.LocalEndPoint);
+        await using WireClient busy = await WireClient.ConnectAsync(server.LocalEndPoint);
+        await busy.SendAsync("""{"method_name": "sleep", "method_args": [0.3]}""");
+        await _log.WaitForLineAsync("Connection from .* opened", occurrences: 2);
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await server.StopAsync().WaitAsync(TestTimeouts.Unexpected);
+
+        // The stop waited for the 0.3 s call, not for the idle client or the 30 s drain deadline.
+        stopping.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5));
+        JsonElement reply = await busy.ReadReplyAsync();
+        reply.Result().GetDouble().ShouldBe(0.3);
+        await idle.WaitForCloseAsync();
+        server.ConnectionCount.ShouldBe(0);
+    }
+
+    [Test]
+    public void Specific_listen_address_is_registered_as_it_is() =>
+        RpcServer.ChooseAdvertisedHost("", IPAddress.Parse("::1")).ShouldBe("::1");
+
+    [Test]
+    public void Advertise_host_wins_for_a_wildcard_listen_address() =>
+        RpcServer.ChooseAdvertisedHost("10.1.2.3", IPAddress.Any).ShouldBe("10.1.2.3");
+
+    [Test]
+    public void Wildcard_without_advertise_host_registers_a_dialable_address_of_this_machine()
+    {
+        string host = RpcServer.ChooseAdvertisedHost("", IPAddress.Any);
+
+        IPAddress.TryParse(host, out IPAddress? address).ShouldBeTrue(host);
+        InstanceMetaIsWildcard(host).ShouldBeFalse();
+        address!.AddressFamily.ShouldBe(System.Net.Sockets.AddressFamily.InterNetwork);
+    }
+
+    private static bool InstanceMetaIsWildcard(string host) => Lab.Protocol.Discovery.InstanceMeta.IsWildcardHost(host);
+
+    private RpcServer CreateServer(ServerSettings settings, int registryPort) =>
+        new(settings, TestSettings.Registry(registryPort), _loggerFactory);
+}
