@@ -148,6 +148,15 @@ internal sealed class MethodBinding
 
     private object? Convert(Parameter parameter, JsonElement value)
     {
+        // A JsonElement parameter takes the request's own element. Deserializing would clone it into a
+        // new document: for a 1 MiB echo that is a 1 MiB copy and a large-object-heap allocation per
+        // call. The element stays valid until the reply is written (RpcConnection disposes the request
+        // document only after that).
+        if (parameter.TypeInfo.Type == typeof(JsonElement))
+        {
+            return value;
+        }
+
         try
         {
             return value.Deserialize(parameter.TypeInfo);
