@@ -69,6 +69,9 @@ internal sealed class MethodBinding
 
     public string WireName { get; }
 
+    /// <summary>True when the method has a <see cref="CancellationToken"/> parameter (it receives the method-timeout token).</summary>
+    public bool TakesCancellationToken => _cancellationTokenIndex >= 0;
+
     /// <summary>The parameters a caller supplies, in order (the cancellation token excluded).</summary>
     public IReadOnlyList<Parameter> BindableParameters { get; }
 
