@@ -180,7 +180,12 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
     {
         if (result.IsSuccess)
         {
-            logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, elapsed.TotalMilliseconds);
+            // Checked first: the call below boxes its arguments into a new array even when Debug is
+            // off, and this line runs once per call.
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, elapsed.TotalMilliseconds);
+            }
         }
         else
         {
