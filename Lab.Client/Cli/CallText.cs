@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text.Json;
+using Lab.Protocol;
+
+namespace Lab.Client.Cli;
+
+/// <summary>
+/// How the program writes calls and values: <c>add(1, 2, c=5)</c>, <c>hi("bob")</c>, and results as
+/// JSON (<c>13</c>, <c>"hi bob, welcome"</c>), so a string result is never confused with a number.
+/// Also reads command-line arguments: JSON when they parse as JSON, else plain strings.
+/// </summary>
+/// <example>
+/// <code>
+/// object?[] args = ["1", "bob"].Select(CallText.ParseArgument).ToArray();  // 1 (a number), "bob"
+/// string text = CallText.Call("f", args);                                  // f(1, "bob")
+/// </code>
+/// </example>
+public static class CallText
+{
+    /// <summary><c>1</c> → the number 1, <c>[1,2]</c> → a list, <c>bob</c> → the string "bob".</summary>
+    public static object? ParseArgument(string text)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(text, ProtocolJson.DocumentOptions);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return text;
+        }
+    }
+
+    /// <summary><c>add(1, 2, c=5)</c>.</summary>
+    public static string Call(string method, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs = null)
+    {
+        IEnumerable<string> positional = (args ?? []).Select(Value);
+        IEnumerable<string> named = (kwargs ?? new Dictionary<string, object?>()).Select(pair => $"{pair.Key}={Value(pair.Value)}");
+        return $"{method}({string.Join(", ", positional.Concat(named))})";
+    }
+
+    /// <summary>A value as compact JSON.</summary>
+    public static string Value(object? value) => value switch
+    {
+        JsonElement element => element.GetRawText(),
+        double number => number.ToString("R", CultureInfo.InvariantCulture),
+        _ => JsonSerializer.Serialize(value, ProtocolJson.Options),
+    };
+
+    /// <summary>How a failure reads in one line: <c>InvalidArguments: missing argument b</c>.</summary>
+    public static string Failure(Exception failure) => failure switch
+    {
+        RpcRemoteException remote => $"{remote.Code}: {remote.RemoteMessage}",
+        _ => $"{failure.GetType().Name}: {failure.Message}",
+    };
+
+    /// <summary>The server a failure is charged to in the summaries.</summary>
+    public static string ServerOf(Exception failure) => (failure as RpcException)?.Server ?? "(no server)";
+}

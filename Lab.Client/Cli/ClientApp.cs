@@ -1,0 +1,92 @@
+using System.Globalization;
+using Lab.Protocol.Configuration;
+using Lab.Protocol.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Client.Cli;
+
+/// <summary>
+/// The client program behind <c>Program.cs</c>: reads the configuration (file, then flags on top),
+/// builds the <see cref="RpcClient"/> for the chosen mode, and runs one of the three uses — one call,
+/// the demo, or the duration load. Results go to standard output as plain lines; logs go through
+/// <see cref="LabLogging"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// var options = new ClientOptions(Mode: "server", Host: "127.0.0.1", Port: 8089, Call: ["add", "1", "2"]);
+/// int exitCode = await ClientApp.RunAsync(options, Console.Out, Console.Error);
+/// </code>
+/// </example>
+public static class ClientApp
+{
+    /// <exception cref="ConfigurationException">A bad file or flag, or server mode without a host and port.</exception>
+    public static async Task<int> RunAsync(
+        ClientOptions options,
+        TextWriter output,
+        TextWriter error,
+        ILoggerFactory? loggerFactory = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        LabConfiguration configuration = LabConfiguration.Load(options.ConfigPath, Overrides(options));
+        ClientSettings settings = ClientSettings.Read(configuration);
+        RegistrySettings registry = RegistrySettings.Read(configuration);
+        Validate(options, settings);
+
+        ILoggerFactory? ownedFactory = loggerFactory is null ? LabLogging.CreateFactory(LogSettings.Read(configuration)) : null;
+        try
+        {
+            ILoggerFactory logging = loggerFactory ?? ownedFactory!;
+            await using RpcClient client = settings.Mode == ClientMode.Server
+                ? RpcClient.Direct(settings.Host, settings.Port, settings, logging)
+                : await RpcClient.ConnectToRegistryAsync(registry, settings, logging, cancellationToken: cancellationToken);
+
+            if (options.Call is { Count: > 0 } call)
+            {
+                return await OneCallRun.RunAsync(client, call, output, error, cancellationToken);
+            }
+
+            if (options.DurationSeconds is { } seconds)
+            {
+                return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error).RunAsync(cancellationToken);
+            }
+
+            return await new DemoRun(client, output, error).RunAsync(cancellationToken);
+        }
+        finally
+        {
+            // Disposing the factory flushes the console logger's queue, so no log line is lost at exit.
+            ownedFactory?.Dispose();
+        }
+    }
+
+    private static Dictionary<string, string?> Overrides(ClientOptions options) => new()
+    {
+        ["client:mode"] = options.Mode,
+        ["client:host"] = options.Host,
+        ["client:port"] = options.Port?.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static void Validate(ClientOptions options, ClientSettings settings)
+    {
+        if (settings.Mode == ClientMode.Server && (settings.Host.Length == 0 || settings.Port == 0))
+        {
+            throw new ConfigurationException("server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)");
+        }
+
+        if (options.DurationSeconds is { } seconds && !(seconds > 0 && seconds <= TimeSpan.FromDays(1).TotalSeconds))
+        {
+            throw new ConfigurationException($"--duration must be a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        if (options.Concurrency < 1)
+        {
+            throw new ConfigurationException($"--concurrency must be at least 1, not {options.Concurrency}");
+        }
+
+        if (options.DurationSeconds is not null && options.Call is { Count: > 0 })
+        {
+            throw new ConfigurationException("give either --duration or a METHOD to call, not both");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Lab.Protocol;
+
+namespace Lab.Client.Cli;
+
+/// <summary>
+/// The client's command line (SPEC §6): <c>-m/--mode server|registry</c> (default registry),
+/// <c>-i/--host</c> and <c>-p/--port</c> for server mode, <c>--config</c>, <c>--duration</c>,
+/// <c>--concurrency</c>, and an optional <c>METHOD [ARG...]</c>.
+/// </summary>
+/// <example>
+/// <code>
+/// Lab.Client                                   # the lab's demo, servers found through the registry
+/// Lab.Client -m server -i 127.0.0.1 -p 8089 add 1 2
+/// Lab.Client --duration 10 --concurrency 4
+/// </code>
+/// </example>
+public static class ClientCommandLine
+{
+    public const string ProgramName = "Lab.Client";
+
+    public static RootCommand Create()
+    {
+        var mode = new Option<string?>("--mode", "-m")
+        {
+            Description = "registry: find servers through the registry in the configuration (default); server: call -i/-p directly",
+            HelpName = "server|registry",
+        };
+        mode.AcceptOnlyFromAmong("server", "registry");
+        var host = new Option<string?>("--host", "-i") { Description = "Server address in server mode, IPv4 or IPv6", HelpName = "HOST" };
+        var port = new Option<int?>("--port", "-p") { Description = "Server port in server mode", HelpName = "PORT" };
+        port.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1 or > 65535)
+            {
+                result.AddError("-p/--port must be between 1 and 65535");
+            }
+        });
+        var config = LabCommandLine.CreateConfigOption();
+        var duration = new Option<double?>("--duration") { Description = "Keep calling for this many seconds, then print a summary", HelpName = "SECONDS" };
+        var concurrency = new Option<int>("--concurrency")
+        {
+            Description = $"Calls in flight at once with --duration (default {ClientOptions.DefaultConcurrency})",
+            HelpName = "N",
+            DefaultValueFactory = _ => ClientOptions.DefaultConcurrency,
+        };
+        var call = new Argument<string[]>("METHOD [ARG...]")
+        {
+            Description = "One call, e.g. \"add 1 2\" or \"hi bob\"; each ARG is JSON when it parses as JSON, else a string. Without it: the lab's demo",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+
+        var root = new RootCommand("RpcLab client: calls the lab's RPC servers, directly or through the registry center")
+        {
+            mode, host, port, config, duration, concurrency, call,
+        };
+        root.SetAction((parseResult, cancellationToken) =>
+        {
+            var options = new ClientOptions(
+                ConfigPath: parseResult.GetValue(config),
+                Mode: parseResult.GetValue(mode),
+                Host: parseResult.GetValue(host),
+                Port: parseResult.GetValue(port),
+                DurationSeconds: parseResult.GetValue(duration),
+                Concurrency: parseResult.GetValue(concurrency),
+                Call: parseResult.GetValue(call) ?? []);
+            return LabCommandLine.RunFatalSafeAsync(ProgramName, () => ClientApp.RunAsync(options, Console.Out, Console.Error, cancellationToken: cancellationToken));
+        });
+        return root;
+    }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Lab.Client.Cli;
+
+/// <summary>
+/// <c>--duration SECONDS --concurrency N</c>: N workers call <c>add</c> back to back for that long —
+/// the steady load the scenarios keep on while they kill servers and restart the registry. Prints
+/// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary; exit code 1 if
+/// any call failed.
+/// </summary>
+/// <example>
+/// <code>
+/// int exitCode = await new DurationRun(client, TimeSpan.FromSeconds(10), 4, Console.Out, Console.Error).RunAsync(token);
+/// </code>
+/// </example>
+public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error)
+{
+    // A stream of failures would bury the summary; the first few say what went wrong.
+    private const int MaxFailuresShown = 20;
+
+    private static readonly TimeSpan NoServerPause = TimeSpan.FromMilliseconds(100);
+
+    private readonly TextWriter _output = TextWriter.Synchronized(output);
+    private readonly TextWriter _error = TextWriter.Synchronized(error);
+    private readonly CallTally _tally = new();
+    private int _failuresShown;
+
+    public CallTally Tally => _tally;
+
+    /// <param name="cancellationToken">Ctrl+C: stop early, still print the summary.</param>
+    public async Task<int> RunAsync(CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
+        var stopwatch = Stopwatch.StartNew();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(duration);
+        using var workersDone = new CancellationTokenSource();
+
+        Task progress = ReportProgressAsync(stopwatch, workersDone.Token);
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => WorkAsync(worker, deadline.Token, cancellationToken)));
+        }
+        finally
+        {
+            await workersDone.CancelAsync();
+            await progress;
+        }
+
+        _tally.WriteSummary(_output);
+        return _tally.TotalFailed == 0 ? 0 : 1;
+    }
+
+    // The deadline only stops a worker from starting another call; a call in progress is allowed to
+    // finish (cutting it off would count as a failure). Ctrl+C cancels calls in progress too.
+    private async Task WorkAsync(int worker, CancellationToken deadline, CancellationToken interrupted)
+    {
+        await Task.Yield();
+        for (long n = 0; !deadline.IsCancellationRequested; n++)
+        {
+            object?[] args = [worker, n];
+            try
+            {
+                // add is pure, so a call whose server died mid-call may be re-sent elsewhere: this is
+                // what keeps "kill -9 one of two servers" at zero failed calls.
+                RpcCallResult<JsonElement> result = await client.CallDetailedAsync<JsonElement>(
+                    "add", args, options: RpcCallOptions.IdempotentCall, cancellationToken: interrupted);
+                string expected = (worker + n + 10).ToString(CultureInfo.InvariantCulture);
+                if (DemoRun.SameValue(result.Value, expected))
+                {
+                    _tally.Succeeded(result.Server);
+                }
+                else
+                {
+                    _tally.Failed(result.Server);
+                    await ShowFailureAsync($"{CallText.Call("add", args)} = {CallText.Value(result.Value)}  [server {result.Server}]  WRONG, expected {expected}");
+                }
+            }
+            catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException ex)
+            {
+                _tally.Failed(CallText.ServerOf(ex));
+                await ShowFailureAsync($"{CallText.Call("add", args)} failed: {CallText.Failure(ex)}");
+                if (ex is NoServerAvailableException)
+                {
+                    // Nothing to call until the registry lists a server again: pause instead of
+                    // spinning through failures as fast as the CPU allows.
+                    await PauseAsync(NoServerPause, deadline);
+                }
+            }
+        }
+    }
+
+    private async Task ReportProgressAsync(Stopwatch stopwatch, CancellationToken workersDone)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(workersDone))
+            {
+                int seconds = (int)Math.Round(stopwatch.Elapsed.TotalSeconds);
+                await _output.WriteLineAsync($"[{seconds,3}s] {_tally.TotalSucceeded} succeeded, {_tally.TotalFailed} failed");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The workers finished: no more progress lines.
+        }
+    }
+
+    private static async Task PauseAsync(TimeSpan pause, CancellationToken deadline)
+    {
+        try
+        {
+            await Task.Delay(pause, deadline);
+        }
+        catch (OperationCanceledException)
+        {
+            // The run is over; the loop condition ends the worker.
+        }
+    }
+
+    private async Task ShowFailureAsync(string line)
+    {
+        int shown = Interlocked.Increment(ref _failuresShown);
+        if (shown <= MaxFailuresShown)
+        {
+            await _error.WriteLineAsync(line);
+        }
+        else if (shown == MaxFailuresShown + 1)
+        {
+            await _error.WriteLineAsync($"(further failures are counted but not shown)");
+        }
+    }
+}

@@ -1,0 +1,190 @@
+using System.Text.RegularExpressions;
+using Lab.Client.Cli;
+using Lab.Protocol.Configuration;
+using Lab.Tests.Client.Support;
+
+namespace Lab.Tests.Client.Cli;
+
+// The program's three uses, run in-process against test servers, checking the exact output lines
+// the scenario harness relies on.
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
+public partial class ClientAppTests
+{
+    private readonly CapturingLoggerProvider _logs = new();
+    private readonly StringWriter _output = new();
+    private readonly StringWriter _error = new();
+    private readonly List<string> _configFiles = [];
+
+    [TearDown]
+    public void DeleteConfigFiles()
+    {
+        foreach (string path in _configFiles)
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public async Task One_call_prints_the_result_and_the_server_and_exits_0()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+
+        int exitCode = await RunAsync(ServerMode(server) with { Call = ["add", "1", "2"] });
+
+        exitCode.ShouldBe(0);
+        _output.ToString().ShouldBe($"add(1, 2) = 13  [server {server.Address}]\n");
+    }
+
+    [Test]
+    public async Task One_call_with_a_word_argument_sends_it_as_a_string()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+
+        int exitCode = await RunAsync(ServerMode(server) with { Call = ["hi", "bob"] });
+
+        exitCode.ShouldBe(0);
+        _output.ToString().ShouldBe($"hi(\"bob\") = \"hi bob, welcome\"  [server {server.Address}]\n");
+    }
+
+    [Test]
+    public async Task A_failed_call_prints_the_error_code_on_stderr_and_exits_1()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+
+        int exitCode = await RunAsync(ServerMode(server) with { Call = ["add", "1"] });
+
+        exitCode.ShouldBe(1);
+        _output.ToString().ShouldBeEmpty();
+        _error.ToString().ShouldBe("add(1) failed: InvalidArguments: missing argument b\n");
+    }
+
+    [Test]
+    public async Task Server_mode_without_a_port_is_a_configuration_error()
+    {
+        var failure = await Should.ThrowAsync<ConfigurationException>(
+            () => RunAsync(new ClientOptions(ConfigPath: WriteConfig(registryPort: 1), Mode: "server", Host: "127.0.0.1")));
+
+        failure.Message.ShouldContain("-p/--port");
+    }
+
+    [Test]
+    public async Task The_demo_shows_every_demo_method_with_its_expected_value_then_30_concurrent_calls()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+
+        int exitCode = await RunAsync(ServerMode(server));
+
+        string output = _output.ToString();
+        exitCode.ShouldBe(0, output + _error);
+        _error.ToString().ShouldBeEmpty();
+        output.ShouldContain($"add(1, 2) = 13  [server {server.Address}]  expected 13: ok\n");
+        output.ShouldContain($"add(1, 2, c=5) = 8  [server {server.Address}]  expected 8: ok\n");
+        output.ShouldContain($"divide(1, 0) failed: MethodFailed: Division by zero error!  [server {server.Address}]  expected MethodFailed: ok\n");
+        output.ShouldContain($"area_of_circle(2) = 12.566370614359172  [server {server.Address}]  expected 12.566370614359172: ok\n");
+        output.ShouldContain($"hi(\"bob\") = \"hi bob, welcome\"  [server {server.Address}]  expected \"hi bob, welcome\": ok\n");
+        foreach (string method in new[] { "subtract", "multiply", "square", "to_uppercase", "reverse_string", "hello" })
+        {
+            output.ShouldContain($"{method}(");
+        }
+
+        output.ShouldContain("all 10 demo methods listed: ok");
+        ConcurrentLine().Matches(output).Count.ShouldBe(30);
+        output.ShouldEndWith($"Summary: 43 succeeded, 0 failed\n  {server.Address}: 43 succeeded, 0 failed\n");
+    }
+
+    [Test]
+    public async Task The_demo_through_the_registry_spreads_the_concurrent_calls_over_both_servers()
+    {
+        await using TestRpcServer a = TestRpcServer.Start("a");
+        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetServers(a, b);
+
+        int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registry.Port, loadBalance: "round_robin")));
+
+        exitCode.ShouldBe(0, _output.ToString() + _error);
+        string[] servers = ConcurrentLine().Matches(_output.ToString()).Select(match => match.Groups["server"].Value).ToArray();
+        servers.Length.ShouldBe(30);
+        servers.Count(server => server == a.Address).ShouldBe(15);
+        servers.Count(server => server == b.Address).ShouldBe(15);
+        _output.ToString().ShouldContain($"  {a.Address}: ");
+        _output.ToString().ShouldContain($"  {b.Address}: ");
+    }
+
+    [Test]
+    public async Task The_demo_exits_1_when_no_server_is_available()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+
+        int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registry.Port)));
+
+        exitCode.ShouldBe(1);
+        _error.ToString().ShouldContain("failed: NoServerAvailableException: no server available");
+        _output.ToString().ShouldContain("Summary: 0 succeeded, 43 failed\n  (no server): 0 succeeded, 43 failed\n");
+    }
+
+    [Test]
+    public async Task Duration_mode_prints_progress_each_second_and_a_per_server_summary()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+
+        int exitCode = await RunAsync(ServerMode(server) with { DurationSeconds = 1.3, Concurrency = 3 });
+
+        string output = _output.ToString();
+        exitCode.ShouldBe(0, output + _error);
+        ProgressLine().Match(output).Success.ShouldBeTrue(output);
+        Match summary = SummaryLine().Match(output);
+        summary.Success.ShouldBeTrue(output);
+        long succeeded = long.Parse(summary.Groups["succeeded"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        succeeded.ShouldBeGreaterThan(0);
+        output.ShouldEndWith($"  {server.Address}: {succeeded} succeeded, 0 failed\n");
+        server.CallsAnswered.ShouldBe((int)succeeded);
+    }
+
+    [Test]
+    public async Task Duration_mode_counts_failures_and_exits_1()
+    {
+        await using var server = new MisbehavingServer(Misbehaviour.CloseAfterRequest);
+
+        int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registryPort: 1), Mode: "server", Host: server.Host, Port: server.Port, DurationSeconds: 0.3, Concurrency: 2));
+
+        exitCode.ShouldBe(1);
+        _error.ToString().ShouldContain("failed: RpcReadException:");
+        _output.ToString().ShouldMatch($@"Summary: 0 succeeded, \d+ failed\n  {Regex.Escape(server.Address)}: 0 succeeded, \d+ failed\n$");
+    }
+
+    private Task<int> RunAsync(ClientOptions options) =>
+        ClientApp.RunAsync(options, _output, _error, _logs.CreateFactory());
+
+    private ClientOptions ServerMode(TestRpcServer server) =>
+        new(ConfigPath: WriteConfig(registryPort: 1), Mode: "server", Host: server.Host, Port: server.Port);
+
+    // A scenario-style configuration file with short timings; the registry port is unused in server mode.
+    private string WriteConfig(int registryPort, string loadBalance = "random")
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"rpclab-client-test-{Guid.NewGuid():N}.ini");
+        _configFiles.Add(path);
+        File.WriteAllText(path, $"""
+            [registry]
+            host = 127.0.0.1
+            port = {registryPort}
+
+            [client]
+            poll_interval = 0.05
+            registry_timeout = 5
+            connect_timeout = 10
+            call_timeout = 20
+            load_balance = {loadBalance}
+            """);
+        return path;
+    }
+
+    [GeneratedRegex(@"^add\((?<i>\d+), \k<i>\) = \d+  \[server (?<server>[^\]]+)\]$", RegexOptions.Multiline)]
+    private static partial Regex ConcurrentLine();
+
+    [GeneratedRegex(@"^\[  1s\] \d+ succeeded, 0 failed$", RegexOptions.Multiline)]
+    private static partial Regex ProgressLine();
+
+    [GeneratedRegex(@"^Summary: (?<succeeded>\d+) succeeded, 0 failed$", RegexOptions.Multiline)]
+    private static partial Regex SummaryLine();
+}

@@ -1,0 +1,95 @@
+using System.Text.RegularExpressions;
+using Lab.Tests.Client.Support;
+
+namespace Lab.Tests.Client.Cli;
+
+// The real program, started as a process with the command lines the lab and the scenarios use.
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
+public class ClientCommandLineTests
+{
+    private readonly List<string> _configFiles = [];
+
+    [TearDown]
+    public void DeleteConfigFiles()
+    {
+        foreach (string path in _configFiles)
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public async Task Help_lists_the_mode_host_port_and_config_options()
+    {
+        await using ClientProcess client = ClientProcess.Start("-h");
+
+        (await client.WaitForExitAsync()).ShouldBe(0);
+        foreach (string option in new[] { "-m, --mode <server|registry>", "-i, --host", "-p, --port", "--config", "--duration", "--concurrency", "METHOD [ARG...]" })
+        {
+            client.Output.ShouldContain(option);
+        }
+    }
+
+    [Test]
+    public async Task Server_mode_without_a_port_ends_with_a_one_line_configuration_error_and_exit_code_2()
+    {
+        await using ClientProcess client = ClientProcess.Start("-m", "server", "-i", "127.0.0.1", "--config", WriteConfig(registryPort: 1));
+
+        (await client.WaitForExitAsync()).ShouldBe(2);
+        client.Error.ShouldBe("Lab.Client: configuration error: server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)\n");
+    }
+
+    [Test]
+    public async Task One_call_in_server_mode_prints_the_contract_line([Values("127.0.0.1", "::1")] string host)
+    {
+        await using TestRpcServer server = TestRpcServer.Start(address: System.Net.IPAddress.Parse(host));
+        await using ClientProcess client = ClientProcess.Start(
+            "-m", "server", "-i", host, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--config", WriteConfig(registryPort: 1), "add", "1", "2");
+
+        (await client.WaitForExitAsync()).ShouldBe(0, client.Error);
+        client.Output.ShouldContain($"add(1, 2) = 13  [server {server.Address}]\n");
+    }
+
+    [Test]
+    public async Task Stopping_one_of_two_servers_during_a_duration_run_costs_no_failed_call()
+    {
+        await using TestRpcServer a = TestRpcServer.Start("a");
+        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetServers(a, b);
+        await using ClientProcess client = ClientProcess.Start("--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port));
+
+        await client.WaitForOutputAsync("[  1s]");
+        // Like kill -9: listener and every connection closed at once, calls in flight included;
+        // the registry keeps listing the dead server.
+        await a.StopAsync();
+
+        int exitCode = await client.WaitForExitAsync();
+        exitCode.ShouldBe(0, client.Output + client.Error);
+        Match summary = Regex.Match(client.Output, @"^Summary: (\d+) succeeded, 0 failed$", RegexOptions.Multiline);
+        summary.Success.ShouldBeTrue(client.Output);
+        client.Output.ShouldContain($"  {a.Address}: ");
+        client.Output.ShouldContain($"  {b.Address}: ");
+        b.CallsAnswered.ShouldBeGreaterThan(0);
+    }
+
+    private string WriteConfig(int registryPort)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"rpclab-client-cli-test-{Guid.NewGuid():N}.ini");
+        _configFiles.Add(path);
+        File.WriteAllText(path, $"""
+            [registry]
+            host = 127.0.0.1
+            port = {registryPort}
+
+            [client]
+            poll_interval = 0.1
+            registry_timeout = 5
+            connect_timeout = 10
+            call_timeout = 20
+            load_balance = round_robin
+            """);
+        return path;
+    }
+}

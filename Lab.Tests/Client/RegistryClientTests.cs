@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using Lab.Client;
+using Lab.Protocol.Configuration;
+using Lab.Protocol.Discovery;
+using Lab.Tests.Client.Support;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Lab.Tests.Client;
+
+// Each test gets its own instance, hence its own log capture.
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
+public class RegistryClientTests
+{
+    private readonly CapturingLoggerProvider _logs = new();
+
+    [Test]
+    public async Task Start_returns_after_the_first_discovery_so_the_cache_is_already_filled()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("::1", 8002, null));
+        await using RegistryClient client = CreateClient(registry.Settings);
+
+        await client.StartAsync();
+
+        client.Instances.Select(instance => instance.Address).ShouldBe(["127.0.0.1:8001", "[::1]:8002"]);
+        client.RegistryDown.ShouldBeFalse();
+        _logs.Count(LogLevel.Information, $"Discovered 2 json instances at http://127.0.0.1:{registry.Port}/: 127.0.0.1:8001, [::1]:8002").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Polling_adds_new_instances_and_removes_departed_ones()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        await using RegistryClient client = CreateClient(registry.Settings);
+        await client.StartAsync();
+
+        registry.SetInstances(("127.0.0.1", 8002, null), ("127.0.0.1", 8003, null));
+        await WaitForPollAfterChangeAsync(registry);
+
+        client.Instances.Select(instance => instance.Port).ShouldBe([8002, 8003]);
+        _logs.Count(LogLevel.Information, "added: 127.0.0.1:8003; removed: 127.0.0.1:8001").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task A_removed_instance_stays_out_while_the_registry_lists_it_for_up_to_its_heartbeat_timeout()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
+        await client.StartAsync();
+
+        bool removed = client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
+        bool removedAgain = client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
+        IReadOnlyList<InstanceMeta> afterRemove = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(9));
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> beforeTimeout = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(2));
+        await client.RefreshAsync();
+
+        removed.ShouldBeTrue();
+        removedAgain.ShouldBeFalse();
+        afterRemove.Select(instance => instance.Port).ShouldBe([8002]);
+        // The registry has not evicted it yet: a dead server must not come back with every poll.
+        beforeTimeout.Select(instance => instance.Port).ShouldBe([8002]);
+        // Still listed after the registry's heartbeat timeout: it is heartbeating, so it is alive.
+        client.Instances.Select(instance => instance.Port).ShouldBe([8001, 8002]);
+    }
+
+    [Test]
+    public async Task A_removed_instance_that_registers_again_after_eviction_is_taken_back_at_once()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings, time: time);
+        await client.StartAsync();
+        client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
+
+        registry.SetInstances(("127.0.0.1", 8002, null));
+        await client.RefreshAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        await client.RefreshAsync();
+
+        client.Instances.Select(instance => instance.Port).ShouldBe([8001, 8002]);
+    }
+
+    [Test]
+    public async Task Registry_down_keeps_the_cache_logs_once_and_recovers_by_itself()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        await using RegistryClient client = CreateClient(registry.Settings);
+        await client.StartAsync();
+
+        await registry.StopAsync();
+        // One warning for the outage, then a debug line for each further failed poll.
+        await _logs.WaitForAsync(LogLevel.Debug, "Registry poll failed", count: 3);
+
+        _logs.Count(LogLevel.Warning, "Registry unreachable").ShouldBe(1);
+        client.RegistryDown.ShouldBeTrue();
+        client.Instances.Count.ShouldBe(2);
+
+        registry.SetInstances(("127.0.0.1", 8003, null));
+        await registry.RestartAsync();
+        await _logs.WaitForAsync(LogLevel.Information, "Registry reachable again");
+
+        client.RegistryDown.ShouldBeFalse();
+        client.Instances.Select(instance => instance.Port).ShouldBe([8003]);
+        _logs.Count(LogLevel.Warning, "Registry unreachable").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task A_registry_down_at_start_is_not_fatal_and_is_picked_up_when_it_comes()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null));
+        await registry.StopAsync();
+        await using RegistryClient client = CreateClient(registry.Settings);
+
+        await client.StartAsync();
+        client.Instances.ShouldBeEmpty();
+        _logs.Count(LogLevel.Warning, $"Registry unreachable at http://127.0.0.1:{registry.Port}/").ShouldBe(1);
+
+        await registry.RestartAsync();
+        await _logs.WaitForAsync(LogLevel.Information, "Registry reachable again");
+        client.Instances.Select(instance => instance.Port).ShouldBe([8001]);
+    }
+
+    [Test]
+    public async Task A_hung_registry_is_abandoned_after_the_registry_timeout()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null));
+        registry.Hang();
+        await using RegistryClient client = CreateClient(
+            registry.Settings, ClientTestSettings.Fast with { PollInterval = TimeSpan.FromHours(1), RegistryTimeout = TestTimeouts.Short });
+        var stopwatch = Stopwatch.StartNew();
+
+        await client.StartAsync();
+
+        stopwatch.Elapsed.ShouldBeLessThan(TestTimeouts.Prompt);
+        client.Instances.ShouldBeEmpty();
+        client.RegistryDown.ShouldBeTrue();
+        _logs.Count(LogLevel.Warning, "no answer within the registry timeout").ShouldBe(1);
+
+        registry.AnswerAgain();
+        (await client.RefreshAsync()).ShouldBeTrue();
+        client.Instances.Count.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Only_healthy_json_instances_with_a_dialable_host_are_cached()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        registry.SetInstances(("127.0.0.1", 8001, 2.5), ("0.0.0.0", 8002, null));
+        await using RegistryClient client = CreateClient(registry.Settings);
+
+        await client.StartAsync();
+
+        InstanceMeta only = client.Instances.ShouldHaveSingleItem();
+        only.Port.ShouldBe(8001);
+        only.Weight.ShouldBe(2.5);
+    }
+
+    [Test]
+    public async Task Dispose_stops_the_poll_loop_so_the_registry_hears_nothing_more()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        RegistryClient client = CreateClient(registry.Settings);
+        await client.StartAsync();
+        await registry.WaitUntilAsync(r => r.Requests >= 3, "a few polls");
+
+        await client.DisposeAsync();
+        int requestsAtDispose = registry.Requests;
+        // Proving that something does not happen needs a window: ten poll intervals.
+        await Task.Delay(TestTimeouts.Poll * 10);
+
+        _logs.Count(LogLevel.Debug, "Registry polling stopped").ShouldBe(1);
+        registry.Requests.ShouldBe(requestsAtDispose);
+        await Should.ThrowAsync<ObjectDisposedException>(() => client.StartAsync());
+    }
+
+    private RegistryClient CreateClient(RegistrySettings registry, ClientSettings? settings = null, TimeProvider? time = null) =>
+        new(registry, settings ?? ClientTestSettings.Fast, _logs.CreateFactory().CreateLogger<RegistryClient>(), time);
+
+    // The poll loop makes one request at a time, so once two more requests have arrived, the first
+    // of them (sent after the change) has been answered and applied.
+    private static async Task WaitForPollAfterChangeAsync(FakeRegistry registry)
+    {
+        int seen = registry.Requests;
+        await registry.WaitUntilAsync(r => r.Requests >= seen + 2, "two more polls");
+    }
+}

@@ -1,0 +1,102 @@
+using Lab.Client;
+using Lab.Client.Transport;
+using Lab.Tests.Client.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lab.Tests.Client.Transport;
+
+public class ConnectionPoolTests
+{
+    [Test]
+    public async Task A_returned_connection_is_rented_again()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+        await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
+
+        ServerConnection first = await pool.RentAsync();
+        await pool.ReturnAsync(first);
+        ServerConnection second = await pool.RentAsync();
+
+        second.ShouldBeSameAs(first);
+        server.AcceptedConnections.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Concurrent_renters_get_a_connection_each()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+        await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
+
+        ServerConnection[] rented = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => pool.RentAsync()));
+
+        rented.Distinct().Count().ShouldBe(5);
+        pool.OpenCount.ShouldBe(5);
+        await server.WaitUntilAsync(s => s.AcceptedConnections == 5, "five connections");
+    }
+
+    [Test]
+    public async Task No_more_than_the_idle_limit_stay_open_after_a_burst()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+        await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast with { MaxIdleConnectionsPerServer = 2 }, NullLogger.Instance);
+        ServerConnection[] rented = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => pool.RentAsync()));
+
+        foreach (ServerConnection connection in rented)
+        {
+            await pool.ReturnAsync(connection);
+        }
+
+        pool.OpenCount.ShouldBe(2);
+        await server.WaitUntilAsync(s => s.OpenConnections == 2, "the three surplus connections to close");
+    }
+
+    [Test]
+    public async Task A_broken_connection_is_closed_not_kept()
+    {
+        await using var server = new MisbehavingServer(Misbehaviour.NeverAnswers);
+        await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast with { CallTimeout = TestTimeouts.Short }, NullLogger.Instance);
+        ServerConnection connection = await pool.RentAsync();
+        await Should.ThrowAsync<RpcCallTimeoutException>(() => connection.CallAsync("add", [1, 2], null, result => result.GetInt64()));
+
+        await pool.ReturnAsync(connection);
+
+        pool.OpenCount.ShouldBe(0);
+        (await pool.RentAsync()).ShouldNotBeSameAs(connection);
+    }
+
+    [Test]
+    public async Task An_idle_connection_closed_by_a_restarted_server_is_replaced_before_any_request_is_sent()
+    {
+        TestRpcServer first = TestRpcServer.Start("first");
+        var settings = ClientTestSettings.Fast;
+        await using var pool = new ConnectionPool(first.Host, first.Port, settings, NullLogger.Instance);
+        ServerConnection stale = await pool.RentAsync();
+        await pool.ReturnAsync(stale);
+
+        await first.StopAsync();
+        await using TestRpcServer second = TestRpcServer.Start("second", port: first.Port);
+        ServerConnection fresh = await pool.RentAsync();
+        string? answeredBy = await fresh.CallAsync("whoami", null, null, result => result.GetString());
+
+        fresh.ShouldNotBeSameAs(stale);
+        answeredBy.ShouldBe("second");
+        pool.OpenCount.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Dispose_closes_idle_and_busy_connections_and_refuses_new_rentals()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+        var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
+        ServerConnection busy = await pool.RentAsync();
+        ServerConnection idle = await pool.RentAsync();
+        await pool.ReturnAsync(idle);
+        await server.WaitUntilAsync(s => s.OpenConnections == 2, "two connections");
+
+        await pool.DisposeAsync();
+
+        await server.WaitUntilAsync(s => s.OpenConnections == 0, "every connection to close");
+        busy.IsBroken.ShouldBeTrue();
+        await Should.ThrowAsync<ObjectDisposedException>(() => pool.RentAsync());
+    }
+}
