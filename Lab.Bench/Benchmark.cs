@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Lab.Client;
+using Lab.Protocol.Configuration;
 
 namespace Lab.Bench;
 
@@ -32,6 +34,14 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(100);
+
+    // The dynamic proxy blocks a thread per call, like the lab's proxy: measured with one caller only.
+    private static readonly (Workload Workload, Target Target)[] ClientWorkloads =
+    [
+        (Workload.PersistentOneCaller, Target.RpcClientTyped),
+        (Workload.PersistentOneCaller, Target.RpcClientDynamic),
+        (Workload.PersistentTen, Target.RpcClientTyped),
+    ];
 
     [GeneratedRegex(@"Server listening on (?<host>\S+):(?<port>\d+)")]
     private static partial Regex ServerReady();
@@ -73,6 +83,19 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
                     workload,
                     [(Target.Floor, floor, RawCallers(workload, floor)), (Target.Server, server, RawCallers(workload, server))],
                     cancellationToken));
+            }
+
+            // The same server through our own client: the difference to the raw-wire rows is the client's cost.
+            ClientSettings clientSettings = ClientSettings.Read(LabConfiguration.Load(ConfigPath("information")));
+            await using (RpcClient client = RpcClient.Direct("127.0.0.1", PortOf(server), clientSettings))
+            {
+                foreach ((Workload workload, Target target) in ClientWorkloads)
+                {
+                    report.Measurements.AddRange(await MeasureAsync(
+                        workload,
+                        [(target, server, _ => new RpcClientCaller(client, useDynamicProxy: target == Target.RpcClientDynamic))],
+                        cancellationToken));
+                }
             }
 
             long linesBefore = server.LineCount;
