@@ -35,14 +35,6 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(100);
 
-    // The dynamic proxy blocks a thread per call, like the lab's proxy: measured with one caller only.
-    private static readonly (Workload Workload, Target Target)[] ClientWorkloads =
-    [
-        (Workload.PersistentOneCaller, Target.RpcClientTyped),
-        (Workload.PersistentOneCaller, Target.RpcClientDynamic),
-        (Workload.PersistentTen, Target.RpcClientTyped),
-    ];
-
     [GeneratedRegex(@"Server listening on (?<host>\S+):(?<port>\d+)")]
     private static partial Regex ServerReady();
 
@@ -66,52 +58,31 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
         string registryConfig = WriteConfig(Path.Combine(settings.OutputDirectory, "registry.ini"), registryPort: 0, logLevel: "information");
         await using ChildProcess registry = await ChildProcess.StartAsync(
             "Lab.Registry", paths.RegistryDll, ["-p", "0", "-l", "127.0.0.1", "--config", registryConfig], RegistryReady(), ReadyTimeout, cancellationToken);
-        int registryPort = PortOf(registry);
+        int registryPort = registry.Port;
         output.WriteLine($"Registry on port {registryPort} (pid {registry.Id}); the server heartbeats to it every second.");
 
         await using ChildProcess floor = await ChildProcess.StartAsync(
             "floor", paths.BenchDll, ["floor", "-l", "127.0.0.1", "-p", "0"], FloorReady(), ReadyTimeout, cancellationToken);
-        await using (ChildProcess server = await StartServerAsync(paths, "information", registryPort, cancellationToken))
-        {
-            report.ServerLogLevel = "Information";
-            output.WriteLine($"Floor pid {floor.Id} on port {PortOf(floor)}; Lab.Server pid {server.Id} on port {PortOf(server)}, logging at Information.");
-            await WarmUpAsync(floor, server, cancellationToken);
+        await using ChildProcess server = await StartServerAsync(paths, "information", registryPort, cancellationToken);
+        await using ChildProcess quietServer = await StartServerAsync(paths, "warning", registryPort, cancellationToken);
+        report.ServerLogLevel = "Information";
+        output.WriteLine($"Floor pid {floor.Id} on port {floor.Port}; Lab.Server pid {server.Id} on port {server.Port}, logging at Information; " +
+                         $"Lab.Server pid {quietServer.Id} on port {quietServer.Port}, logging at Warning (the cost of logging).");
 
+        // Our own client against the same server: the difference to the raw-wire rows is the client's cost.
+        ClientSettings clientSettings = ClientSettings.Read(LabConfiguration.Load(ConfigPath("information")));
+        await using (RpcClient client = RpcClient.Direct("127.0.0.1", server.Port, clientSettings))
+        {
+            await WarmUpAsync([floor, server, quietServer], cancellationToken);
             foreach (Workload workload in Workload.RawWire)
             {
-                report.Measurements.AddRange(await MeasureAsync(
-                    workload,
-                    [(Target.Floor, floor, RawCallers(workload, floor)), (Target.Server, server, RawCallers(workload, server))],
-                    cancellationToken));
-            }
-
-            // The same server through our own client: the difference to the raw-wire rows is the client's cost.
-            ClientSettings clientSettings = ClientSettings.Read(LabConfiguration.Load(ConfigPath("information")));
-            await using (RpcClient client = RpcClient.Direct("127.0.0.1", PortOf(server), clientSettings))
-            {
-                foreach ((Workload workload, Target target) in ClientWorkloads)
-                {
-                    report.Measurements.AddRange(await MeasureAsync(
-                        workload,
-                        [(target, server, _ => new RpcClientCaller(client, useDynamicProxy: target == Target.RpcClientDynamic))],
-                        cancellationToken));
-                }
-            }
-
-            long linesBefore = server.LineCount;
-            report.ServerExitCode = await server.StopAsync(StopGrace);
-            report.ServerLogLines = linesBefore;
-        }
-
-        await using (ChildProcess quietServer = await StartServerAsync(paths, "warning", registryPort, cancellationToken))
-        {
-            output.WriteLine($"Lab.Server pid {quietServer.Id} on port {PortOf(quietServer)}, logging at Warning (the cost of logging).");
-            foreach (Workload workload in new[] { Workload.PersistentTen, Workload.NewConnectionTen })
-            {
-                report.Measurements.AddRange(await MeasureAsync(
-                    workload, [(Target.ServerWarningLog, quietServer, RawCallers(workload, quietServer))], cancellationToken));
+                report.Measurements.AddRange(await MeasureAsync(workload, TargetsFor(workload, floor, server, quietServer, client), cancellationToken));
             }
         }
+
+        long linesBefore = server.LineCount;
+        report.ServerExitCode = await server.StopAsync(StopGrace);
+        report.ServerLogLines = linesBefore;
 
         report.LoadAfter = MachineInfo.LoadAverage();
         report.Finished = DateTimeOffset.UtcNow;
@@ -147,13 +118,43 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
             cancellationToken);
     }
 
+    // Every target of a workload runs in the same rotation (floor, server, client...; floor, server,
+    // client...), so drift in the machine's load hits them alike and their ratios stay fair.
+    private static List<(Target Target, ChildProcess Process, Func<int, Caller> CreateCaller)> TargetsFor(
+        Workload workload, ChildProcess floor, ChildProcess server, ChildProcess quietServer, RpcClient client)
+    {
+        List<(Target, ChildProcess, Func<int, Caller>)> targets =
+        [
+            (Target.Floor, floor, RawCallers(workload, floor)),
+            (Target.Server, server, RawCallers(workload, server)),
+        ];
+
+        // The dynamic proxy blocks a thread per call, like the lab's proxy: measured with one caller only.
+        if (workload == Workload.PersistentOneCaller || workload == Workload.PersistentTen)
+        {
+            targets.Add((Target.RpcClientTyped, server, _ => new RpcClientCaller(client, useDynamicProxy: false)));
+        }
+
+        if (workload == Workload.PersistentOneCaller)
+        {
+            targets.Add((Target.RpcClientDynamic, server, _ => new RpcClientCaller(client, useDynamicProxy: true)));
+        }
+
+        if (workload == Workload.PersistentTen || workload == Workload.NewConnectionTen)
+        {
+            targets.Add((Target.ServerWarningLog, quietServer, RawCallers(workload, quietServer)));
+        }
+
+        return targets;
+    }
+
     // JIT tiering and the thread pool's ramp-up would otherwise count against whichever runs first.
-    private async Task WarmUpAsync(ChildProcess floor, ChildProcess server, CancellationToken cancellationToken)
+    private async Task WarmUpAsync(IEnumerable<ChildProcess> targets, CancellationToken cancellationToken)
     {
         var warmup = new LoadOptions("127.0.0.1", 0, 10, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), 0, false, settings.CallTimeout);
-        foreach (ChildProcess target in new[] { floor, server })
+        foreach (ChildProcess target in targets)
         {
-            await LoadRun.RunAsync(warmup with { Port = PortOf(target) }, _ => new RawWireCaller(EndpointOf(target), 0, false), cancellationToken);
+            await LoadRun.RunAsync(warmup with { Port = target.Port }, _ => new RawWireCaller(EndpointOf(target), 0, false), cancellationToken);
         }
     }
 
@@ -173,7 +174,7 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
             for (int t = 0; t < targets.Count; t++)
             {
                 (Target target, ChildProcess process, Func<int, Caller> createCaller) = targets[t];
-                LoadOptions options = workload.ToOptions("127.0.0.1", PortOf(process), settings);
+                LoadOptions options = workload.ToOptions("127.0.0.1", process.Port, settings);
                 using var sampling = new CancellationTokenSource();
                 var peak = new PeakSampler(process);
                 Task sampler = workload.SampleWorkingSet ? peak.RunAsync(SampleInterval, sampling.Token) : Task.CompletedTask;
@@ -224,8 +225,6 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
             """));
         return path;
     }
-
-    private static int PortOf(ChildProcess process) => process.Port;
 
     private static IPEndPoint EndpointOf(ChildProcess process) => new(IPAddress.Loopback, process.Port);
 
