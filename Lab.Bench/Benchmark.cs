@@ -182,6 +182,8 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
                 try
                 {
                     result = await LoadRun.RunAsync(options, createCaller, cancellationToken);
+                    // An interrupted run measured a partial window: stop rather than report it.
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
                 finally
                 {
