@@ -41,6 +41,12 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
     /// <summary>The main server's exit code after SIGTERM; null if it had to be killed.</summary>
     public int? ServerExitCode { get; set; }
 
+    /// <summary>Whether the registry listed the main server just after it started, and after the last run.</summary>
+    public bool RegisteredAtStart { get; set; }
+
+    /// <inheritdoc cref="RegisteredAtStart"/>
+    public bool RegisteredAtEnd { get; set; }
+
     public List<Measurement> Measurements { get; } = [];
 
     public bool AllGoalsPass => Goals().All(goal => goal.Pass);
@@ -144,6 +150,8 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
                 $"({(chatty.CallsPerSecond / silent.CallsPerSecond) - 1:+0.0%;-0.0%}).");
         }
 
+        text.AppendLine(CultureInfo.InvariantCulture, $"Registry: Lab.Server {(RegisteredAtStart ? "was" : "was NOT")} listed after it started and " +
+            $"{(RegisteredAtEnd ? "was still" : "was NOT")} listed after the last run (entries without a heartbeat for 10 s are evicted).");
         text.AppendLine(CultureInfo.InvariantCulture, $"Lab.Server wrote {ServerLogLines:N0} log lines at {ServerLogLevel} over all its runs " +
             $"and exited with code {(ServerExitCode is { } code ? code.ToString(CultureInfo.InvariantCulture) : "none (killed)")} after SIGTERM.");
         foreach (Measurement m in Measurements.Where(m => m.FirstError is not null))
@@ -164,6 +172,8 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         loadBefore = LoadBefore,
         loadAfter = LoadAfter,
         serverLogLevel = ServerLogLevel,
+        serverRegisteredAtStart = RegisteredAtStart,
+        serverRegisteredAtEnd = RegisteredAtEnd,
         runs = Settings.Runs,
         windowSeconds = Settings.Duration.TotalSeconds,
         measurements = Measurements.Select(m => new

@@ -14,8 +14,9 @@ namespace Lab.Bench;
 /// </summary>
 /// <remarks>
 /// <para>
-/// No lab class. Runs alternate floor, server, floor, server... so slow drift on a shared machine
-/// hits both alike, and each figure is the median of <see cref="BenchSettings.Runs"/> runs. The
+/// No lab class. Each workload's runs rotate through its targets (floor, server, server through
+/// RpcClient, Warning-level server; then again), so slow drift on a shared machine hits them alike,
+/// and each figure is the median of <see cref="BenchSettings.Runs"/> runs. The
 /// server runs as the harness starts it — <c>dotnet Lab.Server.dll -p 0 -l 127.0.0.1 --config FILE</c> —
 /// with the registry up (heartbeat on) and logging at the default level; a second server with
 /// logging at Warning shows what logging costs.
@@ -69,6 +70,8 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
         output.WriteLine($"Floor pid {floor.Id} on port {floor.Port}; Lab.Server pid {server.Id} on port {server.Port}, logging at Information; " +
                          $"Lab.Server pid {quietServer.Id} on port {quietServer.Port}, logging at Warning (the cost of logging).");
 
+        report.RegisteredAtStart = await IsRegisteredAsync(registryPort, server.Port, cancellationToken);
+
         // Our own client against the same server: the difference to the raw-wire rows is the client's cost.
         ClientSettings clientSettings = ClientSettings.Read(LabConfiguration.Load(ConfigPath("information")));
         await using (RpcClient client = RpcClient.Direct("127.0.0.1", server.Port, clientSettings))
@@ -80,6 +83,8 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
             }
         }
 
+        // Minutes after the start, the entry is still there only if heartbeats kept refreshing it.
+        report.RegisteredAtEnd = await IsRegisteredAsync(registryPort, server.Port, cancellationToken);
         long linesBefore = server.LineCount;
         report.ServerExitCode = await server.StopAsync(StopGrace);
         report.ServerLogLines = linesBefore;
@@ -116,6 +121,35 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
             new IPEndPoint(IPAddress.Loopback, port),
             ReadyTimeout,
             cancellationToken);
+    }
+
+    // Asks the registry whether the server is listed: proof that registration and heartbeats work
+    // while the benchmark runs. The server registers just after it starts listening, so at the start
+    // the question is asked again for a few seconds.
+    private static async Task<bool> IsRegisteredAsync(int registryPort, int serverPort, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        var url = new Uri($"http://127.0.0.1:{registryPort}/myRegistry/findAllInstances?proto=json");
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (true)
+            {
+                string listing = await http.GetStringAsync(url, deadline.Token);
+                using var instances = System.Text.Json.JsonDocument.Parse(listing);
+                if (instances.RootElement.EnumerateArray().Any(instance => instance.GetProperty("port").GetInt32() == serverPort))
+                {
+                    return true;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(200), deadline.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     // Every target of a workload runs in the same rotation (floor, server, client...; floor, server,
