@@ -48,6 +48,13 @@ public sealed class RegistryClient : IAsyncDisposable
     private readonly TimeSpan _dropFor;
     private readonly Dictionary<InstanceKey, DateTimeOffset> _dropped = [];
     private IReadOnlyList<InstanceMeta> _instances = [];
+
+    // A registry that restarted (after a crash or kill -9) answers with an empty list until its servers'
+    // next heartbeats re-register them. Taking that answer at face value would empty the cache and fail
+    // every call for a heartbeat interval. So an empty answer while servers are cached is believed only
+    // once it has lasted the registry's heartbeat_timeout, by which time every live server has
+    // re-registered. Guarded by _cacheGate; null while the registry lists something.
+    private DateTimeOffset? _emptySince;
     private Task? _pollLoop;
     private int _registryDown;    // 1 during an outage; Interlocked, so an outage is logged once even if two refreshes race
     private int _discovered;      // 1 after the first successful discovery, which is logged in full
@@ -131,11 +138,39 @@ public sealed class RegistryClient : IAsyncDisposable
         }
 
         IReadOnlyList<InstanceMeta> previous;
+        bool keptThroughEmptyAnswer = false;
+        bool firstEmptyAnswer = false;
         lock (_cacheGate)
         {
             found = WithoutDropped(found);
             previous = _instances;
-            Volatile.Write(ref _instances, found);
+            if (found.Count == 0 && previous.Count > 0)
+            {
+                DateTimeOffset now = _time.GetUtcNow();
+                firstEmptyAnswer = _emptySince is null;
+                _emptySince ??= now;
+                keptThroughEmptyAnswer = now - _emptySince.Value < _dropFor;
+            }
+            else if (found.Count > 0)
+            {
+                _emptySince = null;
+            }
+
+            if (keptThroughEmptyAnswer)
+            {
+                found = previous;
+            }
+            else
+            {
+                Volatile.Write(ref _instances, found);
+            }
+        }
+
+        if (keptThroughEmptyAnswer && firstEmptyAnswer)
+        {
+            _logger.LogWarning(
+                "Registry at {Registry} lists no {Protocol} instance; keeping {Count} cached instances for up to {Seconds:0.###} s in case it has just restarted",
+                RegistryUri, Protocol, previous.Count, _dropFor.TotalSeconds);
         }
 
         if (Interlocked.Exchange(ref _registryDown, 0) == 1)

@@ -1,1 +1,99 @@
-Console.WriteLine("not built yet");
+using System.CommandLine;
+using System.Diagnostics;
+using Lab.Protocol;
+using Lab.Scenarios;
+using Lab.Scenarios.Harness;
+
+// The teaching assistant's runner (SPEC §9). Wiring only: the scenarios live in Scenarios/,
+// the process machinery in Harness/.
+//   dotnet run --project Lab.Scenarios -- --list
+//   dotnet run --project Lab.Scenarios -- happy-path
+//   dotnet run --project Lab.Scenarios                  (all of them)
+var namesArgument = new Argument<string[]>("scenarios")
+{
+    Description = "Scenarios to run, by name (see --list); none = all of them",
+    Arity = ArgumentArity.ZeroOrMore,
+};
+var listOption = new Option<bool>("--list") { Description = "List the scenarios (name, then what it demonstrates) and exit" };
+var configOption = new Option<string?>("--config")
+{
+    Description = "INI file overriding the scenario timings (same sections and keys as config.ini)",
+    HelpName = "FILE",
+};
+var reportOption = new Option<string?>("--report")
+{
+    Description = "Markdown report path; a .json twin is written next to it (default: scenario-reports/scenarios-<time>.md)",
+    HelpName = "PATH",
+};
+var timeoutOption = new Option<double>("--timeout")
+{
+    Description = "Seconds one scenario may take before it is stopped and counted as FAIL",
+    DefaultValueFactory = _ => 120,
+    HelpName = "SECONDS",
+};
+
+var root = new RootCommand("RpcLab scenario runner: starts the real registry, server and client, injects one fault per scenario, "
+                           + "narrates what happens and ends each with PASS or FAIL. Exit code = number of failed scenarios.")
+{
+    namesArgument, listOption, configOption, reportOption, timeoutOption,
+};
+
+root.SetAction(async (parseResult, _) =>
+{
+    if (parseResult.GetValue(listOption))
+    {
+        int width = ScenarioCatalog.All.Max(scenario => scenario.Name.Length);
+        foreach (Scenario scenario in ScenarioCatalog.All)
+        {
+            Console.WriteLine($"{scenario.Name.PadRight(width)}  {scenario.Demonstrates}  [{scenario.Requirement}]");
+        }
+
+        return 0;
+    }
+
+    string[] names = parseResult.GetValue(namesArgument) ?? [];
+    string[] unknown = [.. names.Where(name => ScenarioCatalog.Find(name) is null)];
+    if (unknown.Length > 0)
+    {
+        await Console.Error.WriteLineAsync($"Lab.Scenarios: unknown scenario {string.Join(", ", unknown)}; --list shows the names");
+        return LabCommandLine.ConfigurationErrorExitCode;
+    }
+
+    return await LabCommandLine.RunFatalSafeAsync("Lab.Scenarios", async () =>
+    {
+        LabPrograms programs = LabPrograms.Locate();
+        programs.EnsureBuilt();
+        ScenarioTimings timings = ScenarioTimings.Load(parseResult.GetValue(configOption));
+        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out);
+        IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
+
+        using var interrupted = new CancellationTokenSource();
+        using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel);
+        var results = new List<ScenarioResult>();
+        var clock = Stopwatch.StartNew();
+        foreach (Scenario scenario in selected)
+        {
+            if (interrupted.IsCancellationRequested)
+            {
+                break;
+            }
+
+            results.Add(await runner.RunAsync(scenario, interrupted.Token));
+        }
+
+        ScenarioReport.WriteSummary(Console.Out, results, clock.Elapsed);
+        if (interrupted.IsCancellationRequested && results.Count < selected.Count)
+        {
+            Console.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
+        }
+
+        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot));
+        Console.WriteLine($"report: {markdown} (and {Path.GetFileName(json)})");
+        int failures = results.Count(result => result.Outcome == ScenarioOutcome.Fail);
+        return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;
+    });
+});
+
+// The runner handles Ctrl+C itself (kill every child, then report), so System.CommandLine's own
+// termination handling — which would end the process 2 s after Ctrl+C — is turned off.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -12,12 +12,12 @@ namespace Lab.Tests.Client;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class RegistryClientTests
 {
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly LogRecorder _logs = new();
 
     [Test]
     public async Task Start_returns_after_the_first_discovery_so_the_cache_is_already_filled()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("::1", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
 
@@ -31,7 +31,7 @@ public class RegistryClientTests
     [Test]
     public async Task Polling_adds_new_instances_and_removes_departed_ones()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
         await client.StartAsync();
@@ -46,7 +46,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_removed_instance_stays_out_while_the_registry_lists_it_for_up_to_its_heartbeat_timeout()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
@@ -71,9 +71,57 @@ public class RegistryClientTests
     }
 
     [Test]
+    public async Task An_empty_answer_after_a_registry_restart_keeps_the_cache_until_the_heartbeat_timeout()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
+        await client.StartAsync();
+
+        // A restarted registry knows nobody until the servers' next heartbeats.
+        registry.SetInstances();
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> rightAfterRestart = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(9));
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> beforeTimeout = client.Instances;
+        time.Advance(TimeSpan.FromSeconds(2));
+        await client.RefreshAsync();
+
+        rightAfterRestart.Select(instance => instance.Port).ShouldBe([8001, 8002]);
+        beforeTimeout.Select(instance => instance.Port).ShouldBe([8001, 8002]);
+        // Still empty after the registry's heartbeat timeout: the servers really are gone.
+        client.Instances.ShouldBeEmpty();
+        _logs.Count(LogLevel.Warning, "lists no json instance; keeping 2 cached instances for up to 10 s").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task A_server_re_registering_after_a_registry_restart_ends_the_empty_answer_grace()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
+        await client.StartAsync();
+
+        registry.SetInstances();
+        await client.RefreshAsync();
+        registry.SetInstances(("127.0.0.1", 8002, null));
+        await client.RefreshAsync();
+        IReadOnlyList<InstanceMeta> afterOneReRegistered = client.Instances;
+        registry.SetInstances();
+        await client.RefreshAsync();
+
+        afterOneReRegistered.Select(instance => instance.Port).ShouldBe([8002]);
+        // A new empty streak starts a new grace period rather than continuing the old one.
+        client.Instances.Select(instance => instance.Port).ShouldBe([8002]);
+    }
+
+    [Test]
     public async Task A_removed_instance_that_registers_again_after_eviction_is_taken_back_at_once()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using RegistryClient client = CreateClient(registry.Settings, time: time);
@@ -91,7 +139,7 @@ public class RegistryClientTests
     [Test]
     public async Task Registry_down_keeps_the_cache_logs_once_and_recovers_by_itself()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
         await client.StartAsync();
@@ -116,7 +164,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_registry_down_at_start_is_not_fatal_and_is_picked_up_when_it_comes()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null));
         await registry.StopAsync();
         await using RegistryClient client = CreateClient(registry.Settings);
@@ -133,7 +181,7 @@ public class RegistryClientTests
     [Test]
     public async Task A_hung_registry_is_abandoned_after_the_registry_timeout()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, null));
         registry.Hang();
         await using RegistryClient client = CreateClient(
@@ -155,7 +203,7 @@ public class RegistryClientTests
     [Test]
     public async Task Only_healthy_json_instances_with_a_dialable_host_are_cached()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances(("127.0.0.1", 8001, 2.5), ("0.0.0.0", 8002, null));
         await using RegistryClient client = CreateClient(registry.Settings);
 
@@ -169,7 +217,7 @@ public class RegistryClientTests
     [Test]
     public async Task Dispose_stops_the_poll_loop_so_the_registry_hears_nothing_more()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         RegistryClient client = CreateClient(registry.Settings);
         await client.StartAsync();
         await registry.WaitUntilAsync(r => r.Requests >= 3, "a few polls");

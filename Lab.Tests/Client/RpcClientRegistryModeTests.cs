@@ -9,14 +9,14 @@ namespace Lab.Tests.Client;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class RpcClientRegistryModeTests
 {
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly LogRecorder _logs = new();
 
     [Test]
     public async Task Calls_spread_over_the_registered_servers_in_round_robin_order()
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
 
@@ -34,7 +34,7 @@ public class RpcClientRegistryModeTests
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
         (await client.CallAsync<string>("whoami")).ShouldBe("a");
@@ -56,7 +56,7 @@ public class RpcClientRegistryModeTests
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
         int succeeded = 0;
@@ -102,7 +102,7 @@ public class RpcClientRegistryModeTests
     {
         await using var dies = new MisbehavingServer(Misbehaviour.CloseAfterRequest);
         await using TestRpcServer healthy = TestRpcServer.Start("healthy");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((dies.Host, dies.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
 
@@ -118,7 +118,7 @@ public class RpcClientRegistryModeTests
     {
         await using var dies = new MisbehavingServer(Misbehaviour.CloseAfterRequest);
         await using TestRpcServer healthy = TestRpcServer.Start("healthy");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((dies.Host, dies.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
 
@@ -135,7 +135,7 @@ public class RpcClientRegistryModeTests
     {
         await using var hung = new MisbehavingServer(Misbehaviour.NeverAnswers);
         await using TestRpcServer healthy = TestRpcServer.Start("healthy");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((hung.Host, hung.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin, ClientTestSettings.Fast with { CallTimeout = TestTimeouts.Short });
 
@@ -148,7 +148,7 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task No_registered_server_gives_NoServerAvailableException_with_a_clear_message()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.Random);
 
         var failure = await Should.ThrowAsync<NoServerAvailableException>(() => client.CallAsync<long>("add", [1, 2]));
@@ -161,7 +161,7 @@ public class RpcClientRegistryModeTests
     {
         TestRpcServer a = TestRpcServer.Start("a");
         TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.Random, ClientTestSettings.Fast with { PollInterval = TimeSpan.FromHours(1) });
         await a.StopAsync();
@@ -178,7 +178,7 @@ public class RpcClientRegistryModeTests
     public async Task Calls_keep_working_from_the_cache_while_the_registry_is_down()
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.Random);
 
@@ -192,7 +192,7 @@ public class RpcClientRegistryModeTests
     public async Task Servers_registered_after_the_client_started_are_found_on_the_first_call()
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.Random, ClientTestSettings.Fast with { PollInterval = TimeSpan.FromHours(1) });
 
         registry.SetServers(a);
@@ -205,7 +205,7 @@ public class RpcClientRegistryModeTests
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
         await Task.WhenAll(Enumerable.Range(0, 8).Select(i => client.CallAsync<long>("add", [i, i])));

@@ -66,6 +66,6 @@ public class HealthCheckerTests
     private static async Task AdvanceOneIntervalAsync(RunningRegistry registry, int tick)
     {
         registry.Clock.Advance(RunningRegistry.TestSettings.HealthCheckInterval);
-        await registry.Log.WaitForLineAsync(CheckDone, occurrence: tick);
+        await registry.Log.WaitForLineAsync(CheckDone, occurrences: tick);
     }
 }

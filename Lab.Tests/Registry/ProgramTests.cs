@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Lab.Tests.Protocol;
 
 namespace Lab.Tests.Registry;
 
@@ -10,19 +9,21 @@ namespace Lab.Tests.Registry;
 /// command-line and start-up failures an operator sees.
 /// </summary>
 [Parallelizable(ParallelScope.All)]
-public partial class ProgramTests
+public class ProgramTests
 {
-    [TestCase(RegistryProcess.SigTerm, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_SIGTERM")]
-    [TestCase(RegistryProcess.SigInt, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_Ctrl_C")]
+    [TestCase(LabProcess.SigTerm, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_SIGTERM")]
+    [TestCase(LabProcess.SigInt, TestName = "Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_Ctrl_C")]
     public async Task Started_with_port_0_it_prints_the_readiness_line_serves_and_exits_0_on_a_stop_signal(int signal)
     {
         Assume.That(!OperatingSystem.IsWindows(), "SIGTERM and SIGINT are POSIX signals");
         // ASPNETCORE_URLS must not add an address or a warning: -l/-p alone decide.
-        using RegistryProcess registry = RegistryProcess.Start(["-l", "127.0.0.1", "-p", "0"], ("ASPNETCORE_URLS", "http://127.0.0.1:1"));
+        using var configFiles = new TestConfigFiles();
+        string config = WriteTestConfig(configFiles);
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["-l", "127.0.0.1", "-p", "0", "--config", config], ("ASPNETCORE_URLS", "http://127.0.0.1:1"));
         try
         {
-            string ready = await registry.WaitForOutputAsync(@"Registry listening on http://127\.0\.0\.1:\d+$");
-            int port = int.Parse(ReadinessPort().Match(ready).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Match ready = await registry.WaitForOutputAsync(@"Registry listening on http://127\.0\.0\.1:(\d+)$");
+            int port = int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
 
             using var http = new HttpClient { Timeout = TestTimeouts.Unexpected };
             using HttpResponseMessage response = await http.PostAsync(
@@ -34,7 +35,7 @@ public partial class ProgramTests
 
             (await registry.WaitForExitAsync()).ShouldBe(0);
             await registry.WaitForOutputAsync("Registry stopped$");
-            registry.Output.ShouldNotContain(line => line.Contains("WARN", StringComparison.Ordinal) || line.Contains("Overriding", StringComparison.Ordinal));
+            registry.OutputLines.ShouldNotContain(line => line.Contains("WARN", StringComparison.Ordinal) || line.Contains("Overriding", StringComparison.Ordinal));
         }
         finally
         {
@@ -45,11 +46,11 @@ public partial class ProgramTests
     [Test]
     public async Task Missing_port_is_a_clear_error_and_a_non_zero_exit()
     {
-        using RegistryProcess registry = RegistryProcess.Start([]);
+        using LabProcess registry = LabProcess.Start("Lab.Registry", []);
         try
         {
             (await registry.WaitForExitAsync()).ShouldNotBe(0);
-            registry.Errors.ShouldContain("Option '--port' is required.");
+            registry.ErrorLines.ShouldContain("Option '--port' is required.");
         }
         finally
         {
@@ -65,12 +66,14 @@ public partial class ProgramTests
         occupant.Listen();
         int port = ((IPEndPoint)occupant.LocalEndPoint!).Port;
 
-        using RegistryProcess registry = RegistryProcess.Start(["-l", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        using var configFiles = new TestConfigFiles();
+        string config = WriteTestConfig(configFiles);
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["-l", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--config", config]);
         try
         {
             (await registry.WaitForExitAsync()).ShouldBe(1);
-            registry.Errors.ShouldBe([$"Lab.Registry: fatal: Failed to bind to address http://127.0.0.1:{port}: address already in use."]);
-            registry.Output.ShouldNotContain(line => line.Contains("listening", StringComparison.Ordinal));
+            registry.ErrorLines.ShouldBe([$"Lab.Registry: fatal: Failed to bind to address http://127.0.0.1:{port}: address already in use."]);
+            registry.OutputLines.ShouldNotContain(line => line.Contains("listening", StringComparison.Ordinal));
         }
         finally
         {
@@ -81,11 +84,11 @@ public partial class ProgramTests
     [Test]
     public async Task Help_lists_the_options_and_exits_0()
     {
-        using RegistryProcess registry = RegistryProcess.Start(["-h"]);
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["-h"]);
         try
         {
             (await registry.WaitForExitAsync()).ShouldBe(0);
-            string help = string.Join('\n', registry.Output);
+            string help = registry.Output;
             help.ShouldContain("-l, --host");
             help.ShouldContain("-p, --port");
             help.ShouldContain("--config");
@@ -96,6 +99,7 @@ public partial class ProgramTests
         }
     }
 
-    [GeneratedRegex(@"listening on http://[^ ]+:(\d+)$")]
-    private static partial Regex ReadinessPort();
+    // Short, explicit settings, so the repository's config.ini cannot change what the test sees.
+    private static string WriteTestConfig(TestConfigFiles configFiles) =>
+        configFiles.Write("registry", "[registry]\nhost = 127.0.0.1\nhealth_check_interval = 1\nheartbeat_timeout = 3\n[logging]\nlevel = information\n");
 }

@@ -1,6 +1,5 @@
 using Lab.Protocol.Discovery;
 using Lab.Registry;
-using Lab.Tests.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -15,7 +14,7 @@ public class RegistryServiceTests
     [Test]
     public void Register_stores_the_instance_with_status_true_even_when_sent_false()
     {
-        (RegistryService registry, _, CapturedLog log) = Create();
+        (RegistryService registry, _, LogRecorder log) = Create();
 
         InstanceMeta stored = registry.Register(Instance(8080, status: false));
 
@@ -27,7 +26,7 @@ public class RegistryServiceTests
     [Test]
     public void Registering_the_same_protocol_host_and_port_again_is_a_heartbeat_not_a_second_instance()
     {
-        (RegistryService registry, _, CapturedLog log) = Create();
+        (RegistryService registry, _, LogRecorder log) = Create();
 
         registry.Register(Instance(8080));
         registry.Register(Instance(8080, host: "LOCALHOST"));
@@ -99,7 +98,7 @@ public class RegistryServiceTests
     [Test]
     public void Unregister_removes_a_known_instance_and_is_harmless_for_an_unknown_one()
     {
-        (RegistryService registry, _, CapturedLog log) = Create();
+        (RegistryService registry, _, LogRecorder log) = Create();
         registry.Register(Instance(8080));
 
         registry.Unregister(Instance(8080)).ShouldBeTrue();
@@ -112,7 +111,7 @@ public class RegistryServiceTests
     [Test]
     public async Task Concurrent_registers_heartbeats_unregisters_and_evictions_leave_a_consistent_store()
     {
-        (RegistryService registry, FakeTimeProvider clock, CapturedLog log) = Create();
+        (RegistryService registry, FakeTimeProvider clock, LogRecorder log) = Create();
         using var start = new Barrier(4);
 
         // Four threads at once: registering 1..1000, heart-beating them, unregistering the even ones,
@@ -139,11 +138,11 @@ public class RegistryServiceTests
     internal static InstanceMeta Instance(int port, string host = "127.0.0.1", string protocol = "json", bool status = true) =>
         new() { Protocol = protocol, Host = host, Port = port, Status = status };
 
-    private static (RegistryService Registry, FakeTimeProvider Clock, CapturedLog Log) Create()
+    private static (RegistryService Registry, FakeTimeProvider Clock, LogRecorder Log) Create()
     {
         var clock = new FakeTimeProvider();
-        var log = new CapturedLog();
-        using ILoggerFactory factory = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Debug).AddProvider(log));
+        var log = new LogRecorder();
+        using ILoggerFactory factory = log.CreateFactory();
         return (new RegistryService(RunningRegistry.TestSettings, clock, factory.CreateLogger<RegistryService>()), clock, log);
     }
 }

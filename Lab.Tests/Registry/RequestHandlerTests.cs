@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using Lab.Protocol.Discovery;
 using Lab.Registry;
-using Lab.Tests.Protocol;
 
 namespace Lab.Tests.Registry;
 

@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using Lab.Protocol.Configuration;
 using Lab.Registry;
-using Lab.Tests.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -28,7 +27,7 @@ public sealed class RunningRegistry : IAsyncDisposable
         MaxBodySize = 64 * 1024,
     };
 
-    private RunningRegistry(WebApplication app, FakeTimeProvider clock, CapturedLog log)
+    private RunningRegistry(WebApplication app, FakeTimeProvider clock, LogRecorder log)
     {
         App = app;
         Clock = clock;
@@ -41,7 +40,7 @@ public sealed class RunningRegistry : IAsyncDisposable
 
     public FakeTimeProvider Clock { get; }
 
-    public CapturedLog Log { get; }
+    public LogRecorder Log { get; }
 
     public Uri BaseUri { get; }
 
@@ -52,7 +51,7 @@ public sealed class RunningRegistry : IAsyncDisposable
     public static async Task<RunningRegistry> StartAsync(RegistrySettings? settings = null)
     {
         var clock = new FakeTimeProvider();
-        var log = new CapturedLog();
+        var log = new LogRecorder();
         WebApplication app = RegistryApp.Build(
             settings ?? TestSettings,
             new LogSettings { Level = LogLevel.Debug },

@@ -8,13 +8,14 @@ namespace Lab.Tests.Server;
 /// <summary>The built Lab.Server program, run as a real process the way the scenario harness runs it.</summary>
 public class ProgramTests
 {
+    private TestConfigFiles _configFiles = null!;
     private string _configPath = null!;
 
     [SetUp]
-    public void CreateConfigPath() => _configPath = Path.Combine(Path.GetTempPath(), $"lab-server-test-{Guid.NewGuid():N}.ini");
+    public void CreateConfigFiles() => _configFiles = new TestConfigFiles();
 
     [TearDown]
-    public void DeleteConfig() => File.Delete(_configPath);
+    public void DeleteConfigFiles() => _configFiles.Dispose();
 
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM with kill")]
@@ -22,7 +23,7 @@ public class ProgramTests
     {
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         WriteConfig(registry.Port);
-        using var server = ServerProcess.Start("-p", "0", "-l", "127.0.0.1", "--config", _configPath);
+        using var server = LabProcess.Start("Lab.Server", ["-p", "0", "-l", "127.0.0.1", "--config", _configPath]);
 
         Match ready = await server.WaitForOutputAsync(@"INFO  RpcServer: Server listening on 127\.0\.0\.1:(\d+)$");
         int port = int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -34,14 +35,14 @@ public class ProgramTests
 
         await registry.WaitUntilAsync(r => r.Contains($"json://127.0.0.1:{port}"), "the server's registration");
         await server.WaitForOutputAsync($@"Registered with registry at http://127\.0\.0\.1:{registry.Port} as json://127\.0\.0\.1:{port}");
-        await server.TerminateAsync();
+        server.Signal(LabProcess.SigTerm);
         int exitCode = await server.WaitForExitAsync();
 
         exitCode.ShouldBe(0);
         registry.Contains($"json://127.0.0.1:{port}").ShouldBeFalse();
-        server.StandardOutput.ShouldContain("Unregistered from registry");
-        server.StandardOutput.ShouldEndWith("INFO  RpcServer: Server stopped");
-        server.StandardError.ShouldBeEmpty();
+        server.Output.ShouldContain("Unregistered from registry");
+        server.OutputLines[^1].ShouldEndWith("INFO  RpcServer: Server stopped");
+        server.ErrorLines.ShouldBeEmpty();
     }
 
     [Test]
@@ -49,17 +50,17 @@ public class ProgramTests
     public async Task SIGTERM_with_an_idle_client_and_the_registry_down_still_exits_0()
     {
         WriteConfig(FakeRegistry.FreePort());
-        using var server = ServerProcess.Start("-p", "0", "-l", "127.0.0.1", "--config", _configPath);
+        using var server = LabProcess.Start("Lab.Server", ["-p", "0", "-l", "127.0.0.1", "--config", _configPath]);
         Match ready = await server.WaitForOutputAsync(@"Server listening on 127\.0\.0\.1:(\d+)$");
         await using WireClient idle = await WireClient.ConnectAsync(int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         await server.WaitForOutputAsync("Connection from .* opened");
 
-        await server.TerminateAsync();
+        server.Signal(LabProcess.SigTerm);
         int exitCode = await server.WaitForExitAsync();
 
         exitCode.ShouldBe(0);
-        server.StandardOutput.ShouldContain("Could not unregister from registry");
-        server.StandardOutput.ShouldContain("closed after 0 calls (server stopping)");
+        server.Output.ShouldContain("Could not unregister from registry");
+        server.Output.ShouldContain("closed after 0 calls (server stopping)");
     }
 
     [Test]
@@ -71,13 +72,13 @@ public class ProgramTests
         occupant.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         occupant.Listen(1);
         int port = ((IPEndPoint)occupant.LocalEndPoint!).Port;
-        using var server = ServerProcess.Start("-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-l", "127.0.0.1", "--config", _configPath);
+        using var server = LabProcess.Start("Lab.Server", ["-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-l", "127.0.0.1", "--config", _configPath]);
 
         int exitCode = await server.WaitForExitAsync();
 
         exitCode.ShouldBe(1);
-        server.StandardError.ShouldBe([$"Lab.Server: fatal: cannot listen on 127.0.0.1:{port}: the address is already in use"]);
-        server.StandardOutput.ShouldNotContain("Server listening");
+        server.ErrorLines.ShouldBe([$"Lab.Server: fatal: cannot listen on 127.0.0.1:{port}: the address is already in use"]);
+        server.Output.ShouldNotContain("Server listening");
         registry.Events.ShouldBeEmpty();
     }
 
@@ -85,42 +86,42 @@ public class ProgramTests
     public async Task Invalid_listen_address_prints_one_line_and_exits_non_zero()
     {
         WriteConfig(FakeRegistry.FreePort());
-        using var server = ServerProcess.Start("-p", "0", "-l", "not-an-address", "--config", _configPath);
+        using var server = LabProcess.Start("Lab.Server", ["-p", "0", "-l", "not-an-address", "--config", _configPath]);
 
         int exitCode = await server.WaitForExitAsync();
 
         exitCode.ShouldBe(1);
-        server.StandardError.Count.ShouldBe(1);
-        server.StandardError[0].ShouldStartWith("Lab.Server: fatal: invalid listen address \"not-an-address\"");
+        server.ErrorLines.Count.ShouldBe(1);
+        server.ErrorLines[0].ShouldStartWith("Lab.Server: fatal: invalid listen address \"not-an-address\"");
     }
 
     [Test]
     public async Task Help_lists_the_options_and_exits_0()
     {
-        using var server = ServerProcess.Start("-h");
+        using var server = LabProcess.Start("Lab.Server", ["-h"]);
 
         int exitCode = await server.WaitForExitAsync();
 
         exitCode.ShouldBe(0);
         foreach (string option in new[] { "-l, --host", "-p, --port", "--advertise-host", "--config" })
         {
-            server.StandardOutput.ShouldContain(option);
+            server.Output.ShouldContain(option);
         }
     }
 
     [Test]
     public async Task Missing_port_is_a_usage_error()
     {
-        using var server = ServerProcess.Start("-l", "127.0.0.1");
+        using var server = LabProcess.Start("Lab.Server", ["-l", "127.0.0.1"]);
 
         int exitCode = await server.WaitForExitAsync();
 
         exitCode.ShouldNotBe(0);
-        string.Join('\n', server.StandardError).ShouldContain("--port");
+        server.Error.ShouldContain("--port");
     }
 
     // Short timings, and the registry the test chose.
-    private void WriteConfig(int registryPort) => File.WriteAllText(_configPath, $"""
+    private void WriteConfig(int registryPort) => _configPath = _configFiles.Write("server", $"""
         [registry]
         host = 127.0.0.1
         port = {registryPort}

@@ -1,5 +1,4 @@
 using Lab.Server;
-using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.Server;
 

@@ -144,7 +144,7 @@ public class ServerStubTests
 
         result.ErrorCode.ShouldBe(RpcErrorCode.MethodTimeout);
         result.ErrorMessage!.ShouldContain("0.2 s");
-        await tokenFired.Task.WaitAsync(Support.TestTimeouts.Unexpected);
+        await tokenFired.Task.WaitAsync(TestTimeouts.Unexpected);
     }
 
     [Test]

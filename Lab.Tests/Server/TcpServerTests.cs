@@ -83,10 +83,17 @@ public class TcpServerTests
     public async Task Stop_cancels_a_call_still_running_at_the_drain_deadline()
     {
         var settings = TestSettings.Server() with { DrainTimeout = TimeSpan.FromSeconds(0.2) };
-        await using var server = new RunningTcpServer(settings);
+        var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new RunningTcpServer(settings, stub => stub.Register("block", async (CancellationToken cancellationToken) =>
+        {
+            inside.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }));
         await using WireClient client = await server.ConnectAsync();
-        await client.SendAsync("""{"method_name": "rendezvous", "method_args": ["never-complete", 2]}""");
-        await server.Log.WaitForLineAsync("Connection from .* opened");
+        await client.SendAsync("""{"method_name": "block"}""");
+        // The call must be running when the stop begins: a request still unread would make the connection idle.
+        await inside.Task.WaitAsync(TestTimeouts.Unexpected);
 
         await server.Server.StopAsync().WaitAsync(TestTimeouts.Unexpected);
 

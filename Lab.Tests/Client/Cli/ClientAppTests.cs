@@ -10,19 +10,13 @@ namespace Lab.Tests.Client.Cli;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public partial class ClientAppTests
 {
-    private readonly CapturingLoggerProvider _logs = new();
+    private readonly LogRecorder _logs = new();
     private readonly StringWriter _output = new();
     private readonly StringWriter _error = new();
-    private readonly List<string> _configFiles = [];
+    private readonly TestConfigFiles _configFiles = new();
 
     [TearDown]
-    public void DeleteConfigFiles()
-    {
-        foreach (string path in _configFiles)
-        {
-            File.Delete(path);
-        }
-    }
+    public void DeleteConfigFiles() => _configFiles.Dispose();
 
     [Test]
     public async Task One_call_prints_the_result_and_the_server_and_exits_0()
@@ -97,7 +91,7 @@ public partial class ClientAppTests
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
 
         int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registry.Port, loadBalance: "round_robin")));
@@ -114,7 +108,7 @@ public partial class ClientAppTests
     [Test]
     public async Task The_demo_exits_1_when_no_server_is_available()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
 
         int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registry.Port)));
 
@@ -162,9 +156,7 @@ public partial class ClientAppTests
     // A scenario-style configuration file with short timings; the registry port is unused in server mode.
     private string WriteConfig(int registryPort, string loadBalance = "random")
     {
-        string path = Path.Combine(Path.GetTempPath(), $"rpclab-client-test-{Guid.NewGuid():N}.ini");
-        _configFiles.Add(path);
-        File.WriteAllText(path, $"""
+        return _configFiles.Write("client", $"""
             [registry]
             host = 127.0.0.1
             port = {registryPort}
@@ -176,7 +168,6 @@ public partial class ClientAppTests
             call_timeout = 20
             load_balance = {loadBalance}
             """);
-        return path;
     }
 
     [GeneratedRegex(@"^add\((?<i>\d+), \k<i>\) = \d+  \[server (?<server>[^\]]+)\]$", RegexOptions.Multiline)]

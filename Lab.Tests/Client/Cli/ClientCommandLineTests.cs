@@ -7,21 +7,15 @@ namespace Lab.Tests.Client.Cli;
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class ClientCommandLineTests
 {
-    private readonly List<string> _configFiles = [];
+    private readonly TestConfigFiles _configFiles = new();
 
     [TearDown]
-    public void DeleteConfigFiles()
-    {
-        foreach (string path in _configFiles)
-        {
-            File.Delete(path);
-        }
-    }
+    public void DeleteConfigFiles() => _configFiles.Dispose();
 
     [Test]
     public async Task Help_lists_the_mode_host_port_and_config_options()
     {
-        await using ClientProcess client = ClientProcess.Start("-h");
+        using LabProcess client = LabProcess.Start("Lab.Client", ["-h"]);
 
         (await client.WaitForExitAsync()).ShouldBe(0);
         foreach (string option in new[] { "-m, --mode <server|registry>", "-i, --host", "-p, --port", "--config", "--duration", "--concurrency", "METHOD [ARG...]" })
@@ -33,7 +27,7 @@ public class ClientCommandLineTests
     [Test]
     public async Task Server_mode_without_a_port_ends_with_a_one_line_configuration_error_and_exit_code_2()
     {
-        await using ClientProcess client = ClientProcess.Start("-m", "server", "-i", "127.0.0.1", "--config", WriteConfig(registryPort: 1));
+        using LabProcess client = LabProcess.Start("Lab.Client", ["-m", "server", "-i", "127.0.0.1", "--config", WriteConfig(registryPort: 1)]);
 
         (await client.WaitForExitAsync()).ShouldBe(2);
         client.Error.ShouldBe("Lab.Client: configuration error: server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)\n");
@@ -43,9 +37,9 @@ public class ClientCommandLineTests
     public async Task One_call_in_server_mode_prints_the_contract_line([Values("127.0.0.1", "::1")] string host)
     {
         await using TestRpcServer server = TestRpcServer.Start(address: System.Net.IPAddress.Parse(host));
-        await using ClientProcess client = ClientProcess.Start(
+        using LabProcess client = LabProcess.Start("Lab.Client", [
             "-m", "server", "-i", host, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--config", WriteConfig(registryPort: 1), "add", "1", "2");
+            "--config", WriteConfig(registryPort: 1), "add", "1", "2"]);
 
         (await client.WaitForExitAsync()).ShouldBe(0, client.Error);
         client.Output.ShouldContain($"add(1, 2) = 13  [server {server.Address}]\n");
@@ -56,11 +50,11 @@ public class ClientCommandLineTests
     {
         await using TestRpcServer a = TestRpcServer.Start("a");
         await using TestRpcServer b = TestRpcServer.Start("b");
-        await using FakeRegistry registry = await FakeRegistry.StartAsync();
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
-        await using ClientProcess client = ClientProcess.Start("--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port));
+        using LabProcess client = LabProcess.Start("Lab.Client", ["--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port)]);
 
-        await client.WaitForOutputAsync("[  1s]");
+        await client.WaitForOutputAsync(@"\[  1s\]");
         // Like kill -9: listener and every connection closed at once, calls in flight included;
         // the registry keeps listing the dead server.
         await a.StopAsync();
@@ -76,9 +70,7 @@ public class ClientCommandLineTests
 
     private string WriteConfig(int registryPort)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"rpclab-client-cli-test-{Guid.NewGuid():N}.ini");
-        _configFiles.Add(path);
-        File.WriteAllText(path, $"""
+        return _configFiles.Write("client-cli", $"""
             [registry]
             host = 127.0.0.1
             port = {registryPort}
@@ -90,6 +82,5 @@ public class ClientCommandLineTests
             call_timeout = 20
             load_balance = round_robin
             """);
-        return path;
     }
 }

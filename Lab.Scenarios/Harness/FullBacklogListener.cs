@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Lab.Scenarios.Harness;
+
+/// <summary>
+/// A listening port that never accepts and whose accept queue is already full, so a new connection
+/// attempt gets no answer at all — the client's connect phase can only end by its own timeout
+/// (SPEC §7, "client: connecting to the server").
+/// </summary>
+/// <remarks>
+/// The queue is filled by the harness itself: it keeps connecting until one attempt stays pending
+/// (the OS now drops SYNs for this port). That is an observed event, not a guess about the backlog
+/// size, which differs between operating systems. Windows answers a full queue with a reset
+/// instead of silence; the client then reports a connection error, which still names the phase.
+/// <example>
+/// <code>
+/// await using var listener = await FullBacklogListener.StartAsync(token);
+/// // run: Lab.Client -m server -i 127.0.0.1 -p {listener.Port} add 1 2   → connect timeout
+/// </code>
+/// </example>
+/// </remarks>
+internal sealed class FullBacklogListener : IAsyncDisposable
+{
+    private readonly Socket _listener;
+    private readonly List<Socket> _fillers = [];
+
+    private FullBacklogListener()
+    {
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(1);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>How many connections it took to fill the queue.</summary>
+    public int FillerCount => _fillers.Count;
+
+    public static async Task<FullBacklogListener> StartAsync(CancellationToken cancellationToken = default)
+    {
+        var listener = new FullBacklogListener();
+        try
+        {
+            for (int attempt = 0; attempt < 64; attempt++)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                listener._fillers.Add(filler);
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                deadline.CancelAfter(TimeSpan.FromMilliseconds(500));
+                try
+                {
+                    await filler.ConnectAsync(new IPEndPoint(IPAddress.Loopback, listener.Port), deadline.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return listener; // this attempt got no answer: the queue is full
+                }
+                catch (SocketException)
+                {
+                    return listener; // refused outright (Windows): just as full
+                }
+            }
+
+            throw new InvalidOperationException("the accept queue never filled up after 64 connections");
+        }
+        catch
+        {
+            await listener.DisposeAsync();
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (Socket filler in _fillers)
+        {
+            filler.Dispose();
+        }
+
+        _listener.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,68 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Lab.Scenarios.Harness;
+
+/// <summary>
+/// Sends a real POSIX signal to another process — what a terminal does on Ctrl+C (SIGINT) and what
+/// a service manager or <c>kill PID</c> does (SIGTERM). .NET's <see cref="Process"/> can only kill
+/// (SIGKILL); the graceful-stop scenarios need the program to <i>see</i> the signal and shut down.
+/// </summary>
+/// <remarks>
+/// Windows has no signals: a console program receives Ctrl+C only from the console it shares with
+/// the sender, and a child started with redirected streams has no window to close. There the best
+/// the OS allows is <see cref="Process.CloseMainWindow"/>, which a console program ignores, so
+/// scenarios that depend on a graceful stop report SKIP on Windows instead of a false FAIL
+/// (see <see cref="Scenario.NeedsPosixSignals"/>).
+/// <example>
+/// <code>
+/// if (ProcessSignals.AreSupported)
+///     ProcessSignals.Send(server.Id, ProcessSignal.Interrupt);   // like Ctrl+C in its terminal
+/// </code>
+/// </example>
+/// </remarks>
+internal static partial class ProcessSignals
+{
+    // Same numbers on Linux and macOS.
+    private const int SigInt = 2;
+    private const int SigTerm = 15;
+
+    /// <summary>True where real signals can be sent (Linux, macOS, other Unix).</summary>
+    public static bool AreSupported => !OperatingSystem.IsWindows();
+
+    /// <summary>Delivers the signal to <paramref name="process"/>; on Windows, asks its main window to close.</summary>
+    /// <exception cref="Win32Exception">kill(2) failed for another reason than "the process is already gone".</exception>
+    public static void Send(Process process, ProcessSignal signal)
+    {
+        if (!AreSupported)
+        {
+            process.CloseMainWindow();
+            return;
+        }
+
+        int number = signal == ProcessSignal.Interrupt ? SigInt : SigTerm;
+        if (Kill(process.Id, number) != 0)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            // ESRCH (3): the process exited between our check and the signal — nothing left to stop.
+            if (error != 3)
+            {
+                throw new Win32Exception(error, $"kill({process.Id}, {signal}) failed");
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
+
+/// <summary>The two graceful-stop signals the scenarios send.</summary>
+internal enum ProcessSignal
+{
+    /// <summary>SIGINT, as Ctrl+C in the program's terminal.</summary>
+    Interrupt,
+
+    /// <summary>SIGTERM, as <c>kill PID</c> or a service manager stopping it.</summary>
+    Terminate,
+}

@@ -1,0 +1,131 @@
+using System.Runtime.InteropServices;
+
+namespace Lab.Scenarios.Harness;
+
+/// <summary>
+/// Every child process the runner has started and not yet released, so that no registry, server or
+/// client outlives the runner — whatever way the run ends.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Scenarios release their processes through <see cref="ProcessGroup"/> in a <c>finally</c>; this
+/// class is the safety net for the ways a <c>finally</c> never runs: the teaching assistant presses
+/// Ctrl+C, the runner gets SIGTERM, or the runtime shuts down. <see cref="InstallExitHandlers"/>
+/// hooks all three and kills every tracked process (kill -9: at that point nobody waits for a
+/// graceful stop).
+/// </para>
+/// <para>Concurrency: every member is thread-safe; the set is guarded by <c>Gate</c>.</para>
+/// <example>
+/// <code>
+/// using IDisposable handlers = ProcessTracker.InstallExitHandlers(onInterrupt: runCancellation.Cancel);
+/// // ... start processes; on Ctrl+C they are killed and onInterrupt stops the run.
+/// </code>
+/// </example>
+/// </remarks>
+internal static class ProcessTracker
+{
+    private static readonly Lock Gate = new();
+    private static readonly HashSet<ManagedProcess> Live = []; // guarded by Gate
+
+    /// <summary>The processes started and not yet disposed.</summary>
+    public static IReadOnlyList<ManagedProcess> Snapshot()
+    {
+        lock (Gate)
+        {
+            return [.. Live];
+        }
+    }
+
+    public static void Add(ManagedProcess process)
+    {
+        lock (Gate)
+        {
+            Live.Add(process);
+        }
+    }
+
+    public static void Remove(ManagedProcess process)
+    {
+        lock (Gate)
+        {
+            Live.Remove(process);
+        }
+    }
+
+    /// <summary>kill -9 of every tracked process that is still running. Safe to call from a signal handler.</summary>
+    public static int KillAll()
+    {
+        int killed = 0;
+        foreach (ManagedProcess process in Snapshot())
+        {
+            if (!process.HasExited)
+            {
+                process.KillHard();
+                killed++;
+            }
+        }
+
+        return killed;
+    }
+
+    /// <summary>
+    /// Kills every tracked process on Ctrl+C, SIGTERM and runtime exit. On Ctrl+C and SIGTERM the
+    /// runner keeps running long enough to call <paramref name="onInterrupt"/> (which should cancel the
+    /// run so the summary and report still get written); a second Ctrl+C ends it at once.
+    /// </summary>
+    public static IDisposable InstallExitHandlers(Action onInterrupt)
+    {
+        // One Ctrl+C reaches both Console.CancelKeyPress and the SIGINT registration; a second
+        // call within a second is that same keypress, not the teaching assistant pressing again.
+        long firstInterrupt = 0;
+        void Interrupted(Action<bool> setCancel)
+        {
+            KillAll();
+            setCancel(true);
+            long now = Environment.TickCount64;
+            long first = Interlocked.CompareExchange(ref firstInterrupt, now, 0);
+            if (first == 0)
+            {
+                onInterrupt();
+            }
+            else if (now - first > 1000)
+            {
+                // A second, separate Ctrl+C: stop now, without the report.
+                Environment.Exit(130);
+            }
+        }
+
+        ConsoleCancelEventHandler cancelKeyPress = (_, e) => Interrupted(cancel => e.Cancel = cancel);
+        EventHandler processExit = (_, _) => KillAll();
+        Console.CancelKeyPress += cancelKeyPress;
+        AppDomain.CurrentDomain.ProcessExit += processExit;
+
+        var registrations = new List<IDisposable>();
+        foreach (PosixSignal signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+        {
+            try
+            {
+                registrations.Add(PosixSignalRegistration.Create(signal, context => Interrupted(cancel => context.Cancel = cancel)));
+            }
+            catch (PlatformNotSupportedException)
+            {
+                // Windows without SIGTERM: Console.CancelKeyPress and ProcessExit still cover Ctrl+C and exit.
+            }
+        }
+
+        return new Unsubscriber(() =>
+        {
+            Console.CancelKeyPress -= cancelKeyPress;
+            AppDomain.CurrentDomain.ProcessExit -= processExit;
+            foreach (IDisposable registration in registrations)
+            {
+                registration.Dispose();
+            }
+        });
+    }
+
+    private sealed class Unsubscriber(Action unsubscribe) : IDisposable
+    {
+        public void Dispose() => unsubscribe();
+    }
+}

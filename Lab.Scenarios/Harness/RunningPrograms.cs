@@ -1,0 +1,33 @@
+using Lab.Protocol.Discovery;
+
+namespace Lab.Scenarios.Harness;
+
+/// <summary>A registry the scenario started, with the port it actually listens on (parsed from its readiness line).</summary>
+internal sealed record RunningRegistry(ManagedProcess Process, string Host, int Port)
+{
+    public Uri BaseUri => new($"http://{InstanceMeta.FormatAddress(Host, Port)}/");
+
+    public override string ToString() => BaseUri.ToString().TrimEnd('/');
+}
+
+/// <summary>A server the scenario started, with its actual listen address (parsed from its readiness line).</summary>
+internal sealed record RunningServer(ManagedProcess Process, string Host, int Port)
+{
+    /// <summary><c>127.0.0.1:40123</c> or <c>[::1]:40123</c>: how the server, the client and the registry print it.</summary>
+    public string Address => InstanceMeta.FormatAddress(Host, Port);
+
+    /// <summary>The client flags that dial this server directly.</summary>
+    public string[] DirectClientArguments => ["-m", "server", "-i", Host, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+
+    public override string ToString() => $"{Process.Name} at {Address}";
+}
+
+/// <summary>What a client process printed and returned.</summary>
+internal sealed record ClientRun(ManagedProcess Process, int ExitCode)
+{
+    public IReadOnlyList<OutputLine> Lines => Process.Lines;
+
+    public IEnumerable<string> StandardOutput => Lines.Where(line => !line.IsError).Select(line => line.Text);
+
+    public IEnumerable<string> StandardError => Lines.Where(line => line.IsError).Select(line => line.Text);
+}

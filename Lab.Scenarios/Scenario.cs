@@ -1,0 +1,28 @@
+using Lab.Scenarios.Harness;
+
+namespace Lab.Scenarios;
+
+/// <summary>
+/// One graded demo: it starts real processes, injects one fault, and checks what they print and
+/// return. <see cref="Requirement"/> quotes the lab requirement (SPEC §1 / §7) it demonstrates.
+/// </summary>
+/// <example>
+/// <code>
+/// new Scenario("direct-mode", "a client dials one server by address, no registry involved",
+///     "SPEC §6: two modes, server (direct) and registry", DirectModeAsync);
+/// </code>
+/// </example>
+internal sealed record Scenario(string Name, string Demonstrates, string Requirement, Func<ScenarioContext, Task> RunAsync)
+{
+    /// <summary>
+    /// The scenario stops a program with Ctrl+C / SIGTERM and checks it shut down gracefully; on
+    /// Windows, which cannot send those to a child process, it is reported as SKIP.
+    /// </summary>
+    public bool NeedsPosixSignals { get; init; }
+
+    /// <summary>A longer limit than the runner's per-scenario timeout, for scenarios that run load for a while.</summary>
+    public TimeSpan? MinimumTimeout { get; init; }
+}
+
+/// <summary>A check failed: the scenario ends with FAIL and this message as the reason.</summary>
+internal sealed class ScenarioFailedException(string message) : Exception(message);

@@ -1,0 +1,31 @@
+using Lab.Scenarios.Scenarios;
+
+namespace Lab.Scenarios;
+
+/// <summary>
+/// Every scenario, in the order a teaching assistant would demo them: first everything working,
+/// then wrong input, concurrency, the registry failing, servers stopping, and each timeout.
+/// </summary>
+/// <example>
+/// <code>
+/// foreach (Scenario scenario in ScenarioCatalog.All) Console.WriteLine(scenario.Name);
+/// Scenario? happy = ScenarioCatalog.Find("happy-path");
+/// </code>
+/// </example>
+internal static class ScenarioCatalog
+{
+    public static IReadOnlyList<Scenario> All { get; } =
+    [
+        .. HappyPathScenarios.All,
+        .. BadInputScenarios.All,
+        .. ConcurrencyScenarios.All,
+        .. RegistryFaultScenarios.All,
+        .. ServerStopScenarios.All,
+        .. ClientTimeoutScenarios.All,
+        .. ServerTimeoutScenarios.All,
+    ];
+
+    /// <summary>The scenario with this name (case-insensitive), or null.</summary>
+    public static Scenario? Find(string name) =>
+        All.FirstOrDefault(scenario => scenario.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,254 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Lab.Scenarios.Harness;
+
+namespace Lab.Scenarios;
+
+/// <summary>
+/// Everything a scenario works with: starting the real programs, waiting on what they print,
+/// checking outcomes, and narrating each step. One context per scenario run.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Programs start as <c>dotnet Lab.X.dll ARGS --config &lt;scenario config.ini&gt;</c> inside the
+/// scenario's <see cref="ProcessGroup"/>, which the runner disposes in a <c>finally</c>. Their
+/// readiness is a line they print (<c>Registry listening on http://H:P</c>,
+/// <c>Server listening on H:P</c>); ports are always 0, and the real port is read from that line.
+/// </para>
+/// <para>
+/// Waits: <see cref="StartupTimeout"/> for a program to become ready (a cold .NET start on a busy
+/// 2-core machine), <see cref="Unexpected"/> for anything that should happen promptly — generous,
+/// because they only bound a failure; a passing run never waits for them to expire.
+/// </para>
+/// <example>
+/// <code>
+/// RunningRegistry registry = await context.StartRegistryAsync();
+/// RunningServer server = await context.StartServerAsync();
+/// ClientRun run = await context.RunClientAsync(["add", "1", "2"]);
+/// context.Check(run.ExitCode == 0, "the client's call succeeded");
+/// </code>
+/// </example>
+/// </remarks>
+internal sealed partial class ScenarioContext : IDisposable
+{
+    public static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(45);
+    public static readonly TimeSpan Unexpected = TimeSpan.FromSeconds(30);
+
+    private readonly LabPrograms _programs;
+    private readonly ProcessGroup _processes;
+    private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<string, int> _nameCounters = []; // guarded by itself: clients start from parallel tasks
+
+    public ScenarioContext(Narrator narrator, LabPrograms programs, ScenarioTimings timings, string workDirectory, ProcessGroup processes, CancellationToken cancellation)
+    {
+        Narrator = narrator;
+        _programs = programs;
+        Timings = timings;
+        WorkDirectory = workDirectory;
+        _processes = processes;
+        Cancellation = cancellation;
+        Config = new ScenarioConfigFile(Path.Combine(workDirectory, "config.ini"), timings);
+    }
+
+    public Narrator Narrator { get; }
+
+    public ScenarioTimings Timings { get; }
+
+    /// <summary>The config.ini every program of this scenario is started with.</summary>
+    public ScenarioConfigFile Config { get; }
+
+    public string WorkDirectory { get; }
+
+    /// <summary>Fires when the scenario times out or the run is interrupted.</summary>
+    public CancellationToken Cancellation { get; }
+
+    public void Step(string text) => Narrator.Step(text);
+
+    public void Note(string text) => Narrator.Note(text);
+
+    /// <summary>Records a check; a failed one ends the scenario with FAIL and <paramref name="what"/> as the reason.</summary>
+    public void Check([DoesNotReturnIf(false)] bool passed, string what, string? whyNot = null)
+    {
+        Narrator.Check(passed, passed || whyNot is null ? what : $"{what} — {whyNot}");
+        if (!passed)
+        {
+            throw new ScenarioFailedException(whyNot is null ? what : $"{what} — {whyNot}");
+        }
+    }
+
+    /// <summary>Starts a program in this scenario's process group and narrates it.</summary>
+    public ManagedProcess Start(LabProgram program, string name, IReadOnlyList<string> arguments)
+    {
+        string[] fullArguments = [_programs.DllPath(program), .. arguments, "--config", Config.Path];
+        ManagedProcess process = _processes.Start(name, _programs.DotnetHost, fullArguments);
+        string shownArguments = arguments.Count == 0 ? "(no arguments)" : string.Join(' ', arguments.Select(ShowArgument));
+        Step($"started {name} (pid {process.Id}): Lab.{program} {shownArguments}");
+        return process;
+    }
+
+    /// <summary>A fresh name for the next process of a kind: <c>server-1</c>, <c>server-2</c>...</summary>
+    public string NextName(string kind)
+    {
+        lock (_nameCounters)
+        {
+            int number = _nameCounters.GetValueOrDefault(kind) + 1;
+            _nameCounters[kind] = number;
+            return $"{kind}-{number}";
+        }
+    }
+
+    /// <summary>
+    /// Starts the registry (port 0 = a free port; a restart passes the old port) and waits for
+    /// <c>Registry listening on http://H:P</c>. The port goes into the scenario's config.ini.
+    /// </summary>
+    public async Task<RunningRegistry> StartRegistryAsync(int port = 0, string name = "registry")
+    {
+        string host = Config.Get("registry:host") ?? "127.0.0.1";
+        ManagedProcess process = Start(LabProgram.Registry, name, ["-l", host, "-p", Invariant(port)]);
+        OutputLine ready = await process.WaitForLineAsync(RegistryReady(), StartupTimeout, cancellationToken: Cancellation);
+        Match match = RegistryReady().Match(ready.Text);
+        var registry = new RunningRegistry(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture));
+        Config.Set("registry:port", Invariant(registry.Port));
+        Step($"{name} is ready at {registry}; config.ini now points servers and clients there");
+        return registry;
+    }
+
+    /// <summary>Starts a server on <paramref name="host"/> (port 0 = a free port) and waits for <c>Server listening on H:P</c>.</summary>
+    public async Task<RunningServer> StartServerAsync(string host = "127.0.0.1", int port = 0, string? name = null)
+    {
+        ManagedProcess process = Start(LabProgram.Server, name ?? NextName("server"), ["-l", host, "-p", Invariant(port)]);
+        OutputLine ready = await process.WaitForLineAsync(ServerReady(), StartupTimeout, cancellationToken: Cancellation);
+        Match match = ServerReady().Match(ready.Text);
+        return new RunningServer(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Waits until the registry logs <c>Registered json://H:P</c> for <paramref name="server"/>.</summary>
+    public Task ExpectRegisteredAsync(RunningRegistry registry, RunningServer server, int fromLine = 0) =>
+        ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(server.Address)}\b", $"{registry.Process.Name} registered {server.Process.Name} ({server.Address})", fromLine: fromLine);
+
+    /// <summary>Starts a client process with <paramref name="arguments"/> (registry mode unless they say <c>-m server</c>).</summary>
+    public ManagedProcess StartClient(IReadOnlyList<string> arguments, string? name = null) =>
+        Start(LabProgram.Client, name ?? NextName("client"), arguments);
+
+    /// <summary>Runs a client to completion and returns its exit code and output.</summary>
+    public async Task<ClientRun> RunClientAsync(IReadOnlyList<string> arguments, TimeSpan? timeout = null, string? name = null)
+    {
+        ManagedProcess process = StartClient(arguments, name);
+        int exitCode = await process.WaitForExitAsync(timeout ?? Unexpected, Cancellation);
+        Step($"{process.Name} exited with code {exitCode}");
+        return new ClientRun(process, exitCode);
+    }
+
+    /// <summary>Waits for a line matching <paramref name="pattern"/> and records it as a passed check.</summary>
+    public async Task<OutputLine> ExpectLineAsync(ManagedProcess process, string pattern, string what, TimeSpan? timeout = null, int fromLine = 0)
+    {
+        try
+        {
+            OutputLine line = await process.WaitForLineAsync(new Regex(pattern), timeout ?? Unexpected, fromLine, Cancellation);
+            Narrator.Check(true, what);
+            return line;
+        }
+        catch (ScenarioFailedException ex)
+        {
+            Narrator.Check(false, $"{what} — {ex.Message}");
+            throw new ScenarioFailedException($"{what} — {ex.Message}");
+        }
+    }
+
+    /// <summary>Waits for the exit and checks the code.</summary>
+    public async Task ExpectExitCodeAsync(ManagedProcess process, int expected, TimeSpan? timeout = null)
+    {
+        int exitCode = await process.WaitForExitAsync(timeout ?? Unexpected, Cancellation);
+        Check(exitCode == expected, $"{process.Name} exited with code {expected}", $"it exited with {exitCode}");
+    }
+
+    /// <summary>A probe of the registry's discovery answer, disposed with the context.</summary>
+    public RegistryProbe Probe(RunningRegistry registry)
+    {
+        var probe = new RegistryProbe(registry.BaseUri);
+        _owned.Add(probe);
+        return probe;
+    }
+
+    /// <summary>
+    /// Polls findAllInstances until it lists exactly <paramref name="expected"/> (a registry entry
+    /// is the event waited for), then records the check.
+    /// </summary>
+    public async Task ExpectListedAsync(RegistryProbe probe, IEnumerable<RunningServer> expected, string what, TimeSpan? timeout = null)
+    {
+        string[] want = [.. expected.Select(server => server.Address).Order(StringComparer.Ordinal)];
+        IReadOnlyList<string> seen = [];
+        bool matched = await PollAsync(async token =>
+        {
+            try
+            {
+                seen = await probe.ListedAddressesAsync(token);
+            }
+            catch (HttpRequestException)
+            {
+                seen = ["<registry not answering>"];
+            }
+
+            return seen.SequenceEqual(want);
+        }, timeout ?? Unexpected);
+        string listed = seen.Count == 0 ? "nothing" : string.Join(", ", seen);
+        Check(matched, $"{what} (findAllInstances lists {listed})", $"expected {(want.Length == 0 ? "nothing" : string.Join(", ", want))}");
+    }
+
+    /// <summary>Re-evaluates <paramref name="condition"/> every 100 ms until true or <paramref name="timeout"/>.</summary>
+    public async Task<bool> PollAsync(Func<CancellationToken, Task<bool>> condition, TimeSpan timeout)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            while (!await condition(deadline.Token))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), deadline.Token);
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException) when (!Cancellation.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A loopback port nothing listens on right now (for "the registry is down": nothing answers there).</summary>
+    public static int UnusedPort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    public static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    public static string Invariant(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+
+    public void Dispose()
+    {
+        foreach (IDisposable owned in _owned)
+        {
+            owned.Dispose();
+        }
+    }
+
+    private string ShowArgument(string argument)
+    {
+        string shown = argument.StartsWith(_programs.RepositoryRoot, StringComparison.Ordinal) ? Path.GetRelativePath(_programs.RepositoryRoot, argument) : argument;
+        return shown.Length > 60 ? $"{shown[..40]}...({shown.Length} chars)" : shown.Contains(' ', StringComparison.Ordinal) ? $"\"{shown}\"" : shown;
+    }
+
+    private static string Unbracket(string host) => host.StartsWith('[') ? host[1..^1] : host;
+
+    [GeneratedRegex(@"Registry listening on http://(?<host>\[[^\]]+\]|[^\s:/]+):(?<port>\d+)")]
+    private static partial Regex RegistryReady();
+
+    [GeneratedRegex(@"Server listening on (?<host>\[[^\]]+\]|[^\s:]+):(?<port>\d+)")]
+    private static partial Regex ServerReady();
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using Lab.Scenarios.Harness;
+
+namespace Lab.Scenarios;
+
+/// <summary>PASS, FAIL or SKIP (a scenario that cannot run on this OS).</summary>
+internal enum ScenarioOutcome
+{
+    Pass,
+    Fail,
+    Skip,
+}
+
+/// <summary>The verdict of one scenario run, with its full narration for the report.</summary>
+internal sealed record ScenarioResult(
+    string Name,
+    string Requirement,
+    ScenarioOutcome Outcome,
+    string? Reason,
+    TimeSpan Duration,
+    IReadOnlyList<string> Narration,
+    IReadOnlyList<int> StartedProcessIds)
+{
+    /// <summary><c>PASS</c>, <c>SKIP: reason</c> or <c>FAIL: reason</c>.</summary>
+    public string Verdict => Outcome switch
+    {
+        ScenarioOutcome.Pass => "PASS",
+        ScenarioOutcome.Skip => $"SKIP: {Reason}",
+        _ => $"FAIL: {Reason}",
+    };
+}
+
+/// <summary>
+/// Runs one scenario from start to verdict: a temporary directory with its config.ini, a process
+/// group, a time limit — and, whatever happens, every process it started killed before the verdict.
+/// </summary>
+/// <remarks>
+/// A scenario that overruns its limit is abandoned, not awaited: its processes are killed (which
+/// makes its pending waits fail at once) and its cancellation token fires. Its process group refuses
+/// new processes from then on, so an abandoned scenario cannot leave one behind.
+/// <example>
+/// <code>
+/// var runner = new ScenarioRunner(LabPrograms.Locate(), ScenarioTimings.Load(null), TimeSpan.FromSeconds(90), Console.Out);
+/// ScenarioResult result = await runner.RunAsync(ScenarioCatalog.Find("happy-path")!, token);
+/// </code>
+/// </example>
+/// </remarks>
+internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timings, TimeSpan scenarioTimeout, TextWriter output)
+{
+    public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
+    {
+        var narrator = new Narrator(output);
+        var clock = Stopwatch.StartNew();
+        output.WriteLine();
+        output.WriteLine($"=== {scenario.Name} ===");
+        output.WriteLine($"    demonstrates: {scenario.Demonstrates}");
+        output.WriteLine($"    requirement:  {scenario.Requirement}");
+
+        if (scenario.NeedsPosixSignals && !ProcessSignals.AreSupported)
+        {
+            const string skipReason = "needs Ctrl+C/SIGTERM delivered to a child process, which Windows cannot do";
+            output.WriteLine($"SKIP: {skipReason}");
+            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, skipReason, clock.Elapsed, narrator.Lines, []);
+        }
+
+        TimeSpan limit = scenario.MinimumTimeout is { } minimum && minimum > scenarioTimeout ? minimum : scenarioTimeout;
+        string workDirectory = Path.Combine(Path.GetTempPath(), "rpclab-scenarios", $"{scenario.Name}-{Guid.NewGuid():N}"[..(scenario.Name.Length + 9)]);
+        Directory.CreateDirectory(workDirectory);
+        var processes = new ProcessGroup(workDirectory, narrator.Echo);
+        using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token);
+        narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
+
+        ScenarioOutcome outcome = ScenarioOutcome.Pass;
+        string? reason = null;
+        Task body = Task.CompletedTask;
+        try
+        {
+            body = Task.Run(() => scenario.RunAsync(context), CancellationToken.None);
+            await body.WaitAsync(limit, cancellationToken);
+        }
+        catch (ScenarioFailedException ex)
+        {
+            (outcome, reason) = (ScenarioOutcome.Fail, ex.Message);
+        }
+        catch (TimeoutException) when (!body.IsCompleted)
+        {
+            (outcome, reason) = (ScenarioOutcome.Fail, $"the scenario did not finish within its {limit.TotalSeconds:0} s limit");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            (outcome, reason) = (ScenarioOutcome.Fail, "interrupted (Ctrl+C or SIGTERM to the runner)");
+        }
+        catch (Exception ex)
+        {
+            (outcome, reason) = (ScenarioOutcome.Fail, $"{ex.GetType().Name}: {ex.Message}");
+        }
+        finally
+        {
+            await CleanUpAsync(narrator, processes, scenarioCancellation, outcome != ScenarioOutcome.Pass);
+            TryDeleteDirectory(workDirectory);
+        }
+
+        var result = new ScenarioResult(scenario.Name, scenario.Requirement, outcome, reason, clock.Elapsed, narrator.Lines, processes.StartedProcessIds);
+        output.WriteLine($"{result.Verdict}  ({clock.Elapsed.TotalSeconds:0.0} s)");
+        return result;
+    }
+
+    private static async Task CleanUpAsync(Narrator narrator, ProcessGroup processes, CancellationTokenSource scenarioCancellation, bool failed)
+    {
+        if (failed)
+        {
+            // What each program said last is usually the explanation of a FAIL.
+            foreach (ManagedProcess process in processes.Processes)
+            {
+                IReadOnlyList<OutputLine> lines = process.Lines;
+                narrator.Note($"last output of {process.Name} (pid {process.Id}, {(process.HasExited ? $"exit code {process.ExitCode}" : "still running")}):");
+                foreach (OutputLine line in lines.Skip(Math.Max(0, lines.Count - 12)))
+                {
+                    narrator.Note($"    {process.Name} | {Narrator.Shorten(Narrator.StripLogTimestamp(line.Text))}");
+                }
+            }
+        }
+
+        IReadOnlyList<ManagedProcess> running = processes.Running();
+        if (running.Count > 0)
+        {
+            narrator.Step($"cleaning up: kill -9 of {string.Join(", ", running.Select(process => $"{process.Name} (pid {process.Id})"))}");
+        }
+
+        await scenarioCancellation.CancelAsync();
+        await processes.DisposeAsync();
+        int[] survivors = [.. processes.StartedProcessIds.Where(IsAlive)];
+        narrator.Check(survivors.Length == 0, survivors.Length == 0
+            ? $"no process left behind ({processes.StartedProcessIds.Count} started, all gone)"
+            : $"processes still alive after clean-up: {string.Join(", ", survivors)}");
+    }
+
+    /// <summary>True while a process with this id exists (and has not exited).</summary>
+    public static bool IsAlive(int processId)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open by a dying process on Windows: the temp folder is cleaned by the OS.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using System.Text.RegularExpressions;
+using Lab.Scenarios.Harness;
+
+namespace Lab.Scenarios.Scenarios;
+
+/// <summary>
+/// The registry is missing or dies: servers keep serving and keep retrying (once-per-outage log
+/// lines, not one a second), clients keep calling from their cache, and everything re-registers
+/// when the registry is back — even though it restarts with an empty list.
+/// </summary>
+internal static class RegistryFaultScenarios
+{
+    public static IEnumerable<Scenario> All =>
+    [
+        new("registry-down-at-server-start",
+            "a server starts while no registry runs: it serves direct clients, logs the outage once, and registers when the registry starts",
+            "SPEC §1/§5: the server survives the registry going away; keeps serving, logs once per outage, keeps retrying",
+            RegistryDownAtStartAsync),
+        new("registry-crash-restart",
+            "kill -9 of the registry during a --duration client run: zero failed calls (cache), both servers re-register on restart",
+            "SPEC §1: the client survives the registry going away (keeps using the cache); the servers re-register",
+            RegistryCrashAsync) { MinimumTimeout = TimeSpan.FromSeconds(120) },
+    ];
+
+    private static async Task RegistryDownAtStartAsync(ScenarioContext context)
+    {
+        int registryPort = ScenarioContext.UnusedPort();
+        context.Config.Set("registry:port", ScenarioContext.Invariant(registryPort));
+        // Debug level shows each retry, so "logged once per outage" is checked across several retries.
+        context.Config.Set("logging:level", "debug");
+        context.Note($"config.ini names a registry at 127.0.0.1:{registryPort}, but nothing listens there yet; logging at debug level shows every retry");
+        RunningServer server = await context.StartServerAsync();
+        var unreachable = new Regex(@"Registry unreachable at http://\S+: .*; serving anyway and retrying");
+        await context.ExpectLineAsync(server.Process, unreachable.ToString(), "the server logged that the registry is unreachable, and serves anyway");
+
+        ClientRun direct = await context.RunClientAsync([.. server.DirectClientArguments, "add", "1", "2"]);
+        context.Check(direct.ExitCode == 0 && ClientOutput.Calls(direct.Lines).FirstOrDefault()?.ResultText == "13",
+            "a direct client gets add(1, 2) = 13 meanwhile", $"exit {direct.ExitCode}");
+        var retry = new Regex(@"DEBUG .*[Rr]egistry.*unreachable");
+        OutputLine outage = server.Process.LinesMatching(unreachable)[0];
+        int afterOutage = server.Process.Lines.ToList().IndexOf(outage) + 1;
+        await server.Process.WaitForLineAsync(retry, ScenarioContext.Unexpected, afterOutage, context.Cancellation);
+        int firstRetry = server.Process.Lines.ToList().FindIndex(afterOutage, line => retry.IsMatch(line.Text));
+        await context.ExpectLineAsync(server.Process, retry.ToString(), "the server keeps retrying (each retry only at debug level)", fromLine: firstRetry + 1);
+        int outageLines = server.Process.LinesMatching(unreachable).Count;
+        context.Check(outageLines == 1, $"after {server.Process.LinesMatching(retry).Count} retries the outage is still logged once, not once per attempt",
+            $"{outageLines} lines");
+
+        int mark = server.Process.LineCount;
+        RunningRegistry registry = await context.StartRegistryAsync(registryPort);
+        await context.ExpectLineAsync(server.Process, @"Registry reachable again; registered as json://" + Regex.Escape(server.Address),
+            "the server noticed the registry and registered", fromLine: mark);
+        await context.ExpectRegisteredAsync(registry, server);
+        await context.ExpectListedAsync(context.Probe(registry), [server], "discovery lists the server");
+        context.Check(server.Process.LinesMatching(unreachable).Count == 1, "still exactly one outage line for the whole outage");
+    }
+
+    private static async Task RegistryCrashAsync(ScenarioContext context)
+    {
+        RunningRegistry registry = await context.StartRegistryAsync();
+        RunningServer[] servers = await Task.WhenAll(context.StartServerAsync(), context.StartServerAsync());
+        RegistryProbe probe = context.Probe(registry);
+        await context.ExpectListedAsync(probe, servers, "both servers are registered");
+
+        ManagedProcess client = context.StartClient(["--duration", "12", "--concurrency", "4"]);
+        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);
+
+        int[] marks = [.. servers.Select(server => server.Process.LineCount)];
+        int clientMark = client.LineCount;
+        context.Step($"kill -9 the registry (pid {registry.Process.Id})");
+        registry.Process.KillHard();
+        await registry.Process.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
+        for (int i = 0; i < servers.Length; i++)
+        {
+            await context.ExpectLineAsync(servers[i].Process, "Registry unreachable at", $"{servers[i].Process.Name} noticed the registry is gone and keeps serving", fromLine: marks[i]);
+        }
+
+        await context.ExpectLineAsync(client, "Registry unreachable at", "the client noticed too, and keeps its cached servers", fromLine: clientMark);
+        long before = ClientOutput.Progress(client.Lines).LastOrDefault().Succeeded;
+        int progressMark = client.LineCount;
+        await client.WaitForLineAsync(new Regex(ClientOutput.ProgressPattern), ScenarioContext.Unexpected, progressMark, context.Cancellation);
+        long after = ClientOutput.Progress(client.Lines).Last().Succeeded;
+        context.Check(after > before, $"with the registry down, the client's calls go on from its cache ({before} -> {after} succeeded)");
+
+        context.Step($"restart the registry on the same port {registry.Port} (its instance list starts empty)");
+        marks = [.. servers.Select(server => server.Process.LineCount)];
+        RunningRegistry restarted = await context.StartRegistryAsync(registry.Port, name: "registry-2");
+        for (int i = 0; i < servers.Length; i++)
+        {
+            await context.ExpectLineAsync(servers[i].Process, "Registry reachable again; registered as", $"{servers[i].Process.Name} re-registered with the new registry", fromLine: marks[i]);
+        }
+
+        await context.ExpectListedAsync(context.Probe(restarted), servers, "discovery is whole again: both servers listed");
+        await context.ExpectLineAsync(client, "Registry reachable again", "the client found the registry again by itself", fromLine: clientMark);
+
+        int exitCode = await client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
+        PrintedSummary? summary = ClientOutput.Summary(client.Lines);
+        context.Check(exitCode == 0 && summary is { Failed: 0 }, $"the client finished with zero failed calls ({summary?.Succeeded} succeeded, exit {exitCode})",
+            summary is null ? "no summary line" : $"{summary.Failed} failed");
+    }
+}

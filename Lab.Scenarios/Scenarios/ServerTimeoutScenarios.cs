@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Lab.Scenarios.Harness;
+
+namespace Lab.Scenarios.Scenarios;
+
+/// <summary>
+/// SPEC §7's server rows: a harness client that sends half a request, one that never reads its
+/// replies, and a method that runs past the method timeout. Each costs only its own connection or
+/// call; the server keeps serving everyone else.
+/// </summary>
+internal static class ServerTimeoutScenarios
+{
+    public static IEnumerable<Scenario> All =>
+    [
+        new("timeout-server-read",
+            "a client sends half a request and stalls: the server closes it after read_timeout; another client is served meanwhile",
+            "SPEC §7: server, reading a request — connection closed after the read timeout; others unaffected",
+            ReadAsync),
+        new("timeout-server-write",
+            "a client sends many large echo requests and never reads the replies: the server's write times out and frees the connection",
+            "SPEC §7: server, writing a reply (client never reads) — write times out; resources freed",
+            WriteAsync),
+        new("timeout-method",
+            "sleep(3) against method_timeout = 1 s: the caller gets a MethodTimeout reply, the server keeps serving",
+            "SPEC §7: server, running the method (runs too long) — MethodTimeout reply",
+            MethodAsync),
+    ];
+
+    private static async Task ReadAsync(ScenarioContext context)
+    {
+        context.Config.Set("server:read_timeout", "1");
+        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        RunningServer server = await context.StartServerAsync();
+
+        await using RawRpcConnection stalled = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+        context.Step($"harness connection {stalled.LocalEndPoint} sends half a request: {{\"method_name\": \"add\", \"method_ar");
+        var sent = Stopwatch.StartNew();
+        await stalled.SendRawAsync("{\"method_name\": \"add\", \"method_ar", context.Cancellation);
+
+        await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
+        {
+            JsonElement reply = await other.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
+            // "Meanwhile" = before the stalled connection's read timeout (1 s) could have closed it.
+            context.Check(reply.GetProperty("res").GetRawText() == "13" && sent.Elapsed < TimeSpan.FromSeconds(1),
+                $"meanwhile another connection gets add(1, 2) = 13 at once ({sent.Elapsed.TotalSeconds:0.00} s)");
+        }
+
+        bool closed = await stalled.WaitForServerToCloseAsync(ScenarioContext.Unexpected, context.Cancellation);
+        context.Check(closed && sent.Elapsed >= TimeSpan.FromSeconds(0.9), $"the server closed the stalled connection {sent.Elapsed.TotalSeconds:0.00} s after the half request (read_timeout = 1 s)",
+            closed ? "too early" : "it stayed open");
+        await context.ExpectLineAsync(server.Process, $@"Connection from {Regex.Escape(stalled.LocalEndPoint.ToString())} closed after 0 calls \(.+\)",
+            "the server logged why it closed it");
+        context.Check(!server.Process.HasExited, "the server is still running");
+    }
+
+    private static async Task WriteAsync(ScenarioContext context)
+    {
+        context.Config.Set("server:write_timeout", "1");
+        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        RunningServer server = await context.StartServerAsync();
+
+        await using RawRpcConnection greedy = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, receiveBufferSize: 4096, cancellationToken: context.Cancellation);
+        const int requests = 40, payloadSize = 256 * 1024;
+        context.Step($"harness connection {greedy.LocalEndPoint} (a 4 KB receive buffer) sends {requests} echo requests of {payloadSize / 1024} KB and never reads a reply");
+        string request = RawRpcConnection.RequestJson("echo", [new string('w', payloadSize)]) + "\n";
+        using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
+        Task sender = Task.Run(async () =>
+        {
+            try
+            {
+                for (int i = 0; i < requests; i++)
+                {
+                    await greedy.SendRawAsync(request, stopSending.Token);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The server closed the connection (what we expect) or the scenario ended.
+            }
+        }, CancellationToken.None);
+
+        try
+        {
+            OutputLine closed = await context.ExpectLineAsync(server.Process, $@"Connection from {Regex.Escape(greedy.LocalEndPoint.ToString())} closed after \d+ calls \(.+\)",
+                "the server gave up writing to it and closed the connection");
+            context.Check(Regex.IsMatch(closed.Text, "(?i)writ|time"), "the reason mentions the write timing out", closed.Text);
+
+            await using RawRpcConnection other = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+            JsonElement reply = await other.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
+            context.Check(reply.GetProperty("res").GetRawText() == "13", "the server still answers others: add(1, 2) = 13");
+        }
+        finally
+        {
+            await stopSending.CancelAsync();
+            await greedy.DisposeAsync();
+            await sender.WaitAsync(ScenarioContext.Unexpected, CancellationToken.None);
+        }
+    }
+
+    private static async Task MethodAsync(ScenarioContext context)
+    {
+        context.Config.Set("server:method_timeout", "1");
+        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        RunningServer server = await context.StartServerAsync();
+
+        ClientRun run = await context.RunClientAsync([.. server.DirectClientArguments, "sleep", "3"]);
+        string? failure = run.StandardError.FirstOrDefault(line => line.Contains(" failed: ", StringComparison.Ordinal));
+        context.Check(run.ExitCode == 1 && failure is not null && failure.Contains("MethodTimeout", StringComparison.Ordinal),
+            $"the client got a MethodTimeout reply: {failure}", $"exit {run.ExitCode}, stderr: {string.Join(" | ", run.StandardError)}");
+        await context.ExpectLineAsync(server.Process, "sleep -> MethodTimeout", "the server logged the timed-out call");
+
+        await using RawRpcConnection connection = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+        var timer = Stopwatch.StartNew();
+        JsonElement timedOut = await connection.CallAsync("sleep", [3], ScenarioContext.Unexpected, context.Cancellation);
+        context.Check(HappyPathScenarios.ErrorCode(timedOut) == "MethodTimeout" && timer.Elapsed < TimeSpan.FromSeconds(2.5),
+            $"on the wire: {timedOut.GetRawText()} after {timer.Elapsed.TotalSeconds:0.00} s, not after the full 3 s");
+        JsonElement add = await connection.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
+        context.Check(add.GetProperty("res").GetRawText() == "13", "the same connection then answers add(1, 2) = 13");
+    }
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Lab.Scenarios;
+using Lab.Scenarios.Harness;
+
+namespace Lab.Tests.Scenarios;
+
+/// <summary>The runner as a teaching assistant uses it: a real process, with its flags, exit code and Ctrl+C.</summary>
+[NonParallelizable]
+public partial class ProgramTests
+{
+    internal static string RunnerDll => Path.Combine(ScenarioTestSupport.Programs.RepositoryRoot, "Lab.Scenarios", "bin", ScenarioTestSupport.Programs.Configuration, "net10.0", "Lab.Scenarios.dll");
+
+    [Test]
+    public async Task List_prints_every_scenario_name_first_on_its_line()
+    {
+        await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
+        ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [RunnerDll, "--list"]);
+
+        int exitCode = await runner.WaitForExitAsync(TestTimeouts.Unexpected);
+
+        exitCode.ShouldBe(0);
+        string[] firstWords = [.. runner.Lines.Select(line => line.Text.Split(' ')[0])];
+        firstWords.ShouldBe(ScenarioCatalog.All.Select(scenario => scenario.Name));
+    }
+
+    [Test]
+    public async Task Unknown_scenario_name_is_a_usage_error()
+    {
+        await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
+        ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [RunnerDll, "no-such-scenario"]);
+
+        int exitCode = await runner.WaitForExitAsync(TestTimeouts.Unexpected);
+
+        exitCode.ShouldBe(2);
+        runner.Lines.ShouldContain(line => line.IsError && line.Text.Contains("unknown scenario no-such-scenario"));
+    }
+
+    [TestCase("SIGINT", TestName = "Ctrl_C_of_the_runner_kills_every_process_it_started")]
+    [TestCase("SIGTERM", TestName = "SIGTERM_of_the_runner_kills_every_process_it_started")]
+    public async Task Stopping_the_runner_kills_every_process_it_started(string signal)
+    {
+        if (!ProcessSignals.AreSupported)
+        {
+            Assert.Ignore("sending Ctrl+C to another process needs POSIX signals");
+        }
+
+        string report = Path.Combine(Path.GetTempPath(), $"rpclab-interrupted-{Guid.NewGuid():N}.md");
+        await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
+        ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [RunnerDll, "happy-path", "--report", report]);
+        try
+        {
+            OutputLine started = await runner.WaitForLineAsync(StartedPid(), ScenarioContext.StartupTimeout);
+            int childId = int.Parse(StartedPid().Match(started.Text).Groups[1].Value, CultureInfo.InvariantCulture);
+            ScenarioRunner.IsAlive(childId).ShouldBeTrue();
+
+            int exitCode = signal == "SIGINT"
+                ? await runner.InterruptAsync(TestTimeouts.Unexpected)
+                : await runner.TerminateAsync(TestTimeouts.Unexpected);
+
+            exitCode.ShouldBeGreaterThan(0);
+            int[] children = [.. runner.Lines.Select(line => StartedPid().Match(line.Text)).Where(match => match.Success)
+                .Select(match => int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture))];
+            children.Where(ScenarioRunner.IsAlive).ShouldBeEmpty();
+            runner.Lines.ShouldContain(line => line.Text.Contains("interrupted"));
+        }
+        finally
+        {
+            File.Delete(report);
+            File.Delete(Path.ChangeExtension(report, ".json"));
+        }
+    }
+
+    [GeneratedRegex(@"started \S+ \(pid (\d+)\)")]
+    private static partial Regex StartedPid();
+}

@@ -1,0 +1,56 @@
+using Lab.Scenarios;
+
+namespace Lab.Tests.Scenarios;
+
+/// <summary>
+/// Every scenario of the catalog, run for real (registry, servers and clients as processes), so the
+/// README's test command proves them all. One test case per scenario; a failure shows its narration.
+/// </summary>
+[NonParallelizable]
+public class ScenarioCatalogTests
+{
+    public static IEnumerable<TestCaseData> Scenarios =>
+        ScenarioCatalog.All.Select(scenario => new TestCaseData(scenario.Name).SetName($"Scenario_{scenario.Name.Replace('-', '_')}_passes"));
+
+    [TestCaseSource(nameof(Scenarios))]
+    public async Task Scenario_passes_and_leaves_no_process_behind(string name)
+    {
+        Scenario scenario = ScenarioCatalog.Find(name)!;
+        using var narration = new StringWriter();
+
+        ScenarioResult result = await ScenarioTestSupport.RunAsync(scenario, narration);
+
+        await TestContext.Out.WriteLineAsync(narration.ToString());
+        if (result.Outcome == ScenarioOutcome.Skip)
+        {
+            Assert.Ignore(result.Reason ?? "skipped on this OS");
+        }
+
+        result.Outcome.ShouldBe(ScenarioOutcome.Pass, $"{result.Verdict}\n{narration}");
+        result.StartedProcessIds.Where(ScenarioRunner.IsAlive).ShouldBeEmpty();
+    }
+
+    [Test]
+    public void Scenario_names_are_unique_and_each_names_its_requirement()
+    {
+        ScenarioCatalog.All.Select(scenario => scenario.Name).ShouldBeUnique();
+        ScenarioCatalog.All.ShouldAllBe(scenario => scenario.Requirement.StartsWith("SPEC §") && scenario.Demonstrates.Length > 0);
+    }
+
+    [Test]
+    public void Catalog_covers_every_case_the_lab_asks_for()
+    {
+        string[] required =
+        [
+            "happy-path", "direct-mode", "discovery", "error-replies", "ten-concurrent-clients", "hundred-connections",
+            "client-killed-mid-call", "registry-down-at-server-start", "registry-crash-restart", "server-killed-failover",
+            "graceful-stop", "shutdown-registry-up-service-up", "shutdown-registry-down-service-up",
+            "shutdown-registry-up-service-broken", "shutdown-registry-down-service-broken", "timeout-client-connect",
+            "timeout-client-write", "timeout-client-wait", "timeout-client-read", "timeout-server-read",
+            "timeout-server-write", "timeout-method", "large-message", "bad-input-server", "bad-input-registry",
+            "no-server-available",
+        ];
+
+        required.Where(name => ScenarioCatalog.Find(name) is null).ShouldBeEmpty();
+    }
+}
