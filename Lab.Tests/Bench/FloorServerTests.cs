@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Lab.Bench;
+using Lab.Tests.Support;
 
 namespace Lab.Tests.Bench;
 
@@ -69,7 +70,7 @@ public class FloorServerTests
     [Test]
     public async Task Half_a_request_then_silence_closes_the_connection_after_the_timeout()
     {
-        await using FloorServer floor = StartFloor(BenchTestTimeouts.Expected);
+        await using FloorServer floor = StartFloor(TestTimeouts.Expected);
         using Socket client = await ConnectAsync(floor);
 
         await SendAsync(client, "{\"method_name\":");
@@ -85,31 +86,31 @@ public class FloorServerTests
         await SendAsync(client, "{\"method_name\":\"add\"}");
         await ReceiveAsync(client, "{\"res\": 13}\n".Length);
 
-        await floor.DisposeAsync().AsTask().WaitAsync(BenchTestTimeouts.Unexpected);
+        await floor.DisposeAsync().AsTask().WaitAsync(TestTimeouts.Unexpected);
 
         (await ReadUntilClosedAsync(client)).ShouldBe(0);
     }
 
     internal static FloorServer StartFloor(TimeSpan? timeout = null) =>
-        FloorServer.Start(new IPEndPoint(IPAddress.Loopback, 0), timeout ?? BenchTestTimeouts.Unexpected);
+        FloorServer.Start(new IPEndPoint(IPAddress.Loopback, 0), timeout ?? TestTimeouts.Unexpected);
 
     private static async Task<Socket> ConnectAsync(FloorServer floor)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
         await socket.ConnectAsync(floor.Endpoint, deadline.Token);
         return socket;
     }
 
     private static async Task SendAsync(Socket socket, string text)
     {
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
         await socket.SendAsync(Encoding.UTF8.GetBytes(text), SocketFlags.None, deadline.Token);
     }
 
     private static async Task<string> ReceiveAsync(Socket socket, int length)
     {
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
         byte[] buffer = new byte[length];
         int received = 0;
         while (received < length)
@@ -129,7 +130,7 @@ public class FloorServerTests
     // Returns the byte count of the last read: 0 once the server has closed the connection.
     private static async Task<int> ReadUntilClosedAsync(Socket socket)
     {
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
         byte[] buffer = new byte[256];
         int read;
         do

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Lab.Bench;
+using Lab.Tests.Support;
 
 namespace Lab.Tests.Bench;
 
@@ -13,7 +14,7 @@ public class LoadRunTests
         LoadOptions options = Options(floor.Endpoint.Port, connections: 3);
 
         LoadResult result = await LoadRun.RunAsync(options, _ => new RawWireCaller(floor.Endpoint, 0, false))
-            .WaitAsync(BenchTestTimeouts.Unexpected);
+            .WaitAsync(TestTimeouts.Unexpected);
 
         result.Errors.ShouldBe(0, result.FirstError);
         result.Calls.ShouldBeGreaterThan(0);
@@ -29,7 +30,7 @@ public class LoadRunTests
         LoadOptions options = Options(closedPort, connections: 2);
 
         LoadResult result = await LoadRun.RunAsync(options, _ => new RawWireCaller(new IPEndPoint(IPAddress.Loopback, closedPort), 0, false))
-            .WaitAsync(BenchTestTimeouts.Unexpected);
+            .WaitAsync(TestTimeouts.Unexpected);
 
         result.Calls.ShouldBe(0);
         result.Errors.ShouldBeGreaterThan(0);
@@ -43,18 +44,18 @@ public class LoadRunTests
         silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         silent.Listen();
         var endpoint = (IPEndPoint)silent.LocalEndPoint!;
-        LoadOptions options = Options(endpoint.Port, connections: 1) with { CallTimeout = BenchTestTimeouts.Expected };
+        LoadOptions options = Options(endpoint.Port, connections: 1) with { CallTimeout = TestTimeouts.Expected };
 
         LoadResult result = await LoadRun.RunAsync(options, _ => new RawWireCaller(endpoint, 0, false))
-            .WaitAsync(BenchTestTimeouts.Unexpected);
+            .WaitAsync(TestTimeouts.Unexpected);
 
         result.Calls.ShouldBe(0);
         result.Errors.ShouldBeGreaterThan(0);
-        result.FirstError.ShouldBe($"call timed out after {BenchTestTimeouts.Expected.TotalSeconds} s");
+        result.FirstError.ShouldBe($"call timed out after {TestTimeouts.Expected.TotalSeconds} s");
     }
 
     private static LoadOptions Options(int port, int connections) => new(
-        "127.0.0.1", port, connections, TimeSpan.FromSeconds(0.3), TimeSpan.FromSeconds(0.05), 0, false, BenchTestTimeouts.Unexpected);
+        "127.0.0.1", port, connections, TimeSpan.FromSeconds(0.3), TimeSpan.FromSeconds(0.05), 0, false, TestTimeouts.Unexpected);
 
     private static int FreePort()
     {

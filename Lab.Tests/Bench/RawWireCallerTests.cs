@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Lab.Bench;
+using Lab.Tests.Support;
 using Lab.Protocol.Messages;
 
 namespace Lab.Tests.Bench;
@@ -36,7 +37,7 @@ public class RawWireCallerTests
     {
         await using var server = new ScriptedServer("{\"res\":13}\n");
         await using var caller = new RawWireCaller(server.Endpoint, 0, newConnectionPerCall: false);
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
 
         await caller.OpenAsync(deadline.Token);
         for (int i = 0; i < 5; i++)
@@ -53,7 +54,7 @@ public class RawWireCallerTests
     {
         await using var server = new ScriptedServer("{\"res\":13}\n");
         await using var caller = new RawWireCaller(server.Endpoint, 0, newConnectionPerCall: true);
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
 
         for (int i = 0; i < 3; i++)
         {
@@ -69,7 +70,7 @@ public class RawWireCallerTests
     {
         await using var server = new ScriptedServer("{\"res\":13}", "\n");
         await using var caller = new RawWireCaller(server.Endpoint, 0, newConnectionPerCall: false);
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
 
         await caller.CallAsync(deadline.Token);
         await caller.CallAsync(deadline.Token);
@@ -82,7 +83,7 @@ public class RawWireCallerTests
     {
         await using var server = new ScriptedServer("{\"res\":\"nope\",\"error\":{\"code\":\"MethodNotFound\",\"message\":\"nope\"}}\n");
         await using var caller = new RawWireCaller(server.Endpoint, 0, newConnectionPerCall: false);
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
 
         InvalidDataException error = await Should.ThrowAsync<InvalidDataException>(async () => await caller.CallAsync(deadline.Token));
 
@@ -94,7 +95,7 @@ public class RawWireCallerTests
     {
         await using var server = new ScriptedServer("{\"res\":", closeAfterReply: true);
         await using var caller = new RawWireCaller(server.Endpoint, 0, newConnectionPerCall: false);
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
 
         IOException error = await Should.ThrowAsync<IOException>(async () => await caller.CallAsync(deadline.Token));
 
@@ -201,7 +202,7 @@ public class RawWireCallerTests
                 tasks = [.. _tasks];
             }
 
-            await Task.WhenAll(tasks).WaitAsync(BenchTestTimeouts.Unexpected);
+            await Task.WhenAll(tasks).WaitAsync(TestTimeouts.Unexpected);
             _stopping.Dispose();
         }
     }

@@ -1,4 +1,5 @@
 using Lab.Bench;
+using Lab.Tests.Support;
 using Lab.Client;
 using Lab.Protocol.Configuration;
 
@@ -13,7 +14,7 @@ public class RpcClientCallerTests
         await using FloorServer floor = FloorServerTests.StartFloor();
         await using RpcClient client = RpcClient.Direct("127.0.0.1", floor.Endpoint.Port, new ClientSettings { Mode = ClientMode.Server });
         await using var caller = new RpcClientCaller(client, useDynamicProxy);
-        using var deadline = new CancellationTokenSource(BenchTestTimeouts.Unexpected);
+        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
 
         await caller.CallAsync(deadline.Token);
         await caller.CallAsync(deadline.Token);
@@ -24,10 +25,10 @@ public class RpcClientCallerTests
     {
         await using FloorServer floor = FloorServerTests.StartFloor();
         await using RpcClient client = RpcClient.Direct("127.0.0.1", floor.Endpoint.Port, new ClientSettings { Mode = ClientMode.Server });
-        var options = new LoadOptions("127.0.0.1", floor.Endpoint.Port, 3, TimeSpan.FromSeconds(0.3), TimeSpan.FromSeconds(0.05), 0, false, BenchTestTimeouts.Unexpected);
+        var options = new LoadOptions("127.0.0.1", floor.Endpoint.Port, 3, TimeSpan.FromSeconds(0.3), TimeSpan.FromSeconds(0.05), 0, false, TestTimeouts.Unexpected);
 
         LoadResult result = await LoadRun.RunAsync(options, _ => new RpcClientCaller(client, useDynamicProxy: false))
-            .WaitAsync(BenchTestTimeouts.Unexpected);
+            .WaitAsync(TestTimeouts.Unexpected);
 
         result.Errors.ShouldBe(0, result.FirstError);
         result.Calls.ShouldBeGreaterThan(0);
