@@ -69,6 +69,9 @@ internal sealed class MethodBinding
 
     public string WireName { get; }
 
+    /// <summary>True when the method has a <see cref="CancellationToken"/> parameter (it receives the method-timeout token).</summary>
+    public bool TakesCancellationToken => _cancellationTokenIndex >= 0;
+
     /// <summary>The parameters a caller supplies, in order (the cancellation token excluded).</summary>
     public IReadOnlyList<Parameter> BindableParameters { get; }
 
@@ -148,6 +151,15 @@ internal sealed class MethodBinding
 
     private object? Convert(Parameter parameter, JsonElement value)
     {
+        // A JsonElement parameter takes the request's own element. Deserializing would clone it into a
+        // new document: for a 1 MiB echo that is a 1 MiB copy and a large-object-heap allocation per
+        // call. The element stays valid until the reply is written (RpcConnection disposes the request
+        // document only after that).
+        if (parameter.TypeInfo.Type == typeof(JsonElement))
+        {
+            return value;
+        }
+
         try
         {
             return value.Deserialize(parameter.TypeInfo);

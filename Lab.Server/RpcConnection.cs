@@ -37,6 +37,9 @@ namespace Lab.Server;
 /// </remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
+    // The write deadline, reused by every reply on this connection (see SendAsync); disposed when RunAsync ends.
+    private CancellationTokenSource? _writeDeadline;
+
     public string Peer { get; } = FormatPeer(socket.RemoteEndPoint);
 
     /// <summary>Calls answered so far.</summary>
@@ -129,6 +132,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             await LingerAsync(stream, abortToken).ConfigureAwait(false);
         }
 
+        _writeDeadline?.Dispose();
         logger.LogInformation("Connection from {Peer} closed after {Calls} calls ({Reason})", Peer, Calls, reason);
     }
 
@@ -176,7 +180,12 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
     {
         if (result.IsSuccess)
         {
-            logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, elapsed.TotalMilliseconds);
+            // Checked first: the call below boxes its arguments into a new array even when Debug is
+            // off, and this line runs once per call.
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, elapsed.TotalMilliseconds);
+            }
         }
         else
         {
@@ -187,16 +196,27 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
     /// <exception cref="TimeoutException">The client did not take the reply within write_timeout.</exception>
     private async Task SendAsync(MessageWriter writer, CancellationToken abortToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
-        deadline.CancelAfter(settings.WriteTimeout);
+        // One deadline source per connection, re-armed for each reply: a new linked source per reply
+        // costs two allocations and a new timer on every call. A source that fired cannot be reset;
+        // that only happens on the timeout that ends the connection anyway.
+        _writeDeadline ??= CancellationTokenSource.CreateLinkedTokenSource(abortToken);
+        _writeDeadline.CancelAfter(settings.WriteTimeout);
         try
         {
-            await writer.SendAsync(deadline.Token).ConfigureAwait(false);
+            await writer.SendAsync(_writeDeadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!abortToken.IsCancellationRequested)
         {
             throw new TimeoutException(
                 $"write timed out after {settings.WriteTimeout.TotalSeconds:0.###} s: the client is not reading its replies");
+        }
+        finally
+        {
+            if (!_writeDeadline.TryReset())
+            {
+                _writeDeadline.Dispose();
+                _writeDeadline = null;
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Lab.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -80,42 +81,69 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             return CallResult.Failure(RpcErrorCode.MethodNotFound, $"no method named '{request.MethodName}'");
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        object?[] arguments;
+        // A method that takes a CancellationToken receives the method-timeout token, so its source must
+        // exist before binding. Any other method needs the deadline only if it does not finish at once:
+        // the usual call (add, echo...) completes synchronously and then costs no source, no timer and
+        // no Task — allocations that showed up on every call in the benchmark (docs/benchmark.md).
+        CancellationTokenSource? timeout = method.TakesCancellationToken
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
+            : null;
         try
         {
-            arguments = method.Bind(request.Args, request.Kwargs, timeout.Token);
-        }
-        catch (ArgumentBindingException ex)
-        {
-            return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
-        }
+            object?[] arguments;
+            try
+            {
+                arguments = method.Bind(request.Args, request.Kwargs, timeout?.Token ?? CancellationToken.None);
+            }
+            catch (ArgumentBindingException ex)
+            {
+                return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
+            }
 
-        // The clock starts when the method starts; the token it received fires at the deadline.
-        timeout.CancelAfter(methodTimeout);
-        Task<object?> running = method.InvokeAsync(arguments).AsTask();
-        try
-        {
-            // WaitAsync: the caller gets its MethodTimeout reply at the deadline even from a method
-            // that ignores its token (a well-behaved one stops, see DemoMethods.SleepAsync).
-            return CallResult.Success(await running.WaitAsync(timeout.Token).ConfigureAwait(false));
+            // The clock starts when the method starts; the token it received fires at the deadline.
+            long started = Stopwatch.GetTimestamp();
+            timeout?.CancelAfter(methodTimeout);
+            ValueTask<object?> invocation = method.InvokeAsync(arguments);
+            if (invocation.IsCompletedSuccessfully)
+            {
+                return CallResult.Success(invocation.Result);
+            }
+
+            Task<object?> running = invocation.AsTask();
+            if (timeout is null)
+            {
+                timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                TimeSpan left = methodTimeout - Stopwatch.GetElapsedTime(started);
+                timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            }
+
+            try
+            {
+                // WaitAsync: the caller gets its MethodTimeout reply at the deadline even from a method
+                // that ignores its token (a well-behaved one stops, see DemoMethods.SleepAsync).
+                return CallResult.Success(await running.WaitAsync(timeout.Token).ConfigureAwait(false));
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                ObserveAbandoned(request.MethodName, running);
+                return CallResult.Failure(RpcErrorCode.MethodTimeout,
+                    $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
+            }
+            catch (Exception ex)
+            {
+                // Inside the method: MethodFailed whatever the exception type — it is the method's own
+                // failure, not the caller's arguments (the original reported these as argument errors).
+                _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
+                return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
+            }
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        finally
         {
-            ObserveAbandoned(request.MethodName, running);
-            return CallResult.Failure(RpcErrorCode.MethodTimeout,
-                $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
-        }
-        catch (Exception ex)
-        {
-            // Inside the method: MethodFailed whatever the exception type — it is the method's own
-            // failure, not the caller's arguments (the original reported these as argument errors).
-            _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
-            return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
+            timeout?.Dispose();
         }
     }
 

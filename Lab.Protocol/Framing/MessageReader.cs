@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Lab.Protocol.Framing;
@@ -69,6 +70,9 @@ public sealed class MessageReader
     /// <exception cref="MessageTooLargeException">The message exceeds the maximum size; close the connection.</exception>
     /// <exception cref="IncompleteMessageException">The peer closed the connection mid-message.</exception>
     /// <exception cref="MessageReadTimeoutException">The rest of a started message did not arrive in time.</exception>
+    // Called once per message and usually suspends (waiting for the next request): a pooled state
+    // machine saves one allocation per message. Safe because callers await each result exactly once.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>?> ReadMessageAsync(
         TimeSpan restOfMessageTimeout,
         CancellationToken cancellationToken = default)

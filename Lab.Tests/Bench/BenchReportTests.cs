@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Lab.Bench;
+
+namespace Lab.Tests.Bench;
+
+public class BenchReportTests
+{
+    private static readonly BenchSettings Settings = new(3, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(10), "unused");
+
+    [Test]
+    public void Latency_goal_passes_under_the_limit_and_fails_over_it()
+    {
+        BenchReport passing = Report(
+            Measure(Workload.PersistentOneCaller, Target.Floor, 1000, latency: 100),
+            Measure(Workload.PersistentOneCaller, Target.Server, 600, latency: 140));
+        BenchReport failing = Report(
+            Measure(Workload.PersistentOneCaller, Target.Floor, 1000, latency: 100),
+            Measure(Workload.PersistentOneCaller, Target.Server, 500, latency: 200));
+
+        passing.Goals().Single().Pass.ShouldBeTrue();
+        failing.Goals().Single().ShouldSatisfyAllConditions(
+            goal => goal.Pass.ShouldBeFalse(),
+            goal => goal.Measured.ShouldBe("2.00x"));
+    }
+
+    [Test]
+    public void Throughput_goal_compares_calls_per_second_with_the_floor()
+    {
+        BenchReport report = Report(
+            Measure(Workload.PersistentHundred, Target.Floor, 10_000),
+            Measure(Workload.PersistentHundred, Target.Server, 6_000));
+
+        GoalResult goal = report.Goals().Single();
+
+        goal.Measured.ShouldBe("0.60x");
+        goal.Pass.ShouldBeFalse();
+        report.AllGoalsPass.ShouldBeFalse();
+    }
+
+    [Test]
+    public void Thousand_connection_goal_needs_zero_errors_and_a_small_working_set()
+    {
+        BenchReport report = Report(
+            Measure(Workload.PersistentThousand, Target.Floor, 10_000),
+            Measure(Workload.PersistentThousand, Target.Server, 9_000, errors: 1, workingSet: 150L * 1024 * 1024));
+
+        IReadOnlyList<GoalResult> goals = report.Goals();
+
+        goals.Count.ShouldBe(2);
+        goals[0].Pass.ShouldBeFalse();
+        goals[1].ShouldSatisfyAllConditions(goal => goal.Pass.ShouldBeTrue(), goal => goal.Measured.ShouldBe("150 MiB"));
+    }
+
+    [Test]
+    public void Logging_goal_compares_information_with_warning_level()
+    {
+        BenchReport report = Report(
+            Measure(Workload.PersistentTen, Target.Server, 8_500),
+            Measure(Workload.PersistentTen, Target.ServerWarningLog, 10_000));
+
+        report.Goals().Single().ShouldSatisfyAllConditions(
+            goal => goal.Name.ShouldContain("logging"),
+            goal => goal.Pass.ShouldBeFalse());
+    }
+
+    [Test]
+    public void Markdown_shows_ratios_and_json_is_one_parseable_line()
+    {
+        BenchReport report = Report(
+            Measure(Workload.PersistentTen, Target.Floor, 10_000),
+            Measure(Workload.PersistentTen, Target.Server, 8_000));
+
+        report.ToMarkdown().ShouldContain("| persistent, 10 connections, add(1, 2) | Lab.Server | 8,000 |");
+        report.ToMarkdown().ShouldContain("0.80x");
+        report.ToMarkdown().ShouldContain("| PASS |");
+        string json = report.ToJson();
+        json.ShouldNotContain("\n");
+        using JsonDocument document = JsonDocument.Parse(json);
+        document.RootElement.GetProperty("allGoalsPass").GetBoolean().ShouldBeTrue();
+        document.RootElement.GetProperty("measurements")[1].GetProperty("callsPerSecondVsFloor").GetDouble().ShouldBe(0.8);
+    }
+
+    private static BenchReport Report(params Measurement[] measurements)
+    {
+        var report = new BenchReport(MachineInfo.Current(), Settings);
+        report.Measurements.AddRange(measurements);
+        return report;
+    }
+
+    private static Measurement Measure(Workload workload, Target target, double callsPerSecond, double latency = 100, long errors = 0, long? workingSet = null) =>
+        new(workload, target, [MeasurementTests.Run(callsPerSecond, errors, latency)], workingSet);
+}
