@@ -77,7 +77,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 catch (MalformedMessageException ex)
                 {
                     // Garbage: we cannot tell where the next message would start. Say why, then close.
-                    await TrySendErrorAsync(writer, RpcErrorCode.BadRequest, $"not valid JSON: {ex.Message}", abortToken).ConfigureAwait(false);
+                    await TrySendErrorAsync(writer, RpcErrorCode.BadRequest, ex.Message, abortToken).ConfigureAwait(false);
                     (reason, lingerForErrorReply) = ("bad request: not valid JSON", true);
                     break;
                 }

@@ -147,20 +147,26 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
         }
     }
 
-    // A method that ignored its cancellation token is still running and cannot be stopped (.NET has no
-    // safe way to abort a thread). Its eventual failure is logged, so it is never an unobserved exception.
-    private void ObserveAbandoned(string methodName, Task<object?> running)
-    {
-        if (running.IsCompleted)
-        {
-            return;
-        }
-
-        _logger.LogWarning("{Method}() ignored its cancellation token and is still running after its timeout", methodName);
+    // The caller already has its MethodTimeout reply. Whether the method honoured its cancellation
+    // token is only known when it ends: a cooperative one ends cancelled moments later (its
+    // continuation may not have run yet when the reply is sent, so we must not judge it then); one
+    // that ignored the token runs on — .NET has no safe way to abort it — and is reported when it
+    // finally ends. Either way its outcome is observed, so it is never an unobserved exception.
+    private void ObserveAbandoned(string methodName, Task<object?> running) =>
         _ = running.ContinueWith(
-            task => _logger.LogWarning(task.Exception?.GetBaseException(), "{Method}() finished after its timeout", methodName),
+            task =>
+            {
+                if (task.IsCanceled)
+                {
+                    _logger.LogDebug("{Method}() stopped after its timeout: it honoured its cancellation token", methodName);
+                }
+                else
+                {
+                    _logger.LogWarning(task.Exception?.GetBaseException(),
+                        "{Method}() ignored its cancellation token and ran past its timeout", methodName);
+                }
+            },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
 
     /// <summary>
     /// The <c>all_your_methods</c> answer: each method's name, required parameters and optional

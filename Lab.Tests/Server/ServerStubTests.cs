@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Text.Json;
 using Lab.Protocol.Messages;
 using Lab.Server;
@@ -158,6 +159,27 @@ public class ServerStubTests
         release.SetResult(1);
 
         result.ErrorCode.ShouldBe(RpcErrorCode.MethodTimeout);
+    }
+
+    [Test]
+    public async Task Only_a_method_that_ignored_its_token_is_reported_when_it_finally_ends()
+    {
+        using var log = new LogRecorder();
+        using ILoggerFactory loggerFactory = log.CreateFactory();
+        var stub = new ServerStub(TimeSpan.FromSeconds(0.2), loggerFactory.CreateLogger<ServerStub>());
+        var release = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
+        stub.Register("stubborn", () => release.Task);
+        stub.Register("polite", (CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken));
+
+        CallResult polite = await CallAsync(stub, """{"method_name": "polite"}""");
+        await log.WaitForAsync(LogLevel.Debug, "polite() stopped after its timeout");
+        CallResult stubborn = await CallAsync(stub, """{"method_name": "stubborn"}""");
+        release.SetResult(1);
+        await log.WaitForAsync(LogLevel.Warning, "stubborn() ignored its cancellation token");
+
+        polite.ErrorCode.ShouldBe(RpcErrorCode.MethodTimeout);
+        stubborn.ErrorCode.ShouldBe(RpcErrorCode.MethodTimeout);
+        log.Count(LogLevel.Warning, "polite()").ShouldBe(0);
     }
 
     [Test]
