@@ -45,10 +45,13 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
     /// <summary>Calls answered so far.</summary>
     public int Calls { get; private set; }
 
-    /// <summary>Serves requests until the client leaves, a connection-level error, or a stop.</summary>
+    /// <summary>
+    /// Serves requests until the client leaves, a connection-level error, or a stop. Returns why the
+    /// connection ended; the owner logs it once the socket is closed and its resources are freed.
+    /// </summary>
     /// <param name="drainToken">Graceful stop: finish the call in progress, then close; an idle connection closes at once.</param>
     /// <param name="abortToken">End of the drain deadline: give up on the call in progress too.</param>
-    public async Task RunAsync(CancellationToken drainToken, CancellationToken abortToken)
+    public async Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)
     {
         logger.LogInformation("Connection from {Peer} opened", Peer);
         string reason = "closed";
@@ -133,7 +136,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
 
         _writeDeadline?.Dispose();
-        logger.LogInformation("Connection from {Peer} closed after {Calls} calls ({Reason})", Peer, Calls, reason);
+        return reason;
     }
 
     // One request, one reply. Errors here are per request: the connection carries on.
