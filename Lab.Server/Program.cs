@@ -57,12 +57,16 @@ rootCommand.SetAction(parseResult => LabCommandLine.RunFatalSafeAsync("Lab.Serve
     // The host must wait for our own deadlines (unregister, drain) rather than cut the stop short.
     builder.Services.Configure<HostOptions>(options =>
         options.ShutdownTimeout = server.DrainTimeout + server.RegistryTimeout + TimeSpan.FromSeconds(5));
-    builder.Services.AddSingleton(services => new RpcServer(server, registry, services.GetRequiredService<ILoggerFactory>()));
+    builder.Services.AddSingleton(services => new RpcServer(server, registry,
+        services.GetRequiredService<ILoggerFactory>(), services.GetRequiredService<IHostApplicationLifetime>()));
     builder.Services.AddHostedService(services => services.GetRequiredService<RpcServer>());
 
     using IHost host = builder.Build();
+    // Resolved before running: RunAsync disposes the host (and its services) when it returns.
+    RpcServer rpcServer = host.Services.GetRequiredService<RpcServer>();
     await host.RunAsync().ConfigureAwait(false);
-    return 0;
+    // A server that stopped itself on a fault (passive shutdown) says so with its exit code.
+    return rpcServer.Faulted ? LabCommandLine.FatalErrorExitCode : 0;
 }));
 
 // The Generic Host handles Ctrl+C and SIGTERM (a graceful stop); System.CommandLine must not race it.

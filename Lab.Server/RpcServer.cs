@@ -38,17 +38,21 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
     private readonly ILogger<RpcServer> _logger;
     private readonly TcpServer _tcp;
     private readonly RegistryClient _registry;
+    private readonly IHostApplicationLifetime? _lifetime;
+    private CancellationTokenRegistration _listenerFailure;
     private bool _started;
     private bool _stopped;
 
     /// <summary>A server offering every <see cref="DemoMethods">demo method</see> (the lab's default).</summary>
-    public RpcServer(ServerSettings settings, RegistrySettings registry, ILoggerFactory loggerFactory)
-        : this(settings, registry, CreateDemoStub(settings, loggerFactory), loggerFactory)
+    /// <remarks><c>lifetime</c>: the host to stop when the server fails while running (a passive shutdown); null outside a host.</remarks>
+    public RpcServer(ServerSettings settings, RegistrySettings registry, ILoggerFactory loggerFactory, IHostApplicationLifetime? lifetime = null)
+        : this(settings, registry, CreateDemoStub(settings, loggerFactory), loggerFactory, lifetime)
     {
     }
 
-    public RpcServer(ServerSettings settings, RegistrySettings registry, ServerStub stub, ILoggerFactory loggerFactory)
+    public RpcServer(ServerSettings settings, RegistrySettings registry, ServerStub stub, ILoggerFactory loggerFactory, IHostApplicationLifetime? lifetime = null)
     {
+        _lifetime = lifetime;
         ArgumentNullException.ThrowIfNull(loggerFactory);
         _settings = settings ?? throw new ArgumentNullException(nameof(settings));
         _logger = loggerFactory.CreateLogger<RpcServer>();
@@ -65,6 +69,11 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
     /// <summary>Connections currently open.</summary>
     public int ConnectionCount => _tcp.ConnectionCount;
 
+    /// <summary>True when the server stopped itself because of a fault (the program then exits non-zero).</summary>
+    public bool Faulted { get; private set; }
+
+    internal TcpServer Tcp => _tcp;
+
     /// <summary>Binds, prints the readiness line, starts heartbeating. Returns once the server accepts connections.</summary>
     /// <exception cref="ServerStartException">The listen address is invalid or the port is in use; nothing was registered.</exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
@@ -80,6 +89,13 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         _logger.LogInformation("Server listening on {Address}", InstanceMeta.FormatAddress(bound.Address.ToString(), bound.Port));
         Instance = new InstanceMeta { Protocol = "json", Host = ChooseAdvertisedHost(_settings.AdvertiseHost, bound.Address), Port = bound.Port };
         _registry.Start(Instance);
+        // Passive shutdown (SPEC §1): a server that can no longer accept must leave the registry and stop.
+        _listenerFailure = _tcp.ListenerFailed.Register(() =>
+        {
+            Faulted = true;
+            _logger.LogCritical("Stopping the server: it can no longer accept connections");
+            _lifetime?.StopApplication();
+        });
         return Task.CompletedTask;
     }
 
@@ -101,6 +117,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _listenerFailure.DisposeAsync().ConfigureAwait(false);
         await StopAsync().ConfigureAwait(false);
         await _tcp.DisposeAsync().ConfigureAwait(false);
         await _registry.DisposeAsync().ConfigureAwait(false);

@@ -45,6 +45,11 @@ public sealed class TcpServer : IAsyncDisposable
     private readonly CancellationTokenSource _drain = new();
     private readonly CancellationTokenSource _abort = new();
 
+    // Cancelled when the listener dies while the server runs: nobody new can connect, so the owner
+    // (RpcServer) must stop the whole server — a passive shutdown — instead of heartbeating a
+    // registry entry that no client can use.
+    private readonly CancellationTokenSource _listenerFailed = new();
+
     // The one stop, shared by every caller: a second StopAsync awaits the first instead of repeating it.
     private readonly Lazy<Task> _stopping;
     private Socket? _listener;
@@ -63,6 +68,9 @@ public sealed class TcpServer : IAsyncDisposable
 
     /// <summary>The bound address and real port (after <see cref="Start"/>; useful with port 0).</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("the server is not started");
+
+    /// <summary>Fires if the listener fails while running (not on a requested stop).</summary>
+    public CancellationToken ListenerFailed => _listenerFailed.Token;
 
     /// <summary>Connections currently open.</summary>
     public int ConnectionCount
@@ -126,6 +134,7 @@ public sealed class TcpServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopAccepting.Dispose();
+        _listenerFailed.Dispose();
         _drain.Dispose();
         _abort.Dispose();
     }
@@ -203,8 +212,10 @@ public sealed class TcpServer : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                // Not a network condition but a bug: say so loudly; open connections keep being served.
+                // The listening socket itself is gone or broken: no new client can ever connect.
+                // Open connections keep being served until the owner stops the server.
                 _logger.LogCritical(ex, "The listener failed; no new connections will be accepted");
+                await _listenerFailed.CancelAsync().ConfigureAwait(false);
                 return;
             }
 
@@ -244,6 +255,9 @@ public sealed class TcpServer : IAsyncDisposable
         // a reader of the log (or a test waiting on this line) never sees a freed connection still counted.
         _logger.LogInformation("Connection from {Peer} closed after {Calls} calls ({Reason})", connection.Peer, connection.Calls, reason);
     }
+
+    /// <summary>Closes the listening socket behind the accept loop's back, as a fault would (tests of the passive stop).</summary>
+    internal void BreakListenerForTest() => _listener?.Dispose();
 
     /// <summary>An IP address as given to <c>-l</c>; "localhost" is accepted as 127.0.0.1.</summary>
     /// <exception cref="ServerStartException">Not an IPv4 or IPv6 address.</exception>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using System.Net;
 using System.Text.Json;
 using Lab.Protocol.Configuration;
@@ -153,6 +154,41 @@ public class RpcServerTests
     }
 
     private static bool InstanceMetaIsWildcard(string host) => Lab.Protocol.Discovery.InstanceMeta.IsWildcardHost(host);
+
+    [Test]
+    public async Task A_listener_that_fails_while_running_stops_the_host_and_the_stop_leaves_the_registry()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        var lifetime = new RecordingLifetime();
+        await using var server = new RpcServer(TestSettings.Server(), TestSettings.Registry(registry.Port), _loggerFactory, lifetime);
+        await server.StartAsync();
+        string instance = $"json://127.0.0.1:{server.LocalEndPoint.Port}";
+        await registry.WaitUntilAsync(r => r.Contains(instance), instance);
+
+        server.Tcp.BreakListenerForTest();
+        await lifetime.StopRequested.WaitAsync(TestTimeouts.Unexpected);
+        // What the host does next: the graceful stop, which unregisters.
+        await server.StopAsync();
+
+        server.Faulted.ShouldBeTrue();
+        _log.Count(LogLevel.Critical, "Stopping the server: it can no longer accept connections").ShouldBe(1);
+        registry.Contains(instance).ShouldBeFalse();
+    }
+
+    private sealed class RecordingLifetime : IHostApplicationLifetime
+    {
+        private readonly TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task StopRequested => _stopRequested.Task;
+
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication() => _stopRequested.TrySetResult();
+    }
 
     private RpcServer CreateServer(ServerSettings settings, int registryPort) =>
         new(settings, TestSettings.Registry(registryPort), _loggerFactory);
