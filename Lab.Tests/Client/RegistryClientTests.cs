@@ -46,11 +46,8 @@ public class RegistryClientTests
     [Test]
     public async Task A_removed_instance_stays_out_while_the_registry_lists_it_for_up_to_its_heartbeat_timeout()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
-        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
-        await client.StartAsync();
+        await using TwoServerCache cache = await StartTwoServerCacheAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        (FakeRegistry registry, FakeTimeProvider time, RegistryClient client) = cache;
 
         bool removed = client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
         bool removedAgain = client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
@@ -73,11 +70,8 @@ public class RegistryClientTests
     [Test]
     public async Task An_empty_answer_after_a_registry_restart_keeps_the_cache_until_the_heartbeat_timeout()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
-        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
-        await client.StartAsync();
+        await using TwoServerCache cache = await StartTwoServerCacheAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        (FakeRegistry registry, FakeTimeProvider time, RegistryClient client) = cache;
 
         // A restarted registry knows nobody until the servers' next heartbeats.
         registry.SetInstances();
@@ -99,11 +93,8 @@ public class RegistryClientTests
     [Test]
     public async Task A_server_re_registering_after_a_registry_restart_ends_the_empty_answer_grace()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
-        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using RegistryClient client = CreateClient(registry.Settings with { HeartbeatTimeout = TimeSpan.FromSeconds(10) }, time: time);
-        await client.StartAsync();
+        await using TwoServerCache cache = await StartTwoServerCacheAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        (FakeRegistry registry, FakeTimeProvider time, RegistryClient client) = cache;
 
         registry.SetInstances();
         await client.RefreshAsync();
@@ -121,11 +112,8 @@ public class RegistryClientTests
     [Test]
     public async Task A_removed_instance_that_registers_again_after_eviction_is_taken_back_at_once()
     {
-        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
-        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using RegistryClient client = CreateClient(registry.Settings, time: time);
-        await client.StartAsync();
+        await using TwoServerCache cache = await StartTwoServerCacheAsync();
+        (FakeRegistry registry, FakeTimeProvider time, RegistryClient client) = cache;
         client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
 
         registry.SetInstances(("127.0.0.1", 8002, null));
@@ -234,6 +222,38 @@ public class RegistryClientTests
 
     private RegistryClient CreateClient(RegistrySettings registry, ClientSettings? settings = null, TimeProvider? time = null) =>
         new(registry, settings ?? ClientTestSettings.Fast, _logs.CreateFactory().CreateLogger<RegistryClient>(), time);
+
+    // The fake-clock tests all start from the same place: a registry listing two servers
+    // (127.0.0.1:8001 and :8002) and a started client whose drop and grace periods run on a fake clock.
+    private async Task<TwoServerCache> StartTwoServerCacheAsync(TimeSpan? heartbeatTimeout = null)
+    {
+        FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.SetInstances(("127.0.0.1", 8001, null), ("127.0.0.1", 8002, null));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        RegistrySettings settings = heartbeatTimeout is { } timeout ? registry.Settings with { HeartbeatTimeout = timeout } : registry.Settings;
+        RegistryClient client = CreateClient(settings, time: time);
+        var cache = new TwoServerCache(registry, time, client);
+        try
+        {
+            await client.StartAsync();
+            return cache;
+        }
+        catch
+        {
+            await cache.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed record TwoServerCache(FakeRegistry Registry, FakeTimeProvider Time, RegistryClient Client) : IAsyncDisposable
+    {
+        // The client first: its poll loop must not outlive the registry it polls.
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Registry.DisposeAsync();
+        }
+    }
 
     // The poll loop makes one request at a time, so once two more requests have arrived, the first
     // of them (sent after the change) has been answered and applied.
