@@ -73,6 +73,9 @@ public class DemoMethodsTests
     [TestCase(1.5e-5, "1.5e-05")]
     [TestCase(0.0001, "0.0001")]
     [TestCase(0.0, "0.0")]
+    [TestCase(-0.0, "-0.0")]
+    [TestCase(1.5e15, "1500000000000000.0")]
+    [TestCase(123456.789, "123456.789")]
     [TestCase(1.0 / 3, "0.3333333333333333")]
     public void Floats_are_spelled_as_Python_repr_spells_them(double number, string python)
     {
