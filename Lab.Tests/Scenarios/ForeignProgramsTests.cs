@@ -13,15 +13,16 @@ public class ForeignProgramsTests
         ["registry_port"] = "9999",
         ["config"] = "/tmp/x/config.ini",
         ["workdir"] = "/tmp/x/server-1",
+        ["cwd"] = "/home/ta",
         ["mode"] = "",
     };
 
     [Test]
     public void Every_placeholder_is_filled()
     {
-        var foreign = new ForeignPrograms(null, "server -l {host} -p {port} -r [{registry_host}]:{registry_port} -c {config} -d {workdir}", null);
+        var foreign = new ForeignPrograms(null, "{cwd}/server -l {host} -p {port} -r [{registry_host}]:{registry_port} -c {config} -d {workdir}", null);
 
-        foreign.Expand(LabProgram.Server, Values).ShouldBe("server -l 127.0.0.1 -p 8001 -r [::1]:9999 -c /tmp/x/config.ini -d /tmp/x/server-1");
+        foreign.Expand(LabProgram.Server, Values).ShouldBe("/home/ta/server -l 127.0.0.1 -p 8001 -r [::1]:9999 -c /tmp/x/config.ini -d /tmp/x/server-1");
     }
 
     [Test]
