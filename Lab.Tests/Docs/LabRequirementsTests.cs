@@ -57,6 +57,7 @@ public sealed partial class LabRequirementsTests
     [TestCase("// the server registers an address clients can reach (lab requirements §5.5).", new[] { "req-5-5" })]
     [TestCase("see [lab requirements §3](lab-requirements.md#req-3) and §3.2", new[] { "req-3", "req-3-2" })]
     [TestCase("lab requirements §3, §11: framing", new[] { "req-3", "req-11" })]
+    [TestCase("[Lab requirements §1.13](lab-requirements.md#req-1-13): the registry defines", new[] { "req-1-13" })]
     [TestCase("no citation here: §3 alone is not one", new string[0])]
     public void A_citation_names_each_section_or_item_it_lists(string line, string[] anchors) =>
         CitedAnchors(line).ShouldBe(anchors);
@@ -78,7 +79,7 @@ public sealed partial class LabRequirementsTests
             .Where(path => !path.Split('/').Any(segment => segment is "bin" or "obj" or ".git" or "TestResults" or "coverage-report" or "scenario-reports"))
             .Order(StringComparer.Ordinal);
 
-    [GeneratedRegex(@"lab requirements\s+§\d+(?:\.\d+)?(?:(?:\]\([^)]*\))?(?:\s*(?:/|,|and)\s*)§\d+(?:\.\d+)?)*")]
+    [GeneratedRegex(@"lab requirements\s+§\d+(?:\.\d+)?(?:(?:\]\([^)]*\))?(?:\s*(?:/|,|and)\s*)§\d+(?:\.\d+)?)*", RegexOptions.IgnoreCase)]
     private static partial Regex Citation();
 
     [GeneratedRegex(@"§(?<section>\d+)(?:\.(?<item>\d+))?")]
