@@ -53,6 +53,19 @@ public sealed partial class LabRequirementsTests
         unknown.Count.ShouldBe(0, string.Join(Environment.NewLine, unknown));
     }
 
+    [Test]
+    public void The_docs_cite_the_requirements_page_never_a_document_outside_the_repository()
+    {
+        string root = DocumentationFiles.RepositoryRoot();
+
+        string[] outside = [.. DocumentationFiles.MarkdownFiles(root)
+            .SelectMany(file => File.ReadAllLines(Path.Combine(root, file)).Select((line, index) => (file, line, index)))
+            .Where(entry => entry.line.Contains("SPEC §", StringComparison.Ordinal) || entry.line.Contains("SPEC.md", StringComparison.Ordinal))
+            .Select(entry => $"{entry.file}:{entry.index + 1}: {entry.line.Trim()}")];
+
+        outside.ShouldBeEmpty("cite docs/lab-requirements.md (\"lab requirements §N\") instead");
+    }
+
     [TestCase("requirement:  lab requirements §1/§5: graceful stop", new[] { "req-1", "req-5" })]
     [TestCase("// the server registers an address clients can reach (lab requirements §5.5).", new[] { "req-5-5" })]
     [TestCase("see [lab requirements §3](lab-requirements.md#req-3) and §3.2", new[] { "req-3", "req-3-2" })]
