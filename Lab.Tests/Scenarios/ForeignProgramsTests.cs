@@ -76,7 +76,7 @@ public class ForeignProgramsTests
         ScenarioResult result = await runner.RunAsync(scenario);
 
         result.Outcome.ShouldBe(ScenarioOutcome.Skip);
-        result.Reason.ShouldBe("cannot grade a foreign server: its verdict reads Lab.Server's own log lines or command line");
+        result.Reason.ShouldBe("does not grade a foreign server: it runs none, or judges Lab.Server by its own log lines or command line");
         result.StartedProcessIds.ShouldBeEmpty();
     }
 
