@@ -3,6 +3,7 @@ using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
+using Lab.Telemetry;
 
 namespace Lab.Client;
 
@@ -132,6 +133,7 @@ public sealed class RegistryClient : IAsyncDisposable
                 _logger.LogDebug("Registry poll failed: {Reason}", ex.Message);
             }
 
+            ClientMetrics.DiscoveryRefreshed(succeeded: false);
             return false;
         }
 
@@ -184,6 +186,7 @@ public sealed class RegistryClient : IAsyncDisposable
             LogChanges(previous, found);
         }
 
+        ClientMetrics.DiscoveryRefreshed(succeeded: true);
         return true;
     }
 

@@ -2,6 +2,7 @@ using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
+using Lab.Telemetry;
 
 namespace Lab.Server;
 
@@ -135,6 +136,8 @@ public sealed class RegistryClient : IAsyncDisposable
             {
                 try
                 {
+                    // The heartbeat carries this server's call counters to the registry's dashboard.
+                    ServerMetrics.StampHeartbeat(instance.Parameters);
                     await SendAsync(RegisterPath, instance, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TimeoutException && !stoppingToken.IsCancellationRequested)

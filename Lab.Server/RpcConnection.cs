@@ -8,6 +8,7 @@ using Lab.Protocol.Discovery;
 using Lab.Protocol.Framing;
 using Lab.Protocol.Messages;
 using Microsoft.Extensions.Logging;
+using Lab.Telemetry;
 
 namespace Lab.Server;
 
@@ -176,6 +177,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
 
         Calls++;
         LogCall(methodName, result, Stopwatch.GetElapsedTime(started));
+        ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
         await SendAsync(writer, abortToken).ConfigureAwait(false);
     }
 

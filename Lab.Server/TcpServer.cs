@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Lab.Protocol.Configuration;
 using Microsoft.Extensions.Logging;
+using Lab.Telemetry;
 
 namespace Lab.Server;
 
@@ -233,6 +234,7 @@ public sealed class TcpServer : IAsyncDisposable
     private async Task RunConnectionAsync(RpcConnection connection, Socket socket)
     {
         await Task.Yield();
+        ServerMetrics.ConnectionChanged(+1);
         string reason = "internal error";
         try
         {
@@ -249,6 +251,8 @@ public sealed class TcpServer : IAsyncDisposable
             {
                 _connections.Remove(connection);
             }
+
+            ServerMetrics.ConnectionChanged(-1);
         }
 
         // Logged only now, so "closed" means the socket is closed and the server holds nothing of it:

@@ -15,8 +15,27 @@ public static class ClientMetrics
     private static readonly Counter<long> Failovers = Meter.CreateCounter<long>("rpclab.client.failovers", "{failover}", "Calls retried on another instance after one failed");
     private static readonly Counter<long> DiscoveryRefreshes = Meter.CreateCounter<long>("rpclab.client.discovery.refreshes", "{refresh}", "Registry polls, by outcome (ok or failed)");
 
-    /// <summary>A call to <paramref name="server"/> finished with <paramref name="outcome"/> (<c>ok</c> or the failure's name).</summary>
-    public static void CallFinished(string server, string outcome) =>
+    /// <summary>
+    /// Awaits one call to <paramref name="server"/> and counts it: outcome <c>ok</c>, or the exception's
+    /// kind (<c>RpcRemote</c> for an error reply, <c>RpcConnect</c>, <c>RpcTimeout</c>...). Rethrows.
+    /// </summary>
+    public static async Task<T> CountAsync<T>(string server, Task<T> call)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        try
+        {
+            T value = await call.ConfigureAwait(false);
+            CallFinished(server, "ok");
+            return value;
+        }
+        catch (Exception ex)
+        {
+            CallFinished(server, ex.GetType().Name.Replace("Exception", "", StringComparison.Ordinal));
+            throw;
+        }
+    }
+
+    private static void CallFinished(string server, string outcome) =>
         Calls.Add(1, new KeyValuePair<string, object?>("server", server), new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>A call moves on from <paramref name="server"/> to another instance.</summary>

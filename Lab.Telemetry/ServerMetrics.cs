@@ -40,23 +40,21 @@ public static class ServerMetrics
     private static long s_reportedCalls;      // guarded by ReportLock
     private static long s_reportedTimestamp = Stopwatch.GetTimestamp();   // guarded by ReportLock
 
-    /// <summary>One answered call: <paramref name="errorCode"/> is null for success.</summary>
-    public static void CallAnswered(string method, object? errorCode, TimeSpan duration, long bytesIn)
+    /// <summary>One answered call (<paramref name="errorCode"/> null for success), its request and reply sizes.</summary>
+    public static void CallAnswered(string method, object? errorCode, TimeSpan duration, long bytesIn, long bytesOut)
     {
         string outcome = errorCode?.ToString() ?? "ok";
         var tags = new TagList { { "method", method }, { "outcome", outcome } };
         Calls.Add(1, tags);
         CallDuration.Record(duration.TotalSeconds, tags);
         BytesReceived.Add(bytesIn);
+        BytesSent.Add(bytesOut);
         Interlocked.Increment(ref s_calls);
         if (errorCode is not null)
         {
             Interlocked.Increment(ref s_errors);
         }
     }
-
-    /// <summary>A reply of <paramref name="bytes"/> bytes was written.</summary>
-    public static void Sent(long bytes) => BytesSent.Add(bytes);
 
     /// <summary>A connection opened (+1) or closed (-1).</summary>
     public static void ConnectionChanged(int delta) => OpenConnections.Add(delta);
