@@ -11,7 +11,11 @@ public static class RegistryMetrics
     public const string MeterName = "RpcLab.Registry";
 
     private static readonly Meter Meter = new(MeterName, typeof(RegistryMetrics).Assembly.GetName().Version?.ToString());
-    private static readonly UpDownCounter<long> Instances = Meter.CreateUpDownCounter<long>("rpclab.registry.instances", "{instance}", "Instances stored now");
+    private static long s_instances;
+
+    // Observed, not added to: a monitor attached later (dotnet-counters) still sees the current count.
+    private static readonly ObservableUpDownCounter<long> Instances = Meter.CreateObservableUpDownCounter(
+        "rpclab.registry.instances", () => Interlocked.Read(ref s_instances), "{instance}", "Instances stored now");
     private static readonly Counter<long> Registrations = Meter.CreateCounter<long>("rpclab.registry.registrations", "{registration}", "First registrations of an instance");
     private static readonly Counter<long> Heartbeats = Meter.CreateCounter<long>("rpclab.registry.heartbeats", "{heartbeat}", "Re-registrations of a stored instance");
     private static readonly Counter<long> Unregistrations = Meter.CreateCounter<long>("rpclab.registry.unregistrations", "{instance}", "Instances removed by their server");
@@ -23,7 +27,7 @@ public static class RegistryMetrics
         if (isNew)
         {
             Registrations.Add(1);
-            Instances.Add(1);
+            Interlocked.Increment(ref s_instances);
         }
         else
         {
@@ -35,6 +39,6 @@ public static class RegistryMetrics
     public static void Removed(bool evicted)
     {
         (evicted ? Evictions : Unregistrations).Add(1);
-        Instances.Add(-1);
+        Interlocked.Decrement(ref s_instances);
     }
 }

@@ -30,11 +30,14 @@ public static class ServerMetrics
     private static readonly Meter Meter = new(MeterName, typeof(ServerMetrics).Assembly.GetName().Version?.ToString());
     private static readonly Counter<long> Calls = Meter.CreateCounter<long>("rpclab.server.calls", "{call}", "Calls answered, by method and outcome (ok or the error code)");
     private static readonly Histogram<double> CallDuration = Meter.CreateHistogram<double>("rpclab.server.call.duration", "s", "Time from a request's last byte to its reply being ready");
-    private static readonly UpDownCounter<long> OpenConnections = Meter.CreateUpDownCounter<long>("rpclab.server.connections.open", "{connection}", "Client connections open now");
+    // Observed, not added to: a monitor attached later (dotnet-counters) still sees the current count.
+    private static readonly ObservableUpDownCounter<long> OpenConnections = Meter.CreateObservableUpDownCounter(
+        "rpclab.server.connections.open", () => Interlocked.Read(ref s_openConnections), "{connection}", "Client connections open now");
     private static readonly Counter<long> BytesReceived = Meter.CreateCounter<long>("rpclab.server.bytes.received", "By", "Request bytes read");
     private static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("rpclab.server.bytes.sent", "By", "Reply bytes written");
 
     private static readonly Lock ReportLock = new();
+    private static long s_openConnections;
     private static long s_calls;
     private static long s_errors;
     private static long s_reportedCalls;      // guarded by ReportLock
@@ -57,7 +60,7 @@ public static class ServerMetrics
     }
 
     /// <summary>A connection opened (+1) or closed (-1).</summary>
-    public static void ConnectionChanged(int delta) => OpenConnections.Add(delta);
+    public static void ConnectionChanged(int delta) => Interlocked.Add(ref s_openConnections, delta);
 
     /// <summary>
     /// Writes the call totals and the rate since the previous heartbeat into a heartbeat's
