@@ -64,7 +64,12 @@ root.SetAction(async (parseResult, _) =>
         LabPrograms programs = LabPrograms.Locate();
         programs.EnsureBuilt();
         ScenarioTimings timings = ScenarioTimings.Load(parseResult.GetValue(configOption));
-        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out);
+        string reportPath = Path.GetFullPath(parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot));
+        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out)
+        {
+            // Screenshots and other files land next to the report: scenarios-<time>-happy-path-dashboard.png.
+            ArtifactPrefix = Path.ChangeExtension(reportPath, null) + "-",
+        };
         IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
 
         using var interrupted = new CancellationTokenSource();
@@ -87,7 +92,7 @@ root.SetAction(async (parseResult, _) =>
             Console.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
         }
 
-        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot));
+        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, reportPath);
         Console.WriteLine($"report: {markdown} (and {Path.GetFileName(json)})");
         int failures = results.Count(result => result.Outcome == ScenarioOutcome.Fail);
         return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;

@@ -47,6 +47,9 @@ internal sealed record ScenarioResult(
 /// </remarks>
 internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timings, TimeSpan scenarioTimeout, TextWriter output)
 {
+    /// <summary>Where scenarios save files for the report (see <see cref="ScenarioContext.ArtifactPath"/>); null: nowhere kept.</summary>
+    public string? ArtifactPrefix { get; init; }
+
     public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
     {
         var narrator = new Narrator(output);
@@ -68,7 +71,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         Directory.CreateDirectory(workDirectory);
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token);
+        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token) { ArtifactPrefix = ArtifactPrefix };
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
 
         ScenarioOutcome outcome = ScenarioOutcome.Pass;
