@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Lab.Protocol;
 using Lab.Scenarios;
 using Lab.Scenarios.Harness;
+using Lab.Terminal;
 
 // The teaching assistant's runner (SPEC §9). Wiring only: the scenarios live in Scenarios/,
 // the process machinery in Harness/.
@@ -65,7 +66,9 @@ root.SetAction(async (parseResult, _) =>
         programs.EnsureBuilt();
         ScenarioTimings timings = ScenarioTimings.Load(parseResult.GetValue(configOption));
         string reportPath = Path.GetFullPath(parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot));
-        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out)
+        // Coloured verdicts on a terminal only; a redirected run (a file, the tests, PowerShell capturing it) stays plain.
+        TextWriter console = ColourWriter.ForConsole(Console.Out);
+        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), console)
         {
             // Screenshots and other files land next to the report: scenarios-<time>-happy-path-dashboard.png.
             ArtifactPrefix = Path.ChangeExtension(reportPath, null) + "-",
@@ -83,10 +86,12 @@ root.SetAction(async (parseResult, _) =>
                 break;
             }
 
+            console.WriteLine();
+            console.WriteLine(ProgressLine.Format(results.Count + 1, selected.Count, scenario.Name, clock.Elapsed));
             results.Add(await runner.RunAsync(scenario, interrupted.Token));
         }
 
-        ScenarioReport.WriteSummary(Console.Out, results, clock.Elapsed);
+        ScenarioReport.WriteSummary(console, results, clock.Elapsed);
         if (interrupted.IsCancellationRequested && results.Count < selected.Count)
         {
             Console.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");

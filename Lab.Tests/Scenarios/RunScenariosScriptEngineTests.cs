@@ -47,6 +47,7 @@ public class RunScenariosScriptEngineTests
             PowerShellScript.ScriptRun run = await PowerShellScript.RunAsync(["happy-path", "-Report", report], ScriptTimeout);
 
             run.ExitCode.ShouldBe(0, run.Text);
+            run.Lines.ShouldContain(line => line.StartsWith("[1/1] happy-path  elapsed 0:", StringComparison.Ordinal), run.Text);
             run.Lines.ShouldContain("=== happy-path ===");
             run.Lines.ShouldContain(line => line.StartsWith("PASS", StringComparison.Ordinal), run.Text);
             run.Lines.ShouldContain(line => line.StartsWith("1 passed, 0 failed, 0 skipped in ", StringComparison.Ordinal), run.Text);
