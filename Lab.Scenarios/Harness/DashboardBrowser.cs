@@ -13,7 +13,7 @@ namespace Lab.Scenarios.Harness;
 /// <example>
 /// <code>
 /// await using DashboardBrowser? browser = await DashboardBrowser.TryLaunchAsync();
-/// IPage page = await browser!.OpenAsync(new Uri(registry, "dashboard"));
+/// (IPage page, int status) = await browser!.OpenAsync(new Uri(registry, "dashboard"));
 /// await page.ScreenshotAsync(new() { Path = "dashboard.png", FullPage = true });
 /// </code>
 /// </example>
@@ -68,12 +68,12 @@ internal sealed class DashboardBrowser : IAsyncDisposable
         }
     }
 
-    /// <summary>Opens <paramref name="url"/> in a new 1280x800 page and waits for it to load.</summary>
-    public async Task<IPage> OpenAsync(Uri url)
+    /// <summary>Opens <paramref name="url"/> in a new 1280x800 page and waits for it to load; also returns the HTTP status.</summary>
+    public async Task<(IPage Page, int Status)> OpenAsync(Uri url)
     {
         IPage page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } }).ConfigureAwait(false);
-        await page.GotoAsync(url.ToString(), new PageGotoOptions { Timeout = 30_000 }).ConfigureAwait(false);
-        return page;
+        IResponse? response = await page.GotoAsync(url.ToString(), new PageGotoOptions { Timeout = 30_000 }).ConfigureAwait(false);
+        return (page, response?.Status ?? 0);
     }
 
     public async ValueTask DisposeAsync()

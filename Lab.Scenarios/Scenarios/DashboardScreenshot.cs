@@ -20,9 +20,16 @@ internal static class DashboardScreenshot
         }
 
         var url = new Uri(registry.BaseUri, "dashboard");
-        context.Step($"opened {url} in headless Chromium");
-        IPage page = await browser.OpenAsync(url);
-        // Every server listed with a call count: the heartbeat after the client's calls has arrived.
+        (IPage page, int status) = await browser.OpenAsync(url);
+        if (status == 404)
+        {
+            // Another implementation's registry (graded with --registry-command) need not have the page.
+            context.Note($"no screenshot: the registry answers 404 for {url}");
+            return;
+        }
+
+        context.Step($"opened {url} in headless Chromium (HTTP {status})");
+        // Every server listed with its call count: the heartbeat after the client's calls has arrived.
         string[] addresses = [.. servers.Select(server => server.Address)];
         bool shown;
         try
@@ -31,7 +38,9 @@ internal static class DashboardScreenshot
                 """
                 addresses => addresses.every(address => {
                     const row = document.querySelector(`#instances tr[data-address="${address}"]`);
-                    return row !== null && Number(row.cells[5].textContent.replaceAll(",", "")) > 0;
+                    // "-": a server that reports no counters (another implementation) has nothing more to wait for.
+                    const calls = row === null ? "" : row.cells[5].textContent;
+                    return calls === "-" || Number(calls.replaceAll(",", "")) > 0;
                 })
                 """,
                 addresses,
@@ -46,7 +55,7 @@ internal static class DashboardScreenshot
         string path = context.ArtifactPath("happy-path-dashboard.png");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        context.Check(shown, $"the dashboard lists {string.Join(" and ", addresses)} with the calls each answered",
+        context.Check(shown, $"the dashboard lists {string.Join(" and ", addresses)} with the calls each server reported",
             $"after {ScenarioContext.Unexpected.TotalSeconds:0} s the page shows: {await page.Locator("#instances").InnerTextAsync()}");
         context.Step($"saved a screenshot of the dashboard: {path}");
     }

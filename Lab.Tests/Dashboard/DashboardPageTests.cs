@@ -31,7 +31,8 @@ public class DashboardPageTests
         string registryUrl = (await registry.WaitForOutputAsync(@"Registry listening on (http://127\.0\.0\.1:\d+)$")).Groups[1].Value;
         int registryPort = new Uri(registryUrl).Port;
 
-        IPage page = await browser.OpenAsync(new Uri(new Uri(registryUrl), DashboardEndpoints.PagePath));
+        (IPage page, int status) = await browser.OpenAsync(new Uri(new Uri(registryUrl), DashboardEndpoints.PagePath));
+        status.ShouldBe(200);
         var outsideRequests = new List<string>();
         page.Request += (_, request) =>
         {
