@@ -3,7 +3,6 @@ using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
-using Lab.Telemetry;
 
 namespace Lab.Client;
 

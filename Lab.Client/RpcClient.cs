@@ -8,7 +8,6 @@ using Lab.Protocol.Discovery;
 using Lab.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Lab.Telemetry;
 
 namespace Lab.Client;
 

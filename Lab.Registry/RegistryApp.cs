@@ -1,5 +1,4 @@
 using System.Net;
-using Lab.Dashboard;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Logging;
 using Microsoft.AspNetCore.Builder;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
-using Lab.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry;

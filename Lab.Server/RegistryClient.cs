@@ -2,7 +2,6 @@ using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
-using Lab.Telemetry;
 
 namespace Lab.Server;
 

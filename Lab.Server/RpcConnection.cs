@@ -8,7 +8,6 @@ using Lab.Protocol.Discovery;
 using Lab.Protocol.Framing;
 using Lab.Protocol.Messages;
 using Microsoft.Extensions.Logging;
-using Lab.Telemetry;
 
 namespace Lab.Server;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using Lab.Protocol.Configuration;
 using Microsoft.Extensions.Logging;
-using Lab.Telemetry;
 
 namespace Lab.Server;
 
