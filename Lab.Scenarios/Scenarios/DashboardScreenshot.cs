@@ -21,10 +21,10 @@ internal static class DashboardScreenshot
 
         var url = new Uri(registry.BaseUri, "dashboard");
         (IPage page, int status) = await browser.OpenAsync(url);
-        if (status == 404)
+        if (status != 200)
         {
             // Another implementation's registry (graded with --registry-command) need not have the page.
-            context.Note($"no screenshot: the registry answers 404 for {url}");
+            context.Note($"no screenshot: the registry answers HTTP {status} for {url}");
             return;
         }
 

@@ -63,6 +63,22 @@ public class RunScenariosScriptEngineTests
     }
 
     [Test]
+    public async Task ServerCommand_grades_another_implementations_server()
+    {
+        // The Python peer's server stands in for a student's; PythonPeer.Start skips the test without python3.
+        await using Interop.PythonPeer peer = Interop.PythonPeer.Start();
+        string server = Path.Combine(Interop.PythonPeer.ScriptDirectory, "lab_server.py");
+
+        PowerShellScript.ScriptRun run = await PowerShellScript.RunAsync(
+            ["discovery", "-ServerCommand", $"python3 \"{server}\" -l {{host}} -p {{port}} -c {{config}}", "-Report", Path.Combine(peer.Directory, "report.md")],
+            ScriptTimeout);
+
+        run.ExitCode.ShouldBe(0, run.Text);
+        run.Text.ShouldContain("foreign server): python3");
+        run.Lines.ShouldContain(line => line.StartsWith("1 passed, 0 failed, 0 skipped in ", StringComparison.Ordinal), run.Text);
+    }
+
+    [Test]
     public void Script_uses_only_syntax_Windows_PowerShell_5_1_accepts()
     {
         ScriptBlockAst script = Parser.ParseFile(PowerShellScript.ScriptPath, out _, out ParseError[] errors);
