@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Lab.Protocol;
 using Lab.Scenarios;
 using Lab.Scenarios.Harness;
+using Lab.Terminal;
 
 // The teaching assistant's runner (SPEC §9). Wiring only: the scenarios live in Scenarios/,
 // the process machinery in Harness/.
@@ -95,7 +96,14 @@ root.SetAction(async (parseResult, _) =>
         ScenarioTimings timings = ScenarioTimings.Load(parseResult.GetValue(configOption));
         Rubric? rubric = parseResult.GetValue(rubricOption) is { } rubricPath ? Rubric.Load(rubricPath, ScenarioCatalog.All.Select(scenario => scenario.Name)) : null;
         var foreign = new ForeignPrograms(parseResult.GetValue(registryCommandOption), parseResult.GetValue(serverCommandOption), parseResult.GetValue(clientCommandOption));
-        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out, foreign);
+        string reportPath = Path.GetFullPath(parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot));
+        // Coloured verdicts on a terminal only; a redirected run (a file, the tests, PowerShell capturing it) stays plain.
+        TextWriter console = ColourWriter.ForConsole(Console.Out);
+        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), console, foreign)
+        {
+            // Screenshots and other files land next to the report: scenarios-<time>-happy-path-dashboard.png.
+            ArtifactPrefix = Path.ChangeExtension(reportPath, null) + "-",
+        };
         IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
 
         using var interrupted = new CancellationTokenSource();
@@ -109,17 +117,19 @@ root.SetAction(async (parseResult, _) =>
                 break;
             }
 
+            console.WriteLine();
+            console.WriteLine(ProgressLine.Format(results.Count + 1, selected.Count, scenario.Name, clock.Elapsed));
             results.Add(await runner.RunAsync(scenario, interrupted.Token));
         }
 
         IReadOnlyList<string>? score = rubric?.Score(results);
-        ScenarioReport.WriteSummary(Console.Out, results, clock.Elapsed, score);
+        ScenarioReport.WriteSummary(console, results, clock.Elapsed, score);
         if (interrupted.IsCancellationRequested && results.Count < selected.Count)
         {
             Console.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
         }
 
-        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot), score);
+        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, reportPath, score);
         Console.WriteLine($"report: {markdown} (and {Path.GetFileName(json)})");
         int failures = results.Count(result => result.Outcome == ScenarioOutcome.Fail);
         return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;

@@ -59,6 +59,9 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
               + $"it runs none, or judges {string.Join(" and ", ungraded.Select(kind => $"Lab.{kind}"))} by its own log lines or command line";
     }
 
+    /// <summary>Where scenarios save files for the report (see <see cref="ScenarioContext.ArtifactPath"/>); null: nowhere kept.</summary>
+    public string? ArtifactPrefix { get; init; }
+
     public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
     {
         var narrator = new Narrator(output);
@@ -86,7 +89,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         Directory.CreateDirectory(workDirectory);
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign);
+        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign) { ArtifactPrefix = ArtifactPrefix };
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
 
         ScenarioOutcome outcome = ScenarioOutcome.Pass;

@@ -51,6 +51,7 @@ internal static class HappyPathScenarios
         context.Note("the client (registry mode, the lab's default) runs the demo: every demo method, then 30 concurrent calls");
         ClientRun run = await context.RunClientAsync([]);
         CheckDemoRun(context, run, servers);
+        await DashboardScreenshot.CaptureAsync(context, registry, servers);
 
         if (ProcessSignals.AreSupported)
         {
