@@ -221,7 +221,10 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
             catch (RpcTransportException ex) when (_registry is not null && CanTryAnotherInstance(ex, options))
             {
                 lastFailure = ex;
-                await DropInstanceAsync(instance, ex);
+                if (ex is not RpcServerBusyException)
+                {
+                    await DropInstanceAsync(instance, ex);
+                }
             }
         }
     }

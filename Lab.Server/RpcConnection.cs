@@ -37,6 +37,9 @@ namespace Lab.Server;
 /// </remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
+    /// <summary>How long the last reply may take once the drain deadline passed (a stop's grace beyond drain_timeout).</summary>
+    public static readonly TimeSpan StopReplyGrace = TimeSpan.FromSeconds(1);
+
     // The write deadline, reused by every reply on this connection (see SendAsync); disposed when RunAsync ends.
     private CancellationTokenSource? _writeDeadline;
 
@@ -57,7 +60,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         string reason = "closed";
         bool lingerForErrorReply = false;
         using var stream = new NetworkStream(socket, ownsSocket: false);
-        var reader = new MessageReader(stream, settings.MaxMessageSize);
+        var reader = new MessageReader(stream, settings.MaxMessageSize) { IdleTimeout = settings.IdleTimeout };
         using var writer = new MessageWriter(stream);
         try
         {
@@ -73,7 +76,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 ReadOnlyMemory<byte>? message;
                 try
                 {
-                    // No deadline while idle between requests (a client may keep a connection for reuse);
+                    // Idle between requests up to idle_timeout (a client may keep a connection for reuse);
                     // once a request's first byte arrived, the rest must come within read_timeout.
                     message = await reader.ReadMessageAsync(settings.ReadTimeout, drainToken).ConfigureAwait(false);
                 }
@@ -176,6 +179,15 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
 
         Calls++;
         LogCall(methodName, result, Stopwatch.GetElapsedTime(started));
+        if (abortToken.IsCancellationRequested)
+        {
+            // Past the drain deadline: one last, short try to tell the caller before its connection
+            // closes. This second is the "grace" a stop may take beyond drain_timeout.
+            using var grace = new CancellationTokenSource(StopReplyGrace);
+            await writer.SendAsync(grace.Token).ConfigureAwait(false);
+            return;
+        }
+
         await SendAsync(writer, abortToken).ConfigureAwait(false);
     }
 

@@ -128,7 +128,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        var stub = new ServerStub(settings.MethodTimeout, loggerFactory.CreateLogger<ServerStub>());
+        var stub = new ServerStub(settings.MethodTimeout, loggerFactory.CreateLogger<ServerStub>(), settings.MaxConcurrentCalls);
         new DemoMethods().RegisterAll(stub);
         return stub;
     }
