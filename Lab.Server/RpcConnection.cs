@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Unicode;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -151,7 +152,14 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         JsonDocument? document = null;
         try
         {
-            // The framing layer proved this is one JSON value; the document reads the bytes in place.
+            // The framing layer proved this is one JSON value, but its tokenizer does not check the text
+            // inside strings: invalid UTF-8 is refused here, for this request only.
+            if (!Utf8.IsValid(message.Span))
+            {
+                throw new BadRequestException("the request is not valid UTF-8 text");
+            }
+
+            // The document reads the bytes in place.
             document = JsonDocument.Parse(message, ProtocolJson.DocumentOptions);
             RpcRequest request = RpcRequest.Parse(document.RootElement);
             methodName = request.MethodName;
@@ -163,8 +171,13 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
         catch (JsonException ex)
         {
-            // Tokens were fine but the value is not usable (nested deeper than the limit).
-            result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
+            // Tokens were fine but the value is not usable: nested deeper than the limit, or a repeated key.
+            result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.Explain(ex));
+        }
+        catch (InvalidOperationException)
+        {
+            // Comparing keys for duplicates decodes them; a key escaping half a character ("\ud800") fails there.
+            result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.UnpairedSurrogate("a key"));
         }
 
         try

@@ -120,7 +120,16 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             // its thread, ignores its token, or honours it (a well-behaved one stops, see DemoMethods.SleepAsync).
             return CallResult.Success(await running.WaitAsync(methodTimeout, cancellationToken).ConfigureAwait(false));
         }
-        catch (TimeoutException) when (!running.IsCompleted || running.IsCanceled)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _logger.LogWarning("{Method}() abandoned: still running when the server's drain deadline passed", request.MethodName);
+            ObserveAbandoned(request.MethodName, running, started, "it was abandoned at the drain deadline");
+            return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
+        }
+
+        // Timed out: WaitAsync's timer fired first, or the method's own token did and it stopped.
+        catch (Exception ex) when ((ex is TimeoutException && !running.IsFaulted)
+                                   || (ex is OperationCanceledException && timeout is { IsCancellationRequested: true }))
         {
             // WaitAsync's timer may beat the token's: cancel now, before `using` disposes the source
             // (which would stop its timer and leave a cooperative method running on).
@@ -128,12 +137,6 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             ObserveAbandoned(request.MethodName, running, started, "its caller had a MethodTimeout reply");
             return CallResult.Failure(RpcErrorCode.MethodTimeout,
                 $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            _logger.LogWarning("{Method}() abandoned: still running when the server's drain deadline passed", request.MethodName);
-            ObserveAbandoned(request.MethodName, running, started, "it was abandoned at the drain deadline");
-            return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
         }
         catch (Exception ex)
         {
