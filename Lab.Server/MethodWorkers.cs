@@ -21,14 +21,15 @@ namespace Lab.Server;
 /// </para>
 /// <para>
 /// It is a <see cref="TaskScheduler"/>, so the continuations of an <c>async</c> method (its code after
-/// each <c>await</c>) also come back here rather than onto the pool. Threads start on demand, up to the
-/// bound, and stay. Concurrency: every member may be called from any thread; <see cref="_slots"/> counts
+/// each <c>await</c>) also come back here rather than onto the pool. Threads start on demand, up to
+/// <see cref="MaxThreads"/>, and stay; when all are busy, work waits for the next free one (a queue
+/// bounded by the calls allowed). Concurrency: every member may be called from any thread; <see cref="_slots"/> counts
 /// calls, <see cref="_lock"/> guards <see cref="_threadCount"/>, the rest is lock-free.
 /// </para>
 /// <example>
 /// <code>
 /// var workers = new MethodWorkers(maxConcurrentCalls: 64);
-/// if (workers.TryRun(() => method.InvokeAsync(arguments), out Task&lt;object?&gt; running)) await running;
+/// if (workers.TryRun("add", () => method.InvokeAsync(arguments), out Task&lt;object?&gt; running)) await running;
 /// </code>
 /// </example>
 /// </remarks>
@@ -51,8 +52,11 @@ public sealed class MethodWorkers(int maxConcurrentCalls) : TaskScheduler
     /// <summary>The bound: calls that may run at once (a call holds its slot until its method really ends).</summary>
     public int MaxConcurrentCalls { get; } = maxConcurrentCalls;
 
+    /// <summary>Threads at most: enough for many blocked methods, few enough to keep memory small.</summary>
+    public int MaxThreads { get; } = Math.Min(maxConcurrentCalls, 256);
+
     /// <inheritdoc />
-    public override int MaximumConcurrencyLevel => MaxConcurrentCalls;
+    public override int MaximumConcurrencyLevel => MaxThreads;
 
     /// <summary>Calls running now, including those whose callers already had a MethodTimeout reply.</summary>
     public int Running => MaxConcurrentCalls - _slots.CurrentCount;
@@ -89,20 +93,16 @@ public sealed class MethodWorkers(int maxConcurrentCalls) : TaskScheduler
     {
         // Hand the task to a waiting thread (claimed with a compare-exchange so two tasks never count
         // on the same one), else to a new thread, else — every thread busy — to the overflow queue.
-        int available;
-        while ((available = Volatile.Read(ref _available)) > 0)
+        if (TryClaimAvailableThread())
         {
-            if (Interlocked.CompareExchange(ref _available, available - 1, available) == available)
-            {
-                _handOff.Enqueue(task);
-                _handedOff.Release();
-                return;
-            }
+            _handOff.Enqueue(task);
+            _handedOff.Release();
+            return;
         }
 
         lock (_lock)
         {
-            if (_threadCount < MaxConcurrentCalls)
+            if (_threadCount < MaxThreads)
             {
                 _threadCount++;
                 new Thread(WorkLoop) { IsBackground = true, Name = "rpc-method" }.Start(task);
@@ -136,8 +136,30 @@ public sealed class MethodWorkers(int maxConcurrentCalls) : TaskScheduler
             }
 
             Interlocked.Increment(ref _available);
+            // Work may have gone to the overflow just before we counted ourselves available: take it,
+            // unless a task has already claimed us (then it is being handed off; overflow comes next).
+            if (!_overflow.IsEmpty && TryClaimAvailableThread())
+            {
+                _overflow.TryDequeue(out task);
+                continue;
+            }
+
             _handedOff.Wait();
             _handOff.TryDequeue(out task);
         }
+    }
+
+    private bool TryClaimAvailableThread()
+    {
+        int available;
+        while ((available = Volatile.Read(ref _available)) > 0)
+        {
+            if (Interlocked.CompareExchange(ref _available, available - 1, available) == available)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

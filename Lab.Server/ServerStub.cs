@@ -35,7 +35,7 @@ namespace Lab.Server;
 public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = ServerStub.DefaultMaxConcurrentCalls)
 {
     /// <summary>Default bound on calls running at once (<c>max_concurrent_calls</c>).</summary>
-    public const int DefaultMaxConcurrentCalls = 64;
+    public const int DefaultMaxConcurrentCalls = 1000;
 
     private readonly MethodWorkers _workers = new(maxConcurrentCalls);
     private readonly ConcurrentDictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);

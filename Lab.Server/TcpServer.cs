@@ -32,10 +32,6 @@ namespace Lab.Server;
 public sealed class TcpServer : IAsyncDisposable
 {
     private const int ListenBacklog = 512;
-
-    // Descriptors kept free for the runtime itself: it opens files while running (assemblies, the
-    // registry's HTTP sockets), and at the limit it fails hard ("Out of memory.", exit 134).
-    private const int ReservedDescriptors = 256;
     private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxAcceptRetryDelay = TimeSpan.FromSeconds(2);
 
@@ -59,7 +55,6 @@ public sealed class TcpServer : IAsyncDisposable
     private readonly Lazy<Task> _stopping;
     private Socket? _listener;
     private Task? _acceptLoop;
-    private int _maxConnections;
 
 
     public TcpServer(ServerStub stub, ServerSettings settings, ILoggerFactory loggerFactory)
@@ -127,7 +122,6 @@ public sealed class TcpServer : IAsyncDisposable
         }
 
         _listener = listener;
-        _maxConnections = LimitConnections(_settings.MaxConnections);
         _acceptLoop = AcceptLoopAsync(listener, _stopAccepting.Token);
     }
 
@@ -170,8 +164,7 @@ public sealed class TcpServer : IAsyncDisposable
             await all.ConfigureAwait(false);
         }
 
-        // Methods still running now run on background threads that cannot be aborted and do not keep
-        // the process alive: name them, since the process is about to leave them behind.
+        // Methods still running are on background threads: the process leaves them behind, so name them.
         if (_stub.RunningMethods is { Count: > 0 } abandoned)
         {
             _logger.LogWarning("Abandoning {Count} method(s) still running: {Methods}", abandoned.Count, string.Join(", ", abandoned));
@@ -212,24 +205,15 @@ public sealed class TcpServer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                // Out of file descriptors or memory: accept fails at once, again and again. Back off
-                // (doubling up to 2 s) so the loop does not spin, keep serving the connections we have,
-                // and log once per streak, not once per attempt.
+                // Out of descriptors or memory: accept fails at once, again and again. Back off (doubling
+                // up to 2 s), keep serving the connections we have, and log once per streak.
                 if (failedAccepts++ == 0)
                 {
                     _logger.LogWarning("Accepting connections failed: {Reason}; backing off and retrying (logged once until accepting works again)", ex.Message);
                 }
 
                 TimeSpan delay = AcceptRetryDelay * Math.Pow(2, Math.Min(failedAccepts - 1, 5));
-                try
-                {
-                    await Task.Delay(delay < MaxAcceptRetryDelay ? delay : MaxAcceptRetryDelay, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
+                await Task.WhenAny(Task.Delay(delay < MaxAcceptRetryDelay ? delay : MaxAcceptRetryDelay, cancellationToken)).ConfigureAwait(false);
                 continue;
             }
             catch (Exception ex)
@@ -241,30 +225,20 @@ public sealed class TcpServer : IAsyncDisposable
                 return;
             }
 
-            if (failedAccepts > 0)
-            {
-                _logger.LogInformation("Accepting connections again after {Failures} failed attempts", failedAccepts);
-                failedAccepts = 0;
-            }
-
-            if (ConnectionCount >= _maxConnections)
+            failedAccepts = 0;
+            if (ConnectionCount >= _settings.MaxConnections)
             {
                 // Closed at once: one peer opening connections without end must not take every descriptor.
                 if (refused++ == 0)
                 {
-                    _logger.LogWarning("Refusing new connections: max_connections ({Max}) are open; closing each new one at once", _maxConnections);
+                    _logger.LogWarning("Refusing new connections: max_connections ({Max}) are open; closing each new one at once", _settings.MaxConnections);
                 }
 
                 socket.Dispose();
                 continue;
             }
 
-            if (refused > 0)
-            {
-                _logger.LogInformation("Accepting connections again; refused {Refused} while at max_connections", refused);
-                refused = 0;
-            }
-
+            refused = 0;
             socket.NoDelay = true;
             var connection = new RpcConnection(socket, _stub, _settings, _logger);
             lock (_gate)
@@ -300,29 +274,6 @@ public sealed class TcpServer : IAsyncDisposable
         // Logged only now, so "closed" means the socket is closed and the server holds nothing of it:
         // a reader of the log (or a test waiting on this line) never sees a freed connection still counted.
         _logger.LogInformation("Connection from {Peer} closed after {Calls} calls ({Reason})", connection.Peer, connection.Calls, reason);
-    }
-
-    // max_connections, lowered if the process's descriptor limit could not hold that many sockets.
-    private int LimitConnections(int configured)
-    {
-        int? descriptors = DescriptorLimit();
-        if (descriptors is not { } limit || configured <= limit - ReservedDescriptors)
-        {
-            return configured;
-        }
-
-        int max = Math.Max(1, limit - ReservedDescriptors);
-        _logger.LogWarning("max_connections lowered from {Configured} to {Max}: the process may open only {Limit} files (ulimit -n)", configured, max, limit);
-        return max;
-    }
-
-    // The soft RLIMIT_NOFILE, from /proc on Linux; null elsewhere or when unlimited.
-    private static int? DescriptorLimit()
-    {
-        const string limits = "/proc/self/limits";
-        string? line = File.Exists(limits) ? File.ReadLines(limits).FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal)) : null;
-        string[] fields = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
-        return fields.Length > 3 && int.TryParse(fields[3], out int soft) ? soft : null;
     }
 
     /// <summary>Closes the listening socket behind the accept loop's back, as a fault would (tests of the passive stop).</summary>

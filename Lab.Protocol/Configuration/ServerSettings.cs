@@ -35,8 +35,8 @@ public sealed record ServerSettings
     /// <summary>Largest request or reply in bytes. Default 1 MiB.</summary>
     public int MaxMessageSize { get; init; } = 1024 * 1024;
 
-    /// <summary>User methods running at once; a call beyond it gets ServerBusy. Default 64.</summary>
-    public int MaxConcurrentCalls { get; init; } = 64;
+    /// <summary>User methods running or waiting for a method thread at once; a call beyond it gets ServerBusy. Default 1000.</summary>
+    public int MaxConcurrentCalls { get; init; } = 1000;
 
     /// <summary>Open connections; a connection beyond it is closed at once. Default 5000 (also capped below the descriptor limit).</summary>
     public int MaxConnections { get; init; } = 5000;

@@ -28,7 +28,7 @@ internal static class ServerTimeoutScenarios
             MethodAsync),
         new("timeout-blocking-method",
             "block(5) blocks its thread and ignores the deadline: MethodTimeout at 1 s all the same, 30 of them leave other clients served, SIGTERM exits within the drain deadline",
-            "lab requirements §7: server, running the method (runs too long) — MethodTimeout reply, however the method is written",
+            "SPEC §7: server, running the method (runs too long) — MethodTimeout reply, however the method is written",
             BlockingMethodAsync) { NeedsPosixSignals = true },
     ];
 
