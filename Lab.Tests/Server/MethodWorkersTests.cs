@@ -82,6 +82,24 @@ public class MethodWorkersTests
     }
 
     [Test]
+    public async Task The_client_raises_RpcServerBusyException_when_every_slot_is_taken()
+    {
+        using var release = new ManualResetEventSlim();
+        var settings = Lab.Tests.Server.Support.TestSettings.Server() with { MaxConcurrentCalls = 1 };
+        await using var server = new Lab.Tests.Server.Support.RunningTcpServer(settings, stub => stub.Register("stuck", () => release.Wait(TestTimeouts.Unexpected)));
+        await using Lab.Client.RpcClient client = Lab.Client.RpcClient.Direct("127.0.0.1", server.EndPoint.Port, Lab.Tests.Client.Support.ClientTestSettings.Fast);
+        Task<bool> first = client.CallAsync<bool>("stuck", []);
+        await WaitUntilAsync(() => server.Stub.RunningMethods.Count == 1);
+
+        var busy = await Should.ThrowAsync<Lab.Client.RpcServerBusyException>(() => client.CallAsync<bool>("stuck", []));
+
+        busy.RequestSent.ShouldBeFalse();
+        busy.Message.ShouldContain("refused: ServerBusy: the server is busy");
+        release.Set();
+        (await first.WaitAsync(TestTimeouts.Unexpected)).ShouldBeTrue();
+    }
+
+    [Test]
     public async Task A_slot_stays_taken_while_a_timed_out_method_still_runs()
     {
         using var release = new ManualResetEventSlim();
