@@ -205,8 +205,7 @@ public sealed class TcpServer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                // Out of descriptors or memory: accept fails at once, again and again. Back off (doubling
-                // up to 2 s), keep serving the connections we have, and log once per streak.
+                // Out of descriptors or memory: back off (doubling up to 2 s), log once per streak, keep serving.
                 if (failedAccepts++ == 0)
                 {
                     _logger.LogWarning("Accepting connections failed: {Reason}; backing off and retrying (logged once until accepting works again)", ex.Message);
