@@ -325,7 +325,7 @@ public sealed class RegistryClient : IAsyncDisposable
             {
                 InstanceMeta instance = InstanceMeta.Parse(item);
                 if (instance.Status && string.Equals(instance.Protocol, Protocol, StringComparison.OrdinalIgnoreCase)
-                    && !InstanceMeta.IsWildcardHost(instance.Host))
+                    && !HostAddress.IsWildcard(instance.Host))
                 {
                     instances.Add(instance);
                 }

@@ -122,7 +122,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
 
         // A server listening on 0.0.0.0 or :: cannot be dialled at that address: record the address
         // its request came from instead, which is one the server is reachable at.
-        if (InstanceMeta.IsWildcardHost(instance.Host))
+        if (HostAddress.IsWildcard(instance.Host))
         {
             if (context.Connection.RemoteIpAddress is not { } remote)
             {

@@ -30,24 +30,19 @@ public sealed record CallResult(object? Value, RpcErrorCode? ErrorCode, string? 
     /// </summary>
     public CallResult WriteTo(MessageWriter writer)
     {
-        if (!IsSuccess)
-        {
-            RpcReply.WriteError(writer.Json, ErrorCode!.Value, ErrorMessage!);
-            return this;
-        }
-
         try
         {
-            RpcReply.WriteSuccess(writer.Json, Value);
+            if (IsSuccess)
+                RpcReply.WriteSuccess(writer.Json, Value);
+            else
+                RpcReply.WriteError(writer.Json, ErrorCode!.Value, ErrorMessage!);
             return this;
         }
         catch (Exception ex) when (ex is ArgumentException or JsonException or NotSupportedException or InvalidOperationException)
         {
             // Half a reply may already be in the buffer: throw it away and send the error instead.
             writer.Discard();
-            CallResult failure = Failure(RpcErrorCode.MethodFailed, $"the result cannot be sent as JSON: {ex.Message}");
-            RpcReply.WriteError(writer.Json, failure.ErrorCode!.Value, failure.ErrorMessage!);
-            return failure;
+            return Failure(RpcErrorCode.MethodFailed, $"the result cannot be sent as JSON: {ex.Message}").WriteTo(writer);
         }
     }
 }

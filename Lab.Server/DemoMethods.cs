@@ -25,7 +25,6 @@ public sealed class DemoMethods
     /// <summary>Registers every demo method under its snake_case wire name.</summary>
     public void RegisterAll(ServerStub stub)
     {
-        ArgumentNullException.ThrowIfNull(stub);
         stub.Register("add", Add);
         stub.Register("subtract", Subtract);
         stub.Register("multiply", Multiply);
@@ -63,9 +62,7 @@ public sealed class DemoMethods
         var elements = new List<string>();
         var enumerator = System.Globalization.StringInfo.GetTextElementEnumerator(@string);
         while (enumerator.MoveNext())
-        {
             elements.Add(enumerator.GetTextElement());
-        }
 
         elements.Reverse();
         return string.Concat(elements);
@@ -79,9 +76,7 @@ public sealed class DemoMethods
     public static async Task<double> SleepAsync(double seconds, CancellationToken cancellationToken)
     {
         if (!double.IsFinite(seconds) || seconds < 0 || seconds > TimeSpan.FromDays(1).TotalSeconds)
-        {
             throw new ArgumentOutOfRangeException(nameof(seconds), "seconds must be between 0 and 86400");
-        }
 
         await Task.Delay(TimeSpan.FromSeconds(seconds), cancellationToken).ConfigureAwait(false);
         return seconds;

@@ -34,23 +34,22 @@ namespace Lab.Server;
 /// </remarks>
 public sealed class RegistryClient : IAsyncDisposable
 {
-    private const string RegisterPath = "myRegistry/register";
-    private const string UnregisterPath = "myRegistry/unregister";
-
     private readonly ServerSettings _settings;
     private readonly ILogger<RegistryClient> _logger;
+    private readonly TimeProvider _time;
     private readonly HttpClient _http;
     private readonly string _registryUrl;
     private readonly CancellationTokenSource _stopHeartbeats = new();
     private InstanceMeta? _instance;
-    private Task? _heartbeatLoop;
+    private Task _heartbeatLoop = Task.CompletedTask;
 
-    public RegistryClient(RegistrySettings registry, ServerSettings settings, ILogger<RegistryClient> logger)
+    /// <param name="timeProvider">The clock of the heartbeat interval and the retry backoff; tests pass a fake one.</param>
+    public RegistryClient(RegistrySettings registry, ServerSettings settings, ILogger<RegistryClient> logger, TimeProvider? timeProvider = null)
     {
-        ArgumentNullException.ThrowIfNull(registry);
-        _settings = settings ?? throw new ArgumentNullException(nameof(settings));
-        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
-        _registryUrl = $"http://{InstanceMeta.FormatAddress(registry.Host, registry.Port)}";
+        _settings = settings;
+        _logger = logger;
+        _time = timeProvider ?? TimeProvider.System;
+        _registryUrl = $"http://{HostAddress.Format(registry.Host, registry.Port)}";
         // Timeout.Infinite here: each request gets its own registry_timeout through a CancellationToken,
         // which also lets a stop cancel a request in flight. The connect timeout bounds a dead host.
         _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = settings.RegistryTimeout })
@@ -60,21 +59,10 @@ public sealed class RegistryClient : IAsyncDisposable
         };
     }
 
-    /// <summary>The registry's address as logs show it: <c>http://127.0.0.1:9999</c>.</summary>
-    public string RegistryUrl => _registryUrl;
-
-    /// <summary>True while the heartbeat loop runs.</summary>
-    public bool IsHeartbeating => _heartbeatLoop is { IsCompleted: false };
-
     /// <summary>Starts the heartbeat loop for <paramref name="instance"/>; the first registration is immediate.</summary>
     public void Start(InstanceMeta instance)
     {
-        if (_instance is not null)
-        {
-            throw new InvalidOperationException("the registry client is already started");
-        }
-
-        _instance = instance ?? throw new ArgumentNullException(nameof(instance));
+        _instance = instance;
         _heartbeatLoop = HeartbeatLoopAsync(instance, _stopHeartbeats.Token);
     }
 
@@ -86,15 +74,13 @@ public sealed class RegistryClient : IAsyncDisposable
     public async Task<bool> StopAsync(CancellationToken cancellationToken = default)
     {
         if (_instance is null || _stopHeartbeats.IsCancellationRequested)
-        {
             return false;
-        }
 
         await _stopHeartbeats.CancelAsync().ConfigureAwait(false);
-        await _heartbeatLoop!.ConfigureAwait(false);
+        await _heartbeatLoop.ConfigureAwait(false);
         try
         {
-            await SendAsync(UnregisterPath, _instance, cancellationToken).ConfigureAwait(false);
+            await SendAsync("myRegistry/unregister", _instance, cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("Unregistered from registry");
             return true;
         }
@@ -108,15 +94,8 @@ public sealed class RegistryClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (!_stopHeartbeats.IsCancellationRequested)
-        {
             await _stopHeartbeats.CancelAsync().ConfigureAwait(false);
-        }
-
-        if (_heartbeatLoop is not null)
-        {
-            await _heartbeatLoop.ConfigureAwait(false);
-        }
-
+        await _heartbeatLoop.ConfigureAwait(false);
         _http.Dispose();
         _stopHeartbeats.Dispose();
     }
@@ -125,7 +104,7 @@ public sealed class RegistryClient : IAsyncDisposable
     {
         // Yield first: Start returns at once, the loop runs in the background.
         await Task.Yield();
-        using var timer = new PeriodicTimer(_settings.HeartbeatInterval);
+        using var timer = new PeriodicTimer(_settings.HeartbeatInterval, _time);
         bool registeredOnce = false;
         bool inOutage = false;
         TimeSpan firstRetry = _settings.HeartbeatInterval / 4;
@@ -136,39 +115,29 @@ public sealed class RegistryClient : IAsyncDisposable
             {
                 try
                 {
-                    await SendAsync(RegisterPath, instance, stoppingToken).ConfigureAwait(false);
+                    await SendAsync("myRegistry/register", instance, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TimeoutException && !stoppingToken.IsCancellationRequested)
                 {
                     // Once per outage, not once per attempt: a down registry must not flood the log.
                     if (!inOutage)
-                    {
                         _logger.LogInformation("Registry unreachable at {Registry}: {Reason}; serving anyway and retrying", _registryUrl, ex.Message);
-                        inOutage = true;
-                    }
                     else
-                    {
                         _logger.LogDebug("Registry still unreachable: {Reason}", ex.Message);
-                    }
+                    inOutage = true;
 
                     // Capped backoff: quick retries at first, then one per heartbeat interval — never a spin.
-                    await Task.Delay(retryDelay, stoppingToken).ConfigureAwait(false);
+                    await Task.Delay(retryDelay, _time, stoppingToken).ConfigureAwait(false);
                     retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, _settings.HeartbeatInterval.Ticks));
                     continue;
                 }
 
                 if (inOutage)
-                {
                     _logger.LogInformation("Registry reachable again; registered as {Instance}", instance);
-                }
                 else if (!registeredOnce)
-                {
                     _logger.LogInformation("Registered with registry at {Registry} as {Instance}", _registryUrl, instance);
-                }
                 else
-                {
                     _logger.LogDebug("Heartbeat sent to {Registry}", _registryUrl);
-                }
 
                 (registeredOnce, inOutage, retryDelay) = (true, false, firstRetry);
                 await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
@@ -193,9 +162,7 @@ public sealed class RegistryClient : IAsyncDisposable
         deadline.CancelAfter(_settings.RegistryTimeout);
         try
         {
-            using HttpResponseMessage response = await _http
-                .PostAsJsonAsync(path, instance, ProtocolJson.Options, deadline.Token)
-                .ConfigureAwait(false);
+            using HttpResponseMessage response = await _http.PostAsJsonAsync(path, instance, ProtocolJson.Options, deadline.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 string body = await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Lab.Protocol;
@@ -37,10 +36,7 @@ namespace Lab.Server;
 /// </remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
-    // The write deadline, reused by every reply on this connection (see SendAsync); disposed when RunAsync ends.
-    private CancellationTokenSource? _writeDeadline;
-
-    public string Peer { get; } = FormatPeer(socket.RemoteEndPoint);
+    public string Peer { get; } = HostAddress.Format(socket.RemoteEndPoint);
 
     /// <summary>Calls answered so far.</summary>
     public int Calls { get; private set; }
@@ -54,22 +50,16 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
     public async Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)
     {
         logger.LogInformation("Connection from {Peer} opened", Peer);
-        string reason = "closed";
+        string reason = "server stopping";
         bool lingerForErrorReply = false;
         using var stream = new NetworkStream(socket, ownsSocket: false);
         var reader = new MessageReader(stream, settings.MaxMessageSize);
         using var writer = new MessageWriter(stream);
         try
         {
-            while (true)
+            // Requests already buffered behind the current one are not started once a stop began.
+            while (!drainToken.IsCancellationRequested)
             {
-                // Requests already buffered behind the current one are not started once a stop began.
-                if (drainToken.IsCancellationRequested)
-                {
-                    reason = "server stopping";
-                    break;
-                }
-
                 ReadOnlyMemory<byte>? message;
                 try
                 {
@@ -77,17 +67,12 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                     // once a request's first byte arrived, the rest must come within read_timeout.
                     message = await reader.ReadMessageAsync(settings.ReadTimeout, drainToken).ConfigureAwait(false);
                 }
-                catch (MalformedMessageException ex)
+                catch (FramingException ex) when (ex is MalformedMessageException or MessageTooLargeException)
                 {
-                    // Garbage: we cannot tell where the next message would start. Say why, then close.
-                    await TrySendErrorAsync(writer, RpcErrorCode.BadRequest, ex.Message, abortToken).ConfigureAwait(false);
-                    (reason, lingerForErrorReply) = ("bad request: not valid JSON", true);
-                    break;
-                }
-                catch (MessageTooLargeException ex)
-                {
-                    await TrySendErrorAsync(writer, RpcErrorCode.MessageTooLarge, ex.Message, abortToken).ConfigureAwait(false);
-                    (reason, lingerForErrorReply) = ($"message too large (over {ex.MaxMessageSize} bytes)", true);
+                    // We cannot tell where the next message would start. Say why, then close.
+                    bool tooLarge = ex is MessageTooLargeException;
+                    await TrySendErrorAsync(writer, tooLarge ? RpcErrorCode.MessageTooLarge : RpcErrorCode.BadRequest, ex.Message, abortToken).ConfigureAwait(false);
+                    (reason, lingerForErrorReply) = (tooLarge ? $"message too large (over {settings.MaxMessageSize} bytes)" : "bad request: not valid JSON", true);
                     break;
                 }
                 catch (FramingException ex)
@@ -98,7 +83,6 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 }
                 catch (OperationCanceledException) when (drainToken.IsCancellationRequested)
                 {
-                    reason = "server stopping";
                     break;
                 }
 
@@ -131,11 +115,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
 
         if (lingerForErrorReply)
-        {
             await LingerAsync(stream, abortToken).ConfigureAwait(false);
-        }
-
-        _writeDeadline?.Dispose();
         return reason;
     }
 
@@ -154,13 +134,9 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             methodName = request.MethodName;
             result = await stub.DispatchAsync(request, abortToken).ConfigureAwait(false);
         }
-        catch (BadRequestException ex)
+        catch (Exception ex) when (ex is BadRequestException or JsonException)
         {
-            result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
-        }
-        catch (JsonException ex)
-        {
-            // Tokens were fine but the value is not usable (nested deeper than the limit).
+            // JsonException: the tokens were fine but the value is not usable (nested deeper than the limit).
             result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
         }
 
@@ -175,51 +151,25 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
 
         Calls++;
-        LogCall(methodName, result, Stopwatch.GetElapsedTime(started));
-        await SendAsync(writer, abortToken).ConfigureAwait(false);
-    }
-
-    private void LogCall(string methodName, CallResult result, TimeSpan elapsed)
-    {
         if (result.IsSuccess)
-        {
-            // Checked first: the call below boxes its arguments into a new array even when Debug is
-            // off, and this line runs once per call.
-            if (logger.IsEnabled(LogLevel.Debug))
-            {
-                logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, elapsed.TotalMilliseconds);
-            }
-        }
+            logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         else
-        {
             logger.LogWarning("{Peer} {Method} -> {Code}: {Message}", Peer, methodName, result.ErrorCode, result.ErrorMessage);
-        }
+        await SendAsync(writer, abortToken).ConfigureAwait(false);
     }
 
     /// <exception cref="TimeoutException">The client did not take the reply within write_timeout.</exception>
     private async Task SendAsync(MessageWriter writer, CancellationToken abortToken)
     {
-        // One deadline source per connection, re-armed for each reply: a new linked source per reply
-        // costs two allocations and a new timer on every call. A source that fired cannot be reset;
-        // that only happens on the timeout that ends the connection anyway.
-        _writeDeadline ??= CancellationTokenSource.CreateLinkedTokenSource(abortToken);
-        _writeDeadline.CancelAfter(settings.WriteTimeout);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
+        deadline.CancelAfter(settings.WriteTimeout);
         try
         {
-            await writer.SendAsync(_writeDeadline.Token).ConfigureAwait(false);
+            await writer.SendAsync(deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!abortToken.IsCancellationRequested)
         {
-            throw new TimeoutException(
-                $"write timed out after {settings.WriteTimeout.TotalSeconds:0.###} s: the client is not reading its replies");
-        }
-        finally
-        {
-            if (!_writeDeadline.TryReset())
-            {
-                _writeDeadline.Dispose();
-                _writeDeadline = null;
-            }
+            throw new TimeoutException($"write timed out after {settings.WriteTimeout.TotalSeconds:0.###} s: the client is not reading its replies");
         }
     }
 
@@ -258,12 +208,4 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             // The client reset or stayed silent: either way we are done with it.
         }
     }
-
-    // A dual-mode (::) listener sees IPv4 clients as ::ffff:a.b.c.d; show them as the IPv4 they are.
-    private static string FormatPeer(EndPoint? endPoint) => endPoint switch
-    {
-        IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip => InstanceMeta.FormatAddress(ip.Address.MapToIPv4().ToString(), ip.Port),
-        IPEndPoint ip => InstanceMeta.FormatAddress(ip.Address.ToString(), ip.Port),
-        _ => "unknown peer",
-    };
 }

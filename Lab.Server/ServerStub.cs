@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using Lab.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,8 +18,8 @@ namespace Lab.Server;
 /// method timeout is MethodTimeout, and the method's CancellationToken is cancelled.
 /// </para>
 /// <para>
-/// Concurrency: register every method before the server starts; after that
-/// <see cref="DispatchAsync"/> may be called from any number of connections at once.
+/// Concurrency: register every method before the server starts; after that the table is only read,
+/// so <see cref="DispatchAsync"/> may be called from any number of connections at once without a lock.
 /// </para>
 /// <example>
 /// <code>
@@ -33,11 +31,8 @@ namespace Lab.Server;
 /// </remarks>
 public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null)
 {
-    private readonly ConcurrentDictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
-
-    /// <summary>Wire names of the registered methods, in no particular order.</summary>
-    public IEnumerable<string> MethodNames => _methods.Keys;
 
     /// <summary>
     /// Registers <paramref name="method"/> under <paramref name="wireName"/>. Its parameter names are
@@ -48,102 +43,58 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
     public void Register(string wireName, Delegate method)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(wireName);
-        ArgumentNullException.ThrowIfNull(method);
         if (wireName == RpcRequest.DiscoveryMethodName)
-        {
             throw new ArgumentException($"'{wireName}' is reserved for discovery", nameof(wireName));
-        }
-
         if (!_methods.TryAdd(wireName, new MethodBinding(wireName, method)))
-        {
             throw new ArgumentException($"a method named '{wireName}' is already registered", nameof(wireName));
-        }
     }
 
-    /// <summary>True if a method of this wire name is registered (or it is the discovery call).</summary>
-    public bool Supports(string wireName) => wireName == RpcRequest.DiscoveryMethodName || _methods.ContainsKey(wireName);
-
-    /// <summary>
-    /// Runs one request. Never throws for anything the request or the method did; the outcome is in the result.
-    /// </summary>
+    /// <summary>Runs one request. Never throws for anything the request or the method did; the outcome is in the result.</summary>
     /// <param name="request">The parsed request; its arguments must stay alive until the result is written.</param>
     /// <param name="cancellationToken">Cancelled when the server gives up on in-flight calls (end of the drain deadline).</param>
     public async Task<CallResult> DispatchAsync(RpcRequest request, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(request);
         if (request.MethodName == RpcRequest.DiscoveryMethodName)
-        {
             return CallResult.Success(Describe());
-        }
-
         if (!_methods.TryGetValue(request.MethodName, out MethodBinding? method))
-        {
             return CallResult.Failure(RpcErrorCode.MethodNotFound, $"no method named '{request.MethodName}'");
-        }
 
-        // A method that takes a CancellationToken receives the method-timeout token, so its source must
-        // exist before binding. Any other method needs the deadline only if it does not finish at once:
-        // the usual call (add, echo...) completes synchronously and then costs no source, no timer and
-        // no Task — allocations that showed up on every call in the benchmark (docs/benchmark.md).
-        CancellationTokenSource? timeout = method.TakesCancellationToken
-            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
-            : null;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        object?[] arguments;
         try
         {
-            object?[] arguments;
-            try
-            {
-                arguments = method.Bind(request.Args, request.Kwargs, timeout?.Token ?? CancellationToken.None);
-            }
-            catch (ArgumentBindingException ex)
-            {
-                return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
-            }
-
-            // The clock starts when the method starts; the token it received fires at the deadline.
-            long started = Stopwatch.GetTimestamp();
-            timeout?.CancelAfter(methodTimeout);
-            ValueTask<object?> invocation = method.InvokeAsync(arguments);
-            if (invocation.IsCompletedSuccessfully)
-            {
-                return CallResult.Success(invocation.Result);
-            }
-
-            Task<object?> running = invocation.AsTask();
-            if (timeout is null)
-            {
-                timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                TimeSpan left = methodTimeout - Stopwatch.GetElapsedTime(started);
-                timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-            }
-
-            try
-            {
-                // WaitAsync: the caller gets its MethodTimeout reply at the deadline even from a method
-                // that ignores its token (a well-behaved one stops, see DemoMethods.SleepAsync).
-                return CallResult.Success(await running.WaitAsync(timeout.Token).ConfigureAwait(false));
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                ObserveAbandoned(request.MethodName, running);
-                return CallResult.Failure(RpcErrorCode.MethodTimeout,
-                    $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
-            }
-            catch (Exception ex)
-            {
-                // Inside the method: MethodFailed whatever the exception type — it is the method's own
-                // failure, not the caller's arguments (the original reported these as argument errors).
-                _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
-                return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
-            }
+            arguments = method.Bind(request.Args, request.Kwargs, timeout.Token);
         }
-        finally
+        catch (ArgumentBindingException ex)
         {
-            timeout?.Dispose();
+            return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
+        }
+
+        // The clock starts when the method starts; the token it received fires at the deadline.
+        timeout.CancelAfter(methodTimeout);
+        Task<object?> running = method.InvokeAsync(arguments).AsTask();
+        try
+        {
+            // WaitAsync: the caller gets its MethodTimeout reply at the deadline even from a method
+            // that ignores its token (a well-behaved one stops, see DemoMethods.SleepAsync).
+            return CallResult.Success(await running.WaitAsync(timeout.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            ObserveAbandoned(request.MethodName, running);
+            return CallResult.Failure(RpcErrorCode.MethodTimeout,
+                $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
+        }
+        catch (Exception ex)
+        {
+            // Inside the method: MethodFailed whatever the exception type — it is the method's own
+            // failure, not the caller's (binding errors were classified above as argument errors).
+            _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
+            return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
         }
     }
 
@@ -157,14 +108,9 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             task =>
             {
                 if (task.IsCanceled)
-                {
                     _logger.LogDebug("{Method}() stopped after its timeout: it honoured its cancellation token", methodName);
-                }
                 else
-                {
-                    _logger.LogWarning(task.Exception?.GetBaseException(),
-                        "{Method}() ignored its cancellation token and ran past its timeout", methodName);
-                }
+                    _logger.LogWarning(task.Exception?.GetBaseException(), "{Method}() ignored its cancellation token and ran past its timeout", methodName);
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
@@ -177,7 +123,7 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             .OrderBy(method => method.WireName, StringComparer.Ordinal)
             .Select(method => new MethodDescription(
                 method.WireName,
-                method.BindableParameters.Where(p => !p.HasDefault).Select(p => p.Name).ToList(),
-                method.BindableParameters.Where(p => p.HasDefault).ToDictionary(p => p.Name, p => p.DefaultValue)))
+                method.Parameters.Where(p => !p.HasDefault).Select(p => p.Name).ToList(),
+                method.Parameters.Where(p => p.HasDefault).ToDictionary(p => p.Name, p => p.DefaultValue)))
             .ToList();
 }

@@ -43,7 +43,7 @@ public sealed class ConnectionPool : IAsyncDisposable
         _port = port;
         _settings = settings;
         _logger = logger;
-        Server = Lab.Protocol.Discovery.InstanceMeta.FormatAddress(host, port);
+        Server = Lab.Protocol.Discovery.HostAddress.Format(host, port);
     }
 
     /// <summary>The server, <c>host:port</c>.</summary>

@@ -70,7 +70,7 @@ public sealed class ServerConnection : IAsyncDisposable
     public static async Task<ServerConnection> ConnectAsync(string host, int port, ClientSettings settings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        string server = Lab.Protocol.Discovery.InstanceMeta.FormatAddress(host, port);
+        string server = Lab.Protocol.Discovery.HostAddress.Format(host, port);
         string bareHost = host.Trim('[', ']');
 
         // An IP literal decides the address family; a name gets a dual-mode socket that can reach

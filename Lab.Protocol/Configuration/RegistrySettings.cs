@@ -24,7 +24,7 @@ public sealed record RegistrySettings
     public int MaxBodySize { get; init; } = 64 * 1024;
 
     /// <summary>The registry's base URL, as servers and clients dial it.</summary>
-    public Uri BaseUri => new($"http://{Discovery.InstanceMeta.FormatAddress(Host, Port)}/");
+    public Uri BaseUri => new($"http://{Discovery.HostAddress.Format(Host, Port)}/");
 
     public static RegistrySettings Read(LabConfiguration configuration)
     {

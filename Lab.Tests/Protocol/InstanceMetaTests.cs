@@ -96,7 +96,7 @@ public class InstanceMetaTests
     [TestCase("example.com", false)]
     public void Wildcard_hosts_are_the_every_interface_addresses(string? host, bool wildcard)
     {
-        InstanceMeta.IsWildcardHost(host).ShouldBe(wildcard);
+        HostAddress.IsWildcard(host).ShouldBe(wildcard);
     }
 
     [TestCase("""{"weight": 2.5}""", 2.5)]
