@@ -48,14 +48,10 @@ public sealed class LoadBalance
     {
         ArgumentNullException.ThrowIfNull(instances);
         if (instances.Count == 0)
-        {
             throw new ArgumentException("there is no instance to choose from", nameof(instances));
-        }
 
         if (instances.Count == 1)
-        {
             return instances[0];
-        }
 
         return Strategy switch
         {
@@ -77,9 +73,7 @@ public sealed class LoadBalance
     {
         double total = 0;
         foreach (InstanceMeta instance in instances)
-        {
             total += instance.Weight;
-        }
 
         // A point on [0, total): the instance whose slice of the line holds it wins.
         double point = NextDouble() * total;
@@ -87,9 +81,7 @@ public sealed class LoadBalance
         {
             point -= instance.Weight;
             if (point < 0)
-            {
                 return instance;
-            }
         }
 
         // Rounding can leave a hair of the line past the last slice; it belongs to the last instance.

@@ -35,8 +35,6 @@ namespace Lab.Client;
 /// </remarks>
 public sealed class RegistryClient : IAsyncDisposable
 {
-    public const string Protocol = "json";
-
     private readonly ClientSettings _settings;
     private readonly ILogger _logger;
     private readonly HttpClient _http;
@@ -73,7 +71,7 @@ public sealed class RegistryClient : IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
         _dropFor = registry.HeartbeatTimeout;
         RegistryUri = registry.BaseUri;
-        _findUri = new Uri(RegistryUri, $"myRegistry/findAllInstances?proto={Protocol}");
+        _findUri = new Uri(RegistryUri, $"myRegistry/findAllInstances?proto={InstanceMeta.JsonProtocol}");
         // Each request gets its own deadline from a CancellationToken; the client-wide timeout is off
         // so the two never disagree about which one fired.
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
@@ -101,9 +99,7 @@ public sealed class RegistryClient : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (_pollLoop is not null)
-        {
             throw new InvalidOperationException("the registry client is already started");
-        }
 
         await RefreshAsync(cancellationToken);
         _pollLoop = PollLoopAsync(_stopping.Token);
@@ -170,7 +166,7 @@ public sealed class RegistryClient : IAsyncDisposable
         {
             _logger.LogWarning(
                 "Registry at {Registry} lists no {Protocol} instance; keeping {Count} cached instances for up to {Seconds:0.###} s in case it has just restarted",
-                RegistryUri, Protocol, previous.Count, _dropFor.TotalSeconds);
+                RegistryUri, InstanceMeta.JsonProtocol, previous.Count, _dropFor.TotalSeconds);
         }
 
         if (Interlocked.Exchange(ref _registryDown, 0) == 1)
@@ -179,7 +175,7 @@ public sealed class RegistryClient : IAsyncDisposable
         }
         else if (Interlocked.Exchange(ref _discovered, 1) == 0)
         {
-            _logger.LogInformation("Discovered {Count} {Protocol} instances at {Registry}: {Instances}", found.Count, Protocol, RegistryUri, found.Count > 0 ? Describe(found) : "none yet");
+            _logger.LogInformation("Discovered {Count} {Protocol} instances at {Registry}: {Instances}", found.Count, InstanceMeta.JsonProtocol, RegistryUri, found.Count > 0 ? Describe(found) : "none yet");
         }
         else
         {
@@ -207,9 +203,7 @@ public sealed class RegistryClient : IAsyncDisposable
             IReadOnlyList<InstanceMeta> current = _instances;
             InstanceMeta[] remaining = current.Where(candidate => candidate.Key != instance.Key).ToArray();
             if (remaining.Length == current.Count)
-            {
                 return false;
-            }
 
             Volatile.Write(ref _instances, remaining);
             return true;
@@ -220,17 +214,13 @@ public sealed class RegistryClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
             return;
-        }
 
         await _stopping.CancelAsync();
         try
         {
             if (_pollLoop is not null)
-            {
                 await _pollLoop;
-            }
         }
         finally
         {
@@ -243,18 +233,14 @@ public sealed class RegistryClient : IAsyncDisposable
     private IReadOnlyList<InstanceMeta> WithoutDropped(IReadOnlyList<InstanceMeta> listed)
     {
         if (_dropped.Count == 0)
-        {
             return listed;
-        }
 
         DateTimeOffset now = _time.GetUtcNow();
         var stillListed = listed.Select(instance => instance.Key).ToHashSet();
         foreach ((InstanceKey key, DateTimeOffset until) in _dropped.ToArray())
         {
             if (until <= now || !stillListed.Contains(key))
-            {
                 _dropped.Remove(key);
-            }
         }
 
         return listed.Where(instance => !_dropped.ContainsKey(instance.Key)).ToArray();
@@ -295,9 +281,7 @@ public sealed class RegistryClient : IAsyncDisposable
         {
             using HttpResponseMessage response = await _http.GetAsync(_findUri, HttpCompletionOption.ResponseContentRead, deadline.Token);
             if (!response.IsSuccessStatusCode)
-            {
                 throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}");
-            }
 
             await using Stream body = await response.Content.ReadAsStreamAsync(deadline.Token);
             using JsonDocument document = await JsonDocument.ParseAsync(body, ProtocolJson.DocumentOptions, deadline.Token);
@@ -314,9 +298,7 @@ public sealed class RegistryClient : IAsyncDisposable
     private List<InstanceMeta> ParseInstances(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Array)
-        {
             throw new FormatException("the registry's answer is not a JSON array");
-        }
 
         var instances = new List<InstanceMeta>();
         foreach (JsonElement item in root.EnumerateArray())
@@ -324,7 +306,7 @@ public sealed class RegistryClient : IAsyncDisposable
             try
             {
                 InstanceMeta instance = InstanceMeta.Parse(item);
-                if (instance.Status && string.Equals(instance.Protocol, Protocol, StringComparison.OrdinalIgnoreCase)
+                if (instance.Status && string.Equals(instance.Protocol, InstanceMeta.JsonProtocol, StringComparison.OrdinalIgnoreCase)
                     && !HostAddress.IsWildcard(instance.Host))
                 {
                     instances.Add(instance);

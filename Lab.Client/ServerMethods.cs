@@ -20,9 +20,7 @@ public static class ServerMethods
     public static IReadOnlySet<string> ReadNames(JsonElement result)
     {
         if (result.ValueKind != JsonValueKind.Array)
-        {
             throw new JsonException($"{RpcRequest.DiscoveryMethodName} must return an array, not {result.ValueKind}");
-        }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (JsonElement entry in result.EnumerateArray())

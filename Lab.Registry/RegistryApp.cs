@@ -105,9 +105,7 @@ public static class RegistryApp
     {
         string trimmed = host.Trim().TrimStart('[').TrimEnd(']');
         if (string.Equals(trimmed, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
             return IPAddress.Loopback;
-        }
 
         return IPAddress.TryParse(trimmed, out IPAddress? address)
             ? address

@@ -105,9 +105,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         {
             // Remove this exact entry only: a heartbeat that replaced it after we looked wins.
             if (IsExpired(entry, now) && _instances.TryRemove(KeyValuePair.Create(key, entry)))
-            {
                 evicted.Add(new EvictedInstance(entry.Instance, now - entry.LastHeartbeat));
-            }
         }
 
         return evicted;

@@ -74,9 +74,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         ArgumentNullException.ThrowIfNull(context);
         (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
         if (instance is null)
-        {
             return error!;
-        }
 
         registry.Unregister(instance);
         return Answer(instance.With(status: false));
@@ -99,9 +97,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         try
         {
             if (await ReadBodyAsync(context.Request.BodyReader, context.RequestAborted) is not { } parsed)
-            {
                 return (null, TooLarge());
-            }
 
             instance = parsed;
         }
@@ -125,9 +121,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         if (HostAddress.IsWildcard(instance.Host))
         {
             if (context.Connection.RemoteIpAddress is not { } remote)
-            {
                 return (null, Error(StatusCodes.Status400BadRequest, "\"host\" is a wildcard and the caller's address is unknown"));
-            }
 
             instance = instance.With(host: CallerHost(remote));
         }
@@ -176,9 +170,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
     {
         // No body at all, or only whitespace (an HTTP/1.0 client without Content-Length sends nothing).
         if (IsBlank(body))
-        {
             throw new FormatException("the body is empty; send an InstanceMeta JSON object");
-        }
 
         JsonDocument document;
         try
@@ -201,9 +193,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         foreach (ReadOnlyMemory<byte> segment in body)
         {
             if (segment.Span.IndexOfAnyExcept(" \t\r\n"u8) >= 0)
-            {
                 return false;
-            }
         }
 
         return true;

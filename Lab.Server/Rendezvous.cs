@@ -64,9 +64,7 @@ public sealed class Rendezvous
                 {
                     meeting.Present--;
                     if (meeting.Present == 0)
-                    {
                         _groups.Remove(group);
-                    }
                 }
             }
 

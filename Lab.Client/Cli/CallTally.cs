@@ -39,9 +39,7 @@ public sealed class CallTally
     {
         output.WriteLine($"Summary: {TotalSucceeded} succeeded, {TotalFailed} failed");
         foreach ((string server, Counts counts) in _byServer.OrderBy(pair => pair.Key, StringComparer.Ordinal))
-        {
             output.WriteLine($"  {server}: {Interlocked.Read(ref counts.Succeeded)} succeeded, {Interlocked.Read(ref counts.Failed)} failed");
-        }
     }
 
     private sealed class Counts

@@ -42,14 +42,10 @@ public static class ClientApp
                 : await RpcClient.ConnectToRegistryAsync(registry, settings, logging, cancellationToken: cancellationToken);
 
             if (options.Call is { Count: > 0 } call)
-            {
                 return await OneCallRun.RunAsync(client, call, output, error, cancellationToken);
-            }
 
             if (options.DurationSeconds is { } seconds)
-            {
                 return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error).RunAsync(cancellationToken);
-            }
 
             return await new DemoRun(client, output, error).RunAsync(cancellationToken);
         }
@@ -70,23 +66,15 @@ public static class ClientApp
     private static void Validate(ClientOptions options, ClientSettings settings)
     {
         if (settings.Mode == ClientMode.Server && (settings.Host.Length == 0 || settings.Port == 0))
-        {
             throw new ConfigurationException("server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)");
-        }
 
         if (options.DurationSeconds is { } seconds && !(seconds > 0 && seconds <= TimeSpan.FromDays(1).TotalSeconds))
-        {
             throw new ConfigurationException($"--duration must be a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}");
-        }
 
         if (options.Concurrency < 1)
-        {
             throw new ConfigurationException($"--concurrency must be at least 1, not {options.Concurrency}");
-        }
 
         if (options.DurationSeconds is not null && options.Call is { Count: > 0 })
-        {
             throw new ConfigurationException("give either --duration or a METHOD to call, not both");
-        }
     }
 }

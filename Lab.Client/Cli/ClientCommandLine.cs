@@ -32,9 +32,7 @@ public static class ClientCommandLine
         port.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int?>() is < 1 or > 65535)
-            {
                 result.AddError("-p/--port must be between 1 and 65535");
-            }
         });
         var config = LabCommandLine.CreateConfigOption();
         var duration = new Option<double?>("--duration") { Description = "Keep calling for this many seconds, then print a summary", HelpName = "SECONDS" };

@@ -48,9 +48,7 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
         await _output.WriteLineAsync("Sequential calls, one per demo method:");
         await CheckDiscoveryAsync(cancellationToken);
         foreach (DemoCall call in SequentialCalls)
-        {
             await RunSequentialAsync(call, cancellationToken);
-        }
 
         await _output.WriteLineAsync($"{ConcurrentCalls} concurrent calls:");
         await Task.WhenAll(Enumerable.Range(1, ConcurrentCalls).Select(i => RunConcurrentAsync(i, cancellationToken)));

@@ -19,14 +19,10 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     {
         string? raw = Raw(key);
         if (string.IsNullOrEmpty(raw))
-        {
             return defaultValue;
-        }
 
         if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
-        {
             throw Invalid(key, raw, "is not a whole number");
-        }
 
         return value >= min && value <= max
             ? value
@@ -41,19 +37,13 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     {
         string? raw = Raw(key);
         if (string.IsNullOrEmpty(raw))
-        {
             return TimeSpan.FromSeconds(defaultSeconds);
-        }
 
         if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !double.IsFinite(seconds))
-        {
             throw Invalid(key, raw, "is not a number of seconds");
-        }
 
         if (seconds < 0 || (seconds == 0 && !allowZero) || seconds > TimeSpan.FromDays(1).TotalSeconds)
-        {
             throw Invalid(key, raw, allowZero ? "must be 0 (off) or a positive number of seconds up to one day" : "must be a positive number of seconds up to one day");
-        }
 
         return TimeSpan.FromSeconds(seconds);
     }
@@ -76,15 +66,11 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     {
         string? raw = Raw(key);
         if (string.IsNullOrEmpty(raw))
-        {
             return defaultValue;
-        }
 
         string normalized = raw.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
         if (Enum.TryParse(normalized, ignoreCase: true, out TEnum value) && Enum.IsDefined(value) && !char.IsDigit(normalized[0]))
-        {
             return value;
-        }
 
         string allowed = string.Join(", ", Enum.GetNames<TEnum>().Select(ToSnakeCase));
         throw Invalid(key, raw, $"must be one of: {allowed}");

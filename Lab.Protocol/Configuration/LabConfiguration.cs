@@ -50,15 +50,11 @@ public sealed class LabConfiguration
     {
         string? path = explicitPath is null ? FindDefaultFile() : Path.GetFullPath(explicitPath);
         if (explicitPath is not null && !File.Exists(path))
-        {
             throw new ConfigurationException($"configuration file not found: {path}");
-        }
 
         var builder = new ConfigurationBuilder();
         if (path is not null)
-        {
             builder.AddIniFile(path, optional: false, reloadOnChange: false);
-        }
 
         List<KeyValuePair<string, string?>> flags = overrides?.Where(pair => pair.Value is not null).ToList() ?? [];
         builder.AddInMemoryCollection(flags);
@@ -97,9 +93,7 @@ public sealed class LabConfiguration
         {
             string candidate = Path.Combine(directory.FullName, DefaultFileName);
             if (File.Exists(candidate))
-            {
                 return candidate;
-            }
         }
 
         return null;

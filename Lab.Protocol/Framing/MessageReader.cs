@@ -117,9 +117,7 @@ public sealed class MessageReader
                 }
 
                 if (read == 0)
-                {
                     return PendingBytes == 0 ? null : throw new IncompleteMessageException(PendingBytes);
-                }
 
                 _end += read;
             }
@@ -146,14 +144,10 @@ public sealed class MessageReader
     private void SkipWhitespaceBeforeMessage()
     {
         if (_scanned != _start)
-        {
             return;
-        }
 
         while (_start < _end && _buffer[_start] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
-        {
             _start++;
-        }
 
         _scanned = _start;
     }
@@ -163,9 +157,7 @@ public sealed class MessageReader
     {
         messageEnd = 0;
         if (_scanned == _end)
-        {
             return false;
-        }
 
         var tokenizer = new Utf8JsonReader(_buffer.AsSpan(_scanned, _end - _scanned), isFinalBlock: false, _tokenizer);
         try
@@ -193,9 +185,7 @@ public sealed class MessageReader
         _scanned += (int)tokenizer.BytesConsumed;
         _tokenizer = tokenizer.CurrentState;
         if (_end - _start > _maxMessageSize)
-        {
             throw new MessageTooLargeException(_maxMessageSize);
-        }
 
         return false;
     }

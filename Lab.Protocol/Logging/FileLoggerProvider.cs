@@ -15,9 +15,7 @@ public sealed class FileLoggerProvider : ILoggerProvider
     {
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
-        {
             Directory.CreateDirectory(directory);
-        }
 
         // FileShare.ReadWrite: a student can `tail -f` the log while the program runs.
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
@@ -51,9 +49,7 @@ public sealed class FileLoggerProvider : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (IsEnabled(logLevel))
-            {
                 provider.Append(LogLine.Format(DateTimeOffset.Now, logLevel, category, formatter(state, exception), exception));
-            }
         }
     }
 }

@@ -34,9 +34,7 @@ public static class LabLogging
         });
         builder.AddConsoleFormatter<LabConsoleFormatter, ConsoleFormatterOptions>();
         if (settings.File.Length > 0)
-        {
             builder.Services.AddSingleton<ILoggerProvider>(_ => new FileLoggerProvider(settings.File));
-        }
 
         return builder;
     }

@@ -15,9 +15,7 @@ public static class LogLine
         string text = exception is null ? message : $"{message} ({exception.GetType().Name}: {exception.Message})";
         // A multi-line message would break "one line per event"; fold it.
         if (text.Contains('\n', StringComparison.Ordinal))
-        {
             text = text.ReplaceLineEndings(" | ");
-        }
 
         return string.Create(CultureInfo.InvariantCulture, $"{time:yyyy-MM-dd HH:mm:ss.fff} {LevelName(level)} {ShortCategory(category)}: {text}");
     }

@@ -22,19 +22,13 @@ public sealed record RpcReply(JsonElement Result, RpcError? Error)
     public static RpcReply Parse(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
-        {
             throw new BadRequestException($"a reply must be a JSON object, not {RpcRequest.Describe(root.ValueKind)}");
-        }
 
         if (!root.TryGetProperty(ResultProperty, out JsonElement result))
-        {
             throw new BadRequestException($"the reply has no \"{ResultProperty}\"");
-        }
 
         if (!root.TryGetProperty(ErrorProperty, out JsonElement error) || error.ValueKind == JsonValueKind.Null)
-        {
             return new RpcReply(result, null);
-        }
 
         if (error.ValueKind != JsonValueKind.Object
             || !error.TryGetProperty(CodeProperty, out JsonElement code) || code.ValueKind != JsonValueKind.String

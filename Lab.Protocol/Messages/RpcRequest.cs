@@ -35,34 +35,24 @@ public sealed record RpcRequest(
     public static RpcRequest Parse(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
-        {
             throw new BadRequestException($"a request must be a JSON object, not {Describe(root.ValueKind)}");
-        }
 
         if (!root.TryGetProperty(MethodNameProperty, out JsonElement name))
-        {
             throw new BadRequestException($"the request has no \"{MethodNameProperty}\"");
-        }
 
         if (name.ValueKind != JsonValueKind.String || name.GetString() is not { Length: > 0 } methodName)
-        {
             throw new BadRequestException($"\"{MethodNameProperty}\" must be a non-empty string, not {Describe(name.ValueKind)}");
-        }
 
         IReadOnlyList<JsonElement> args = [];
         if (root.TryGetProperty(ArgsProperty, out JsonElement argsElement) && argsElement.ValueKind != JsonValueKind.Null)
         {
             if (argsElement.ValueKind != JsonValueKind.Array)
-            {
                 throw new BadRequestException($"\"{ArgsProperty}\" must be an array, not {Describe(argsElement.ValueKind)}");
-            }
 
             var list = new JsonElement[argsElement.GetArrayLength()];
             int index = 0;
             foreach (JsonElement item in argsElement.EnumerateArray())
-            {
                 list[index++] = item;
-            }
 
             args = list;
         }
@@ -71,18 +61,14 @@ public sealed record RpcRequest(
         if (root.TryGetProperty(KwargsProperty, out JsonElement kwargsElement) && kwargsElement.ValueKind != JsonValueKind.Null)
         {
             if (kwargsElement.ValueKind != JsonValueKind.Object)
-            {
                 throw new BadRequestException($"\"{KwargsProperty}\" must be an object, not {Describe(kwargsElement.ValueKind)}");
-            }
 
             var dictionary = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (JsonProperty property in kwargsElement.EnumerateObject())
             {
                 // A repeated key is ambiguous (which value did the caller mean?): refuse it.
                 if (!dictionary.TryAdd(property.Name, property.Value))
-                {
                     throw new BadRequestException($"\"{KwargsProperty}\" names \"{property.Name}\" twice");
-                }
             }
 
             kwargs = dictionary;
@@ -107,9 +93,7 @@ public sealed record RpcRequest(
         if (args is not null)
         {
             foreach (object? arg in args)
-            {
                 JsonSerializer.Serialize(writer, arg, ProtocolJson.Options);
-            }
         }
 
         writer.WriteEndArray();
