@@ -38,22 +38,6 @@ public sealed class HealthChecker : BackgroundService
         _timer = new PeriodicTimer(settings.HealthCheckInterval, timeProvider);
     }
 
-    /// <summary>Runs one check now: evicts expired instances and logs each eviction.</summary>
-    public IReadOnlyList<EvictedInstance> CheckOnce()
-    {
-        IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
-        foreach (EvictedInstance gone in evicted)
-        {
-            _logger.LogInformation(
-                "Evicted {Instance} (no heartbeat for {Seconds} s)",
-                gone.Instance,
-                gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));
-        }
-
-        _logger.LogDebug("Health check done: {Evicted} evicted, {Remaining} registered", evicted.Count, _registry.Count);
-        return evicted;
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
@@ -62,7 +46,10 @@ public sealed class HealthChecker : BackgroundService
             {
                 try
                 {
-                    CheckOnce();
+                    IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
+                    foreach (EvictedInstance gone in evicted)
+                        _logger.LogInformation("Evicted {Instance} (no heartbeat for {Seconds} s)", gone.Instance, gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));
+                    _logger.LogDebug("Health check done: {Evicted} evicted, {Remaining} registered", evicted.Count, _registry.Count);
                 }
                 catch (Exception ex)
                 {

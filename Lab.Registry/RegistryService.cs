@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
@@ -19,8 +18,8 @@ namespace Lab.Registry;
 /// <para>
 /// Concurrency: every method may be called concurrently from any thread. The original lab kept a
 /// plain dict that request threads and the health check changed at the same time. Here
-/// <see cref="_instances"/> is a <see cref="ConcurrentDictionary{TKey,TValue}"/> whose entries are
-/// immutable and replaced atomically, so no lock is held across a request.
+/// <see cref="_gate"/> guards <see cref="_instances"/>; it is held only for the dictionary operation,
+/// never across a request or a log line, so it is never contended for long.
 /// </para>
 /// <example>
 /// <code>
@@ -32,51 +31,53 @@ namespace Lab.Registry;
 /// </remarks>
 public sealed class RegistryService(RegistrySettings settings, TimeProvider timeProvider, ILogger<RegistryService> logger)
 {
+    private readonly Lock _gate = new();
+
     // Keyed by (protocol, host, port): registering the same triple again is a heartbeat.
-    private readonly ConcurrentDictionary<InstanceKey, Entry> _instances = new();
+    private readonly Dictionary<InstanceKey, (InstanceMeta Instance, DateTimeOffset LastHeartbeat)> _instances = [];
 
     /// <summary>How many instances are stored, healthy or not yet evicted.</summary>
-    public int Count => _instances.Count;
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+                return _instances.Count;
+        }
+    }
 
-    /// <summary>
-    /// Adds the instance (first time) or refreshes its heartbeat timestamp (every later time).
-    /// </summary>
+    /// <summary>Adds the instance (first time) or refreshes its heartbeat timestamp (every later time).</summary>
     /// <returns>The stored instance, with <c>status: true</c>.</returns>
     public InstanceMeta Register(InstanceMeta instance)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        var entry = new Entry(instance.With(status: true), timeProvider.GetUtcNow());
-        while (true)
+        InstanceMeta stored = instance.With(status: true);
+        bool isNew;
+        lock (_gate)
         {
-            if (_instances.TryAdd(instance.Key, entry))
-            {
-                logger.LogInformation("Registered {Instance}", entry.Instance);
-                return entry.Instance;
-            }
-
-            // Replace only the exact entry we saw: if another request or an eviction got there
-            // first, go round again and decide afresh whether this is a new instance or a heartbeat.
-            if (_instances.TryGetValue(instance.Key, out Entry? existing) && _instances.TryUpdate(instance.Key, entry, existing))
-            {
-                logger.LogDebug("Heartbeat from {Instance}", entry.Instance);
-                return entry.Instance;
-            }
+            isNew = !_instances.ContainsKey(instance.Key);
+            _instances[instance.Key] = (stored, timeProvider.GetUtcNow());
         }
+
+        if (isNew)
+            logger.LogInformation("Registered {Instance}", stored);
+        else
+            logger.LogDebug("Heartbeat from {Instance}", stored);
+        return stored;
     }
 
     /// <summary>Removes the instance. An unknown instance is not an error (it may have been evicted already).</summary>
     /// <returns>True when the instance was registered.</returns>
     public bool Unregister(InstanceMeta instance)
     {
-        ArgumentNullException.ThrowIfNull(instance);
-        if (_instances.TryRemove(instance.Key, out Entry? removed))
-        {
-            logger.LogInformation("Unregistered {Instance}", removed.Instance);
-            return true;
-        }
+        bool removed;
+        lock (_gate)
+            removed = _instances.Remove(instance.Key);
 
-        logger.LogDebug("Unregister of {Instance}, which is not registered", instance);
-        return false;
+        if (removed)
+            logger.LogInformation("Unregistered {Instance}", instance);
+        else
+            logger.LogDebug("Unregister of {Instance}, which is not registered", instance);
+        return removed;
     }
 
     /// <summary>
@@ -86,13 +87,16 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     public IReadOnlyList<InstanceMeta> FindHealthy(string protocol)
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
-        return _instances.Values
-            .Where(entry => string.Equals(entry.Instance.Protocol, protocol, StringComparison.OrdinalIgnoreCase)
-                            && !IsExpired(entry, now))
-            .Select(entry => entry.Instance)
-            .OrderBy(instance => instance.Host, StringComparer.OrdinalIgnoreCase)
-            .ThenBy(instance => instance.Port)
-            .ToList();
+        lock (_gate)
+        {
+            return _instances.Values
+                .Where(entry => string.Equals(entry.Instance.Protocol, protocol, StringComparison.OrdinalIgnoreCase)
+                                && now - entry.LastHeartbeat <= settings.HeartbeatTimeout)
+                .Select(entry => entry.Instance)
+                .OrderBy(instance => instance.Host, StringComparer.OrdinalIgnoreCase)
+                .ThenBy(instance => instance.Port)
+                .ToList();
+        }
     }
 
     /// <summary>Removes every instance whose last heartbeat is older than the heartbeat timeout.</summary>
@@ -100,25 +104,15 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     public IReadOnlyList<EvictedInstance> EvictExpired()
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
-        var evicted = new List<EvictedInstance>();
-        foreach ((InstanceKey key, Entry entry) in _instances)
+        lock (_gate)
         {
-            // Remove this exact entry only: a heartbeat that replaced it after we looked wins.
-            if (IsExpired(entry, now) && _instances.TryRemove(KeyValuePair.Create(key, entry)))
-                evicted.Add(new EvictedInstance(entry.Instance, now - entry.LastHeartbeat));
+            List<EvictedInstance> evicted = [.. _instances.Values
+                .Where(entry => now - entry.LastHeartbeat > settings.HeartbeatTimeout)
+                .Select(entry => new EvictedInstance(entry.Instance, now - entry.LastHeartbeat))];
+            foreach (EvictedInstance gone in evicted)
+                _instances.Remove(gone.Instance.Key);
+            return evicted;
         }
-
-        return evicted;
-    }
-
-    private bool IsExpired(Entry entry, DateTimeOffset now) => now - entry.LastHeartbeat > settings.HeartbeatTimeout;
-
-    // Immutable, compared by reference: a heartbeat stores a new Entry, so "the entry I saw" is exact.
-    private sealed class Entry(InstanceMeta instance, DateTimeOffset lastHeartbeat)
-    {
-        public InstanceMeta Instance { get; } = instance;
-
-        public DateTimeOffset LastHeartbeat { get; } = lastHeartbeat;
     }
 }
 

@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.IO.Pipelines;
-using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lab.Protocol;
@@ -44,12 +41,10 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
     public const string RegisterPath = "/myRegistry/register";
     public const string UnregisterPath = "/myRegistry/unregister";
     public const string FindAllInstancesPath = "/myRegistry/findAllInstances";
-    public const string ProtocolQueryParameter = "proto";
 
     /// <summary>Adds the three routes, the 404 for everything else and the JSON 500 guard to the app.</summary>
     public void MapRoutes(WebApplication app)
     {
-        ArgumentNullException.ThrowIfNull(app);
         app.Use(GuardAsync);
         // Cast to Delegate: as a plain RequestDelegate, the IResult each handler returns would be dropped.
         app.MapPost(RegisterPath, (Delegate)RegisterAsync);
@@ -60,33 +55,29 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         app.MapFallback("{**path}", () => Error(StatusCodes.Status404NotFound, "Not Found"));
     }
 
-    /// <summary><c>POST /myRegistry/register</c>: add the instance, or refresh it (a heartbeat).</summary>
-    public async Task<IResult> RegisterAsync(HttpContext context)
+    // POST /myRegistry/register: add the instance, or refresh it (a heartbeat).
+    private async Task<IResult> RegisterAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
         (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
         return instance is null ? error! : Answer(registry.Register(instance));
     }
 
-    /// <summary><c>POST /myRegistry/unregister</c>: remove the instance; unknown instances are fine.</summary>
-    public async Task<IResult> UnregisterAsync(HttpContext context)
+    // POST /myRegistry/unregister: remove the instance; unknown instances are fine.
+    private async Task<IResult> UnregisterAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
         (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
         if (instance is null)
             return error!;
-
         registry.Unregister(instance);
         return Answer(instance.With(status: false));
     }
 
-    /// <summary><c>GET /myRegistry/findAllInstances?proto=json</c>: the healthy instances of that protocol.</summary>
-    public IResult FindAllInstances(HttpContext context)
+    // GET /myRegistry/findAllInstances?proto=json: the healthy instances of that protocol.
+    private IResult FindAllInstances(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        string? protocol = context.Request.Query[ProtocolQueryParameter];
+        string? protocol = context.Request.Query["proto"];
         return string.IsNullOrWhiteSpace(protocol)
-            ? Error(StatusCodes.Status400BadRequest, $"missing query parameter \"{ProtocolQueryParameter}\" (e.g. ?{ProtocolQueryParameter}=json)")
+            ? Error(StatusCodes.Status400BadRequest, "missing query parameter \"proto\" (e.g. ?proto=json)")
             : Answer(registry.FindHealthy(protocol.Trim()));
     }
 
@@ -96,15 +87,15 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         InstanceMeta instance;
         try
         {
-            if (await ReadBodyAsync(context.Request.BodyReader, context.RequestAborted) is not { } parsed)
-                return (null, TooLarge());
-
-            instance = parsed;
+            // Content-Length or chunked, Kestrel delivers the body whole and stops at MaxRequestBodySize
+            // (RegistryApp sets it to max_body_size), so a huge upload cannot fill the registry's memory.
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            instance = Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            // Kestrel's own MaxRequestBodySize tripped (RegistryApp sets it to max_body_size).
-            return (null, TooLarge());
+            return (null, Error(ex.StatusCode, $"the body is larger than the maximum of {settings.MaxBodySize} bytes"));
         }
         catch (BadHttpRequestException ex)
         {
@@ -122,81 +113,26 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         {
             if (context.Connection.RemoteIpAddress is not { } remote)
                 return (null, Error(StatusCodes.Status400BadRequest, "\"host\" is a wildcard and the caller's address is unknown"));
-
-            instance = instance.With(host: CallerHost(remote));
+            instance = instance.With(host: HostAddress.Dialable(remote));
         }
 
         return (instance, null);
     }
 
-    /// <summary>The caller's address as a host string clients can dial.</summary>
-    internal static string CallerHost(IPAddress remote) =>
-        // A dual-stack listener (::) sees IPv4 callers as ::ffff:1.2.3.4; clients want 1.2.3.4.
-        (remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote).ToString();
-
-    // Collects the whole body (Content-Length or chunked) up to max_body_size, then parses it.
-    // Null means the body is too large.
-    private async Task<InstanceMeta?> ReadBodyAsync(PipeReader body, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            ReadResult read = await body.ReadAsync(cancellationToken);
-            ReadOnlySequence<byte> buffer = read.Buffer;
-            if (buffer.Length > settings.MaxBodySize)
-            {
-                body.AdvanceTo(buffer.End);
-                return null;
-            }
-
-            if (!read.IsCompleted)
-            {
-                // Keep everything, ask for more: the body is parsed only once it is complete.
-                body.AdvanceTo(buffer.Start, buffer.End);
-                continue;
-            }
-
-            try
-            {
-                return Parse(buffer);
-            }
-            finally
-            {
-                body.AdvanceTo(buffer.End);
-            }
-        }
-    }
-
-    private static InstanceMeta Parse(ReadOnlySequence<byte> body)
+    private static InstanceMeta Parse(ReadOnlyMemory<byte> body)
     {
         // No body at all, or only whitespace (an HTTP/1.0 client without Content-Length sends nothing).
-        if (IsBlank(body))
+        if (body.Span.IndexOfAnyExcept(" \t\r\n"u8) < 0)
             throw new FormatException("the body is empty; send an InstanceMeta JSON object");
-
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
+            using JsonDocument document = JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
+            return InstanceMeta.Parse(document.RootElement);
         }
         catch (JsonException ex)
         {
             throw new FormatException($"the body is not valid JSON: {ex.Message}", ex);
         }
-
-        using (document)
-        {
-            return InstanceMeta.Parse(document.RootElement);
-        }
-    }
-
-    private static bool IsBlank(ReadOnlySequence<byte> body)
-    {
-        foreach (ReadOnlyMemory<byte> segment in body)
-        {
-            if (segment.Span.IndexOfAnyExcept(" \t\r\n"u8) >= 0)
-                return false;
-        }
-
-        return true;
     }
 
     // The last line of defence: a fault in a handler becomes a JSON 500 and one log line; Kestrel
@@ -213,9 +149,6 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
             await Error(StatusCodes.Status500InternalServerError, "internal registry error").ExecuteAsync(context);
         }
     }
-
-    private IResult TooLarge() =>
-        Error(StatusCodes.Status413PayloadTooLarge, $"the body is larger than the maximum of {settings.MaxBodySize} bytes");
 
     private static IResult Answer<T>(T value) => Results.Json(value, ProtocolJson.Options);
 

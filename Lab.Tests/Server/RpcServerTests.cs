@@ -137,24 +137,6 @@ public class RpcServerTests
     }
 
     [Test]
-    public void Specific_listen_address_is_registered_as_it_is() =>
-        HostAddress.ChooseAdvertised("", IPAddress.Parse("::1")).ShouldBe("::1");
-
-    [Test]
-    public void Advertise_host_wins_for_a_wildcard_listen_address() =>
-        HostAddress.ChooseAdvertised("10.1.2.3", IPAddress.Any).ShouldBe("10.1.2.3");
-
-    [Test]
-    public void Wildcard_without_advertise_host_registers_a_dialable_address_of_this_machine()
-    {
-        string host = HostAddress.ChooseAdvertised("", IPAddress.Any);
-
-        IPAddress.TryParse(host, out IPAddress? address).ShouldBeTrue(host);
-        HostAddress.IsWildcard(host).ShouldBeFalse();
-        address!.AddressFamily.ShouldBe(System.Net.Sockets.AddressFamily.InterNetwork);
-    }
-
-    [Test]
     public async Task A_listener_that_fails_while_running_stops_the_host_and_the_stop_leaves_the_registry()
     {
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
