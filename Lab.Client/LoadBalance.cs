@@ -3,29 +3,20 @@ using Lab.Protocol.Discovery;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (SPEC §6).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (SPEC §6).</summary>
+/// <remarks><para>
 /// Strategies: <see cref="LoadBalanceStrategy.Random"/> (the lab's default: every instance equally
 /// likely), <see cref="LoadBalanceStrategy.RoundRobin"/> (each instance in turn) and
 /// <see cref="LoadBalanceStrategy.WeightedRandom"/> (likelihood proportional to
-/// <see cref="InstanceMeta.Weight"/>, read from the instance's <c>parameters.weight</c>).
-/// </para>
-/// <para>
-/// Concurrency: <see cref="Select"/> may be called from any number of calls at once.
+/// <see cref="InstanceMeta.Weight"/>, read from the instance's <c>parameters.weight</c>).</para>
+/// <para>Concurrency: <see cref="Select"/> may be called from any number of calls at once.
 /// <see cref="_randomGate"/> guards <see cref="_random"/> (<see cref="Random"/> is not thread-safe, and a
-/// seeded one must stay reproducible); the round-robin position is an <see cref="Interlocked"/> counter.
-/// </para>
-/// <example>
-/// <code>
+/// seeded one must stay reproducible); the round-robin position is an <see cref="Interlocked"/> counter.</para>
+/// <example><code>
 /// var balance = new LoadBalance(LoadBalanceStrategy.RoundRobin);
 /// InstanceMeta first = balance.Select(instances);   // instances[0]
 /// InstanceMeta second = balance.Select(instances);  // instances[1]
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class LoadBalance
 {
     private readonly Lock _randomGate = new();

@@ -7,32 +7,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Mirrors the lab's client-side <c>RegistryClient</c>: finds the <c>json</c> servers through the
+/// <summary>Mirrors the lab's client-side <c>RegistryClient</c>: finds the <c>json</c> servers through the
 /// registry center, keeps them in a local cache, and refreshes the cache every <c>poll_interval</c>
-/// (SPEC §6).
-/// </summary>
-/// <remarks>
-/// <para>
+/// (SPEC §6).</summary>
+/// <remarks><para>
 /// Talks to the registry's <c>GET /myRegistry/findAllInstances?proto=json</c> (SPEC §4). Every request
 /// has its own <c>registry_timeout</c> (the original had none, so a hung registry hung the client).
 /// When the registry is down the cache is kept — the servers are probably still there — and the
-/// outage is logged once, not once per poll; the first successful poll logs the recovery.
-/// </para>
-/// <para>
-/// Concurrency: <see cref="Instances"/> is an immutable list swapped whole (readers never see a half
+/// outage is logged once, not once per poll; the first successful poll logs the recovery.</para>
+/// <para>Concurrency: <see cref="Instances"/> is an immutable list swapped whole (readers never see a half
 /// update and need no lock); <see cref="_cacheGate"/> serialises the swaps of the poll loop and
 /// <see cref="Remove"/> and guards <see cref="_dropped"/>. The poll loop is owned by this object: started by <see cref="StartAsync"/>,
-/// stopped and awaited by <see cref="DisposeAsync"/>.
-/// </para>
-/// <example>
-/// <code>
+/// stopped and awaited by <see cref="DisposeAsync"/>.</para>
+/// <example><code>
 /// await using var registry = new RegistryClient(registrySettings, clientSettings, logger);
 /// await registry.StartAsync();                       // first discovery, then polling
 /// IReadOnlyList&lt;InstanceMeta&gt; servers = registry.Instances;
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RegistryClient : IAsyncDisposable
 {
     private readonly ClientSettings _settings;
@@ -90,11 +81,9 @@ public sealed class RegistryClient : IAsyncDisposable
     /// <summary>True while the last poll failed (the cache is then the last known list).</summary>
     public bool RegistryDown => Volatile.Read(ref _registryDown) != 0;
 
-    /// <summary>
-    /// Discovers the instances once, then starts polling. Returning only after the first discovery
+    /// <summary>Discovers the instances once, then starts polling. Returning only after the first discovery
     /// means a call made right after start never races an empty cache. A registry that is down is not
-    /// fatal: the cache starts empty and the poll loop keeps trying.
-    /// </summary>
+    /// fatal: the cache starts empty and the poll loop keeps trying.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -105,10 +94,8 @@ public sealed class RegistryClient : IAsyncDisposable
         _pollLoop = PollLoopAsync(_stopping.Token);
     }
 
-    /// <summary>
-    /// Asks the registry for the instances now and replaces the cache with the answer.
-    /// Returns false (cache kept, outage logged once) when the registry cannot be reached.
-    /// </summary>
+    /// <summary>Asks the registry for the instances now and replaces the cache with the answer.
+    /// Returns false (cache kept, outage logged once) when the registry cannot be reached.</summary>
     public async Task<bool> RefreshAsync(CancellationToken cancellationToken = default)
     {
         IReadOnlyList<InstanceMeta> found;
@@ -185,13 +172,11 @@ public sealed class RegistryClient : IAsyncDisposable
         return true;
     }
 
-    /// <summary>
-    /// Drops an instance from the cache (failover: it refused a connection). A dead server stays
+    /// <summary>Drops an instance from the cache (failover: it refused a connection). A dead server stays
     /// listed by the registry until its heartbeat times out, so polls keep it out for the registry's
     /// <c>heartbeat_timeout</c>; after that, if the registry still lists it, it is heartbeating again
     /// and comes back. If the registry stops listing it first, the drop is forgotten, so a later
-    /// registration of the same address is taken at once.
-    /// </summary>
+    /// registration of the same address is taken at once.</summary>
     /// <returns>True when the instance was in the cache.</returns>
     public bool Remove(InstanceMeta instance)
     {

@@ -11,32 +11,23 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Mirrors the lab's <c>RPCClient</c>: makes remote calls feel local (SPEC §6). It puts together
+/// <summary>Mirrors the lab's <c>RPCClient</c>: makes remote calls feel local (SPEC §6). It puts together
 /// <see cref="RegistryClient"/> (where the servers are), <see cref="LoadBalance"/> (which one to use)
-/// and the transport (<see cref="ConnectionPool"/> of <see cref="ServerConnection"/>s per server).
-/// </summary>
-/// <remarks>
-/// <para>
+/// and the transport (<see cref="ConnectionPool"/> of <see cref="ServerConnection"/>s per server).</summary>
+/// <remarks><para>
 /// Two modes: <see cref="Direct">direct</see> to one server, or <see cref="ConnectToRegistryAsync">through
 /// the registry</see>. In registry mode a server that fails before the request was sent (refused the
 /// connection, broke while we wrote) is dropped from the cache and the call moves on to another
 /// instance; a request that was sent is not sent again unless the call is marked
-/// <see cref="RpcCallOptions.Idempotent"/>, because the first server may already have run it.
-/// </para>
-/// <para>
-/// Concurrency: every call member may be used by any number of callers at once; each call gets a
+/// <see cref="RpcCallOptions.Idempotent"/>, because the first server may already have run it.</para>
+/// <para>Concurrency: every call member may be used by any number of callers at once; each call gets a
 /// connection of its own from the pool. <see cref="DisposeAsync"/> stops the registry poll loop and
-/// closes every socket, including those of calls still running (they fail with a transport error).
-/// </para>
-/// <example>
-/// <code>
+/// closes every socket, including those of calls still running (they fail with a transport error).</para>
+/// <example><code>
 /// await using RpcClient client = RpcClient.Direct("127.0.0.1", 8089, new ClientSettings());
 /// long sum = await client.CallAsync&lt;long&gt;("add", [1, 2]);           // 13
 /// dynamic lab = client.AsDynamic(); string text = lab.hi("bob");       // "hi bob, welcome"
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RpcClient : IAsyncDisposable, IDisposable
 {
     private readonly ClientSettings _settings;
@@ -71,10 +62,8 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         return new RpcClient(settings, loggerFactory, registry: null, new InstanceMeta { Host = host.Trim('[', ']'), Port = port }, loadBalance: null);
     }
 
-    /// <summary>
-    /// A client that discovers servers through the registry. Returns after the first discovery, so the
-    /// first call already sees the registered servers; a registry that is down is logged, not fatal.
-    /// </summary>
+    /// <summary>A client that discovers servers through the registry. Returns after the first discovery, so the
+    /// first call already sees the registered servers; a registry that is down is logged, not fatal.</summary>
     /// <param name="loadBalance">Overrides the strategy from <paramref name="settings"/> (a seeded one is reproducible).</param>
     public static async Task<RpcClient> ConnectToRegistryAsync(
         RegistrySettings registry,
@@ -124,10 +113,8 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                             static result => result.Deserialize<T>(ProtocolJson.Options), cancellationToken);
     }
 
-    /// <summary>
-    /// Whether the server offers <paramref name="name"/> — the lab's discovery, built on the reserved
-    /// <c>all_your_methods</c> call. The list is fetched once per server and cached.
-    /// </summary>
+    /// <summary>Whether the server offers <paramref name="name"/> — the lab's discovery, built on the reserved
+    /// <c>all_your_methods</c> call. The list is fetched once per server and cached.</summary>
     public async Task<bool> SupportsAsync(string name, CancellationToken cancellationToken = default)
     {
         foreach (InstanceMeta instance in Instances)
@@ -163,10 +150,8 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>
-    /// Synchronous disposal for <c>using</c> without <c>await</c>. It waits for the poll loop to end and the
-    /// sockets to close, all of which finish promptly (closing a socket does not wait for the peer).
-    /// </summary>
+    /// <summary>Synchronous disposal for <c>using</c> without <c>await</c>. It waits for the poll loop to end and the
+    /// sockets to close, all of which finish promptly (closing a socket does not wait for the peer).</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task<RpcCallResult<T>> ExecuteAsync<T>(

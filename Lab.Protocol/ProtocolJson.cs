@@ -9,10 +9,8 @@ public static class ProtocolJson
     // Deeply nested values are a sign of a bug, not a use case: reader and writer share one cap.
     private const int MaxDepth = 64;
 
-    /// <summary>
-    /// Serializer options for message bodies: wire names are written explicitly (<c>method_name</c>,
-    /// <c>res</c>...), so no naming policy; non-ASCII text (e.g. Chinese names) is kept readable.
-    /// </summary>
+    /// <summary>Serializer options for message bodies: wire names are written explicitly (<c>method_name</c>,
+    /// <c>res</c>...), so no naming policy; non-ASCII text (e.g. Chinese names) is kept readable.</summary>
     public static JsonSerializerOptions Options { get; } = CreateOptions();
 
     /// <summary>Writer options: compact output, the same encoder and depth cap as <see cref="Options"/>.</summary>

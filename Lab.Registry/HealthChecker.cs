@@ -5,23 +5,17 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry;
 
-/// <summary>
-/// The registry center's periodic health check (the lab's timer thread inside <c>RegistryService</c>):
+/// <summary>The registry center's periodic health check (the lab's timer thread inside <c>RegistryService</c>):
 /// every <c>health_check_interval</c> it evicts the instances whose last heartbeat is older than
-/// <c>heartbeat_timeout</c>, so clients stop being sent to servers that died without unregistering.
-/// </summary>
-/// <remarks>
-/// A hosted service: the host starts it with the registry and stops it (cancelling
+/// <c>heartbeat_timeout</c>, so clients stop being sent to servers that died without unregistering.</summary>
+/// <remarks>A hosted service: the host starts it with the registry and stops it (cancelling
 /// <c>stoppingToken</c>) on shutdown, so the loop is owned and awaited. The timer runs on the injected
 /// <see cref="TimeProvider"/>: tests advance a fake clock and the check runs at once.
-/// <example>
-/// <code>
+/// <example><code>
 /// builder.Services.AddSingleton&lt;RegistryService&gt;();
 /// builder.Services.AddHostedService&lt;HealthChecker&gt;();
 /// // ... logs "Evicted json://127.0.0.1:8089 (no heartbeat for 10.2 s)"
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class HealthChecker : BackgroundService
 {
     private readonly RegistryService _registry;

@@ -4,31 +4,22 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry;
 
-/// <summary>
-/// Mirrors the lab's <c>RegistryService</c>: the registry center's instance list. Its one job is to
+/// <summary>Mirrors the lab's <c>RegistryService</c>: the registry center's instance list. Its one job is to
 /// remember which servers are alive — add on register, refresh on heartbeat, remove on unregister
-/// or when heartbeats stop — and answer "which healthy servers speak this protocol?".
-/// </summary>
-/// <remarks>
-/// <para>
+/// or when heartbeats stop — and answer "which healthy servers speak this protocol?".</summary>
+/// <remarks><para>
 /// Talks to nobody: <see cref="RequestHandler"/> calls it for HTTP requests and
 /// <see cref="HealthChecker"/> calls <see cref="EvictExpired"/> on a timer. Time comes from the
-/// injected <see cref="TimeProvider"/> so tests can move the clock instead of waiting.
-/// </para>
-/// <para>
-/// Concurrency: every method may be called concurrently from any thread. The original lab kept a
+/// injected <see cref="TimeProvider"/> so tests can move the clock instead of waiting.</para>
+/// <para>Concurrency: every method may be called concurrently from any thread. The original lab kept a
 /// plain dict that request threads and the health check changed at the same time. Here
 /// <see cref="_gate"/> guards <see cref="_instances"/>; it is held only for the dictionary operation,
-/// never across a request or a log line, so it is never contended for long.
-/// </para>
-/// <example>
-/// <code>
+/// never across a request or a log line, so it is never contended for long.</para>
+/// <example><code>
 /// var registry = new RegistryService(settings, TimeProvider.System, logger);
 /// registry.Register(new InstanceMeta { Host = "127.0.0.1", Port = 8089 });
 /// IReadOnlyList&lt;InstanceMeta&gt; servers = registry.FindHealthy("json");
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RegistryService(RegistrySettings settings, TimeProvider timeProvider, ILogger<RegistryService> logger)
 {
     private readonly Lock _gate = new();
@@ -80,10 +71,8 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         return removed;
     }
 
-    /// <summary>
-    /// The healthy instances of one protocol, ordered by host and port so answers are stable.
-    /// An instance past its heartbeat timeout is left out even before the next health check evicts it.
-    /// </summary>
+    /// <summary>The healthy instances of one protocol, ordered by host and port so answers are stable.
+    /// An instance past its heartbeat timeout is left out even before the next health check evicts it.</summary>
     public IReadOnlyList<InstanceMeta> FindHealthy(string protocol)
     {
         DateTimeOffset now = timeProvider.GetUtcNow();

@@ -10,32 +10,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry;
 
-/// <summary>
-/// Mirrors the lab's <c>RequestHandler</c>: turns the registry's HTTP requests (SPEC §4) into calls on
+/// <summary>Mirrors the lab's <c>RequestHandler</c>: turns the registry's HTTP requests (SPEC §4) into calls on
 /// <see cref="RegistryService"/> and writes the JSON answers that programs written for the original
-/// lab expect, byte for byte in field names and order.
-/// </summary>
-/// <remarks>
-/// <para>
+/// lab expect, byte for byte in field names and order.</summary>
+/// <remarks><para>
 /// Routes: <c>POST /myRegistry/register</c> (register or heartbeat), <c>POST /myRegistry/unregister</c>,
 /// <c>GET /myRegistry/findAllInstances?proto=json</c>. Anything else — another path, or a known path
 /// with another HTTP method — is <c>404 {"error": "Not Found"}</c>: the lab's handler only knew these
-/// three requests, and SPEC §4 says "anything else: 404" (so not ASP.NET's usual 405).
-/// </para>
-/// <para>
-/// The original crashed its handler thread on bad JSON or a missing Content-Length. Here every bad
+/// three requests, and SPEC §4 says "anything else: 404" (so not ASP.NET's usual 405).</para>
+/// <para>The original crashed its handler thread on bad JSON or a missing Content-Length. Here every bad
 /// body is a <c>400 {"error": "..."}</c> naming the problem, a body over <c>max_body_size</c> is a
 /// <c>413</c>, and a chunked body (no Content-Length) is read like any other.
-/// Concurrency: stateless; Kestrel calls the handlers concurrently.
-/// </para>
-/// <example>
-/// <code>
+/// Concurrency: stateless; Kestrel calls the handlers concurrently.</para>
+/// <example><code>
 /// WebApplication app = builder.Build();
 /// app.Services.GetRequiredService&lt;RequestHandler&gt;().MapRoutes(app);
 /// await app.RunAsync();
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RequestHandler(RegistryService registry, RegistrySettings settings, ILogger<RequestHandler> logger)
 {
     public const string RegisterPath = "/myRegistry/register";

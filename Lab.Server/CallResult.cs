@@ -4,17 +4,13 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Server;
 
-/// <summary>
-/// What one call produced: a result value, or an error code with its message. The connection turns it
-/// into exactly one reply with <see cref="WriteTo"/>.
-/// </summary>
-/// <example>
-/// <code>
+/// <summary>What one call produced: a result value, or an error code with its message. The connection turns it
+/// into exactly one reply with <see cref="WriteTo"/>.</summary>
+/// <example><code>
 /// CallResult result = await stub.DispatchAsync(request, token);
 /// CallResult written = result.WriteTo(writer);     // MethodFailed if the value was NaN or a cycle
 /// await writer.SendAsync(token);
-/// </code>
-/// </example>
+/// </code></example>
 public sealed record CallResult(object? Value, RpcErrorCode? ErrorCode, string? ErrorMessage)
 {
     public bool IsSuccess => ErrorCode is null;
@@ -23,11 +19,9 @@ public sealed record CallResult(object? Value, RpcErrorCode? ErrorCode, string? 
 
     public static CallResult Failure(RpcErrorCode code, string message) => new(null, code, message);
 
-    /// <summary>
-    /// Writes the reply into <paramref name="writer"/> (not yet sent) and returns what was really
+    /// <summary>Writes the reply into <paramref name="writer"/> (not yet sent) and returns what was really
     /// written: a result JSON cannot carry (NaN, Infinity, a cycle, an unsupported type) is replaced by
-    /// a MethodFailed reply, so the caller gets an answer instead of a dropped connection.
-    /// </summary>
+    /// a MethodFailed reply, so the caller gets an answer instead of a dropped connection.</summary>
     public CallResult WriteTo(MessageWriter writer)
     {
         try

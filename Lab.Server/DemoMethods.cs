@@ -2,22 +2,16 @@ using System.Text.Json;
 
 namespace Lab.Server;
 
-/// <summary>
-/// The lab's ten demo functions (SPEC §5), all registered by default, plus three the scenarios and
+/// <summary>The lab's ten demo functions (SPEC §5), all registered by default, plus three the scenarios and
 /// tests need: <c>sleep</c> (a slow call that honours cancellation), <c>echo</c> (large messages) and
-/// <c>rendezvous</c> (the proof of parallel calls).
-/// </summary>
-/// <remarks>
-/// Numbers are <see cref="double"/>, as in the lab's Python, so <c>add(1, 2)</c> is 13 (c defaults
+/// <c>rendezvous</c> (the proof of parallel calls).</summary>
+/// <remarks>Numbers are <see cref="double"/>, as in the lab's Python, so <c>add(1, 2)</c> is 13 (c defaults
 /// to 10) and <c>divide(1, 4)</c> is 0.25. Parameter names are the keyword names callers use.
-/// <example>
-/// <code>
+/// <example><code>
 /// var stub = new ServerStub(TimeSpan.FromSeconds(30));
 /// new DemoMethods().RegisterAll(stub);
 /// // {"method_name": "add", "method_args": [1, 2]}  ->  {"res": 13}
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class DemoMethods
 {
     private readonly Rendezvous _rendezvous = new();

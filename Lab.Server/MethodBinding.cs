@@ -5,24 +5,18 @@ using Lab.Protocol;
 
 namespace Lab.Server;
 
-/// <summary>
-/// One registered method, analysed once at registration: its parameters (name, JSON reader, default),
-/// how to invoke it and how to await its result. <see cref="ServerStub"/> keeps one per wire name.
-/// </summary>
-/// <remarks>
-/// The lab's Python bound arguments with <c>func(*args, **kwargs)</c> and let Python report a bad call.
+/// <summary>One registered method, analysed once at registration: its parameters (name, JSON reader, default),
+/// how to invoke it and how to await its result. <see cref="ServerStub"/> keeps one per wire name.</summary>
+/// <remarks>The lab's Python bound arguments with <c>func(*args, **kwargs)</c> and let Python report a bad call.
 /// C# has no such call, so we do its work here — position first, then names, then defaults — and
 /// report a call that does not bind as <see cref="ArgumentBindingException"/> (InvalidArguments),
 /// before the method runs. Reflection over the signature happens in the constructor, never per call.
 /// Immutable after construction: safe to use from every connection at once.
-/// <example>
-/// <code>
+/// <example><code>
 /// var add = new MethodBinding("add", (double a, double b, double c = 10) => a + b + c);
 /// object?[] arguments = add.Bind(request.Args, request.Kwargs, methodToken);   // [1.0, 2.0, 10.0]
 /// object? result = await add.InvokeAsync(arguments);                          // 13.0
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 internal sealed class MethodBinding
 {
     private readonly Delegate _method;
@@ -106,10 +100,8 @@ internal sealed class MethodBinding
         return values;
     }
 
-    /// <summary>
-    /// Runs the method and awaits it if it is asynchronous. Exceptions thrown by the method come out
-    /// unwrapped (not as TargetInvocationException), so the log and the reply show the real error.
-    /// </summary>
+    /// <summary>Runs the method and awaits it if it is asynchronous. Exceptions thrown by the method come out
+    /// unwrapped (not as TargetInvocationException), so the log and the reply show the real error.</summary>
     public async ValueTask<object?> InvokeAsync(object?[] arguments)
     {
         object? returned = Invoke(_method.Method, _method.Target, arguments);

@@ -6,32 +6,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Server;
 
-/// <summary>
-/// Mirrors the server side of the lab's <c>RegistryClient</c>: tells the registry center this server
+/// <summary>Mirrors the server side of the lab's <c>RegistryClient</c>: tells the registry center this server
 /// exists. Its one job is the registry entry's lifetime — register on start, heartbeat (re-register)
-/// every <c>heartbeat_interval</c>, unregister on a graceful stop.
-/// </summary>
-/// <remarks>
-/// <para>
+/// every <c>heartbeat_interval</c>, unregister on a graceful stop.</summary>
+/// <remarks><para>
 /// Defects of the original fixed here (SPEC §11): every HTTP request has a timeout
 /// (<c>registry_timeout</c>); a registry outage is logged once, not once per attempt, and retried
 /// with a capped backoff instead of a loop that spins without pause; the heartbeat loop is a task
 /// this class owns and stops before unregistering, so no heartbeat can re-register the server after
-/// it said goodbye (the original did exactly that).
-/// </para>
-/// <para>
-/// A heartbeat is a plain re-registration, so a registry restarted with an empty list gets the entry
-/// back at the next heartbeat without any special case.
-/// </para>
+/// it said goodbye (the original did exactly that).</para>
+/// <para>A heartbeat is a plain re-registration, so a registry restarted with an empty list gets the entry
+/// back at the next heartbeat without any special case.</para>
 /// <para>Concurrency: <see cref="Start"/> once, then <see cref="StopAsync"/> once; the loop is the only other thread.</para>
-/// <example>
-/// <code>
+/// <example><code>
 /// var registry = new RegistryClient(registrySettings, serverSettings, logger);
 /// registry.Start(new InstanceMeta { Host = "127.0.0.1", Port = 8089 });   // heartbeats in the background
 /// await registry.StopAsync();                                              // no more heartbeats, then unregister
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RegistryClient : IAsyncDisposable
 {
     private readonly ServerSettings _settings;
@@ -66,10 +57,8 @@ public sealed class RegistryClient : IAsyncDisposable
         _heartbeatLoop = HeartbeatLoopAsync(instance, _stopHeartbeats.Token);
     }
 
-    /// <summary>
-    /// Stops the heartbeats (awaiting the loop, so none can follow), then unregisters, waiting at most
-    /// registry_timeout. Never throws: a registry that is down cannot stop the server from stopping.
-    /// </summary>
+    /// <summary>Stops the heartbeats (awaiting the loop, so none can follow), then unregisters, waiting at most
+    /// registry_timeout. Never throws: a registry that is down cannot stop the server from stopping.</summary>
     /// <returns>True if the registry confirmed the unregistration.</returns>
     public async Task<bool> StopAsync(CancellationToken cancellationToken = default)
     {

@@ -10,30 +10,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Server;
 
-/// <summary>
-/// One client connection on the server: read a request, dispatch it, write the reply, repeat — the
+/// <summary>One client connection on the server: read a request, dispatch it, write the reply, repeat — the
 /// per-connection handler the lab's <c>TCPServer</c> started a thread for. <see cref="TcpServer"/>
-/// creates one per accepted socket and owns the task running <see cref="RunAsync"/>.
-/// </summary>
-/// <remarks>
-/// <para>
+/// creates one per accepted socket and owns the task running <see cref="RunAsync"/>.</summary>
+/// <remarks><para>
 /// Every failure is classified where it happens (STYLE rule 6). Per request — the framing layer still
 /// knows where the next message starts, so we reply and carry on: valid JSON that is not a request
 /// (BadRequest), an unknown method, arguments that do not bind, a method that throws or times out.
 /// Per connection — the stream cannot be trusted any more, so we reply if we can and close: bytes that
 /// are not JSON (BadRequest), a message over the size limit (MessageTooLarge), half a message followed
 /// by silence (read timeout), a client that does not read its replies (write timeout), a reset.
-/// Nothing here can affect another connection: each has its own socket, buffers and task.
-/// </para>
+/// Nothing here can affect another connection: each has its own socket, buffers and task.</para>
 /// <para>Concurrency: one task runs <see cref="RunAsync"/>; replies go out in request order.</para>
-/// <example>
-/// <code>
+/// <example><code>
 /// var connection = new RpcConnection(socket, stub, settings, logger);
 /// await connection.RunAsync(drainToken, abortToken);   // returns when the connection is closed
 /// socket.Dispose();
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
     public string Peer { get; } = HostAddress.Format(socket.RemoteEndPoint);
@@ -41,10 +34,8 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
     /// <summary>Calls answered so far.</summary>
     public int Calls { get; private set; }
 
-    /// <summary>
-    /// Serves requests until the client leaves, a connection-level error, or a stop. Returns why the
-    /// connection ended; the owner logs it once the socket is closed and its resources are freed.
-    /// </summary>
+    /// <summary>Serves requests until the client leaves, a connection-level error, or a stop. Returns why the
+    /// connection ended; the owner logs it once the socket is closed and its resources are freed.</summary>
     /// <param name="drainToken">Graceful stop: finish the call in progress, then close; an idle connection closes at once.</param>
     /// <param name="abortToken">End of the drain deadline: give up on the call in progress too.</param>
     public async Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)

@@ -6,30 +6,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Server;
 
-/// <summary>
-/// Mirrors the lab's <c>RPCServer</c>: puts <see cref="ServerStub"/> (the methods),
+/// <summary>Mirrors the lab's <c>RPCServer</c>: puts <see cref="ServerStub"/> (the methods),
 /// <see cref="TcpServer"/> (the sockets) and <see cref="RegistryClient"/> (the registry entry)
 /// together, and owns their lifetime. It is a hosted service, so the Generic Host starts it and
-/// stops it gracefully on Ctrl+C or SIGTERM.
-/// </summary>
-/// <remarks>
-/// <para>
+/// stops it gracefully on Ctrl+C or SIGTERM.</summary>
+/// <remarks><para>
 /// Start: bind the listener first — so a port in use fails before anything is registered — then
 /// print the readiness line, then start heartbeating.
 /// Stop: stop accepting, and at the same time unregister (bounded by registry_timeout; the entry is
 /// gone at once, no waiting for eviction) and drain in-flight calls (bounded by drain_timeout); idle
 /// connections close immediately. The original hung here when a client sat idle or when bound to a
-/// non-loopback address; nothing here waits without a deadline.
-/// </para>
+/// non-loopback address; nothing here waits without a deadline.</para>
 /// <para>Concurrency: the host calls <see cref="StartAsync"/> once, then <see cref="StopAsync"/>.</para>
-/// <example>
-/// <code>
+/// <example><code>
 /// await using var server = new RpcServer(serverSettings, registrySettings, loggerFactory);
 /// await server.StartAsync(token);        // "Server listening on 127.0.0.1:8089"
 /// await server.StopAsync(token);         // "Unregistered from registry" ... "Server stopped"
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RpcServer : IHostedService, IAsyncDisposable
 {
     private readonly ServerSettings _settings;

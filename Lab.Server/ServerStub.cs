@@ -4,41 +4,30 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lab.Server;
 
-/// <summary>
-/// Mirrors the lab's <c>ServerStub</c>: the table of methods a server offers, by wire name. Its one
+/// <summary>Mirrors the lab's <c>ServerStub</c>: the table of methods a server offers, by wire name. Its one
 /// job is to turn a parsed request into a <see cref="CallResult"/> — find the method, bind the
 /// arguments, run it under the method timeout — and to answer the discovery call
-/// <c>all_your_methods</c>. It knows nothing about sockets; <see cref="TcpServer"/> does.
-/// </summary>
-/// <remarks>
-/// <para>
+/// <c>all_your_methods</c>. It knows nothing about sockets; <see cref="TcpServer"/> does.</summary>
+/// <remarks><para>
 /// Errors are classified honestly (SPEC §3): an unknown name is MethodNotFound; a call that does not
 /// bind (missing, extra, duplicate or wrongly typed argument) is InvalidArguments and the method never
 /// runs; anything the method throws — even an ArgumentException — is MethodFailed; running past the
-/// method timeout is MethodTimeout, and the method's CancellationToken is cancelled.
-/// </para>
-/// <para>
-/// Concurrency: register every method before the server starts; after that the table is only read,
-/// so <see cref="DispatchAsync"/> may be called from any number of connections at once without a lock.
-/// </para>
-/// <example>
-/// <code>
+/// method timeout is MethodTimeout, and the method's CancellationToken is cancelled.</para>
+/// <para>Concurrency: register every method before the server starts; after that the table is only read,
+/// so <see cref="DispatchAsync"/> may be called from any number of connections at once without a lock.</para>
+/// <example><code>
 /// var stub = new ServerStub(TimeSpan.FromSeconds(30));
 /// stub.Register("add", (double a, double b, double c = 10) => a + b + c);
 /// CallResult result = await stub.DispatchAsync(RpcRequest.Parse(document.RootElement), token);
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null)
 {
     private readonly Dictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
 
-    /// <summary>
-    /// Registers <paramref name="method"/> under <paramref name="wireName"/>. Its parameter names are
+    /// <summary>Registers <paramref name="method"/> under <paramref name="wireName"/>. Its parameter names are
     /// the keyword names callers use; a <see cref="CancellationToken"/> parameter receives the
-    /// method-timeout token; Task/ValueTask results are awaited.
-    /// </summary>
+    /// method-timeout token; Task/ValueTask results are awaited.</summary>
     /// <exception cref="ArgumentException">The name is taken or reserved, or a parameter cannot be bound from JSON.</exception>
     public void Register(string wireName, Delegate method)
     {
@@ -114,10 +103,8 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-    /// <summary>
-    /// The <c>all_your_methods</c> answer: each method's name, required parameters and optional
-    /// parameters with their defaults, sorted by name so the listing is stable.
-    /// </summary>
+    /// <summary>The <c>all_your_methods</c> answer: each method's name, required parameters and optional
+    /// parameters with their defaults, sorted by name so the listing is stable.</summary>
     public IReadOnlyList<MethodDescription> Describe() =>
         _methods.Values
             .OrderBy(method => method.WireName, StringComparer.Ordinal)

@@ -6,30 +6,21 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Server;
 
-/// <summary>
-/// Mirrors the lab's <c>TCPServer</c>: listens on one address (IPv4 or IPv6, per <c>-l</c>), accepts
+/// <summary>Mirrors the lab's <c>TCPServer</c>: listens on one address (IPv4 or IPv6, per <c>-l</c>), accepts
 /// connections and runs one concurrent <see cref="RpcConnection"/> per client, so client B never waits
 /// for client A's call (SPEC §1). Its one job is the lifetime of sockets: it owns every connection task,
-/// and on stop it drains them within a deadline and closes them.
-/// </summary>
-/// <remarks>
-/// <para>
+/// and on stop it drains them within a deadline and closes them.</summary>
+/// <remarks><para>
 /// The lab started a thread per connection and never looked at it again. Here every connection task
 /// sits in <see cref="_connections"/> until it ends; its exceptions are caught and logged and its socket
-/// is disposed in <c>finally</c>; <see cref="StopAsync"/> awaits them all — nothing is fire-and-forget.
-/// </para>
-/// <para>
-/// Concurrency: <see cref="Start"/> once, then <see cref="StopAsync"/> (a second call awaits the first).
-/// <see cref="_gate"/> guards <see cref="_connections"/>; the accept loop adds, each connection task removes itself.
-/// </para>
-/// <example>
-/// <code>
+/// is disposed in <c>finally</c>; <see cref="StopAsync"/> awaits them all — nothing is fire-and-forget.</para>
+/// <para>Concurrency: <see cref="Start"/> once, then <see cref="StopAsync"/> (a second call awaits the first).
+/// <see cref="_gate"/> guards <see cref="_connections"/>; the accept loop adds, each connection task removes itself.</para>
+/// <example><code>
 /// var server = new TcpServer(stub, settings, loggerFactory);
 /// server.Start();                      // bound and accepting: server.LocalEndPoint has the real port
 /// await server.StopAsync();            // stop accepting, drain in-flight calls, close every connection
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class TcpServer(ServerStub stub, ServerSettings settings, ILoggerFactory loggerFactory) : IAsyncDisposable
 {
     // Connection lines are logged under TcpServer too: one component name for everything socket-related.
@@ -96,10 +87,8 @@ public sealed class TcpServer(ServerStub stub, ServerSettings settings, ILoggerF
         _acceptLoop = AcceptLoopAsync(listener, _stopAccepting.Token);
     }
 
-    /// <summary>
-    /// Graceful stop: stop accepting; close idle connections; let calls in progress finish and send their
-    /// replies within drain_timeout; then cancel what is left and close every connection. Safe to call twice.
-    /// </summary>
+    /// <summary>Graceful stop: stop accepting; close idle connections; let calls in progress finish and send their
+    /// replies within drain_timeout; then cancel what is left and close every connection. Safe to call twice.</summary>
     public Task StopAsync()
     {
         lock (_gate)

@@ -2,16 +2,12 @@ using System.Collections.Concurrent;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// Counts calls succeeded and failed, per server, for the summaries the demo and duration modes end
-/// with. Safe to update from any number of concurrent calls.
-/// </summary>
-/// <example>
-/// <code>
+/// <summary>Counts calls succeeded and failed, per server, for the summaries the demo and duration modes end
+/// with. Safe to update from any number of concurrent calls.</summary>
+/// <example><code>
 /// tally.Succeeded("127.0.0.1:8089");
 /// tally.WriteSummary(Console.Out);   // Summary: 1 succeeded, 0 failed / "  127.0.0.1:8089: 1 succeeded, 0 failed"
-/// </code>
-/// </example>
+/// </code></example>
 public sealed class CallTally
 {
     private readonly ConcurrentDictionary<string, Counts> _byServer = new(StringComparer.OrdinalIgnoreCase);

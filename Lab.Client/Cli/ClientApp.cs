@@ -5,18 +5,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// The client program behind <c>Program.cs</c>: reads the configuration (file, then flags on top),
+/// <summary>The client program behind <c>Program.cs</c>: reads the configuration (file, then flags on top),
 /// builds the <see cref="RpcClient"/> for the chosen mode, and runs one of the three uses — one call,
 /// the demo, or the duration load. Results go to standard output as plain lines; logs go through
-/// <see cref="LabLogging"/>.
-/// </summary>
-/// <example>
-/// <code>
+/// <see cref="LabLogging"/>.</summary>
+/// <example><code>
 /// var options = new ClientOptions(Mode: "server", Host: "127.0.0.1", Port: 8089, Call: ["add", "1", "2"]);
 /// int exitCode = await ClientApp.RunAsync(options, Console.Out, Console.Error);
-/// </code>
-/// </example>
+/// </code></example>
 public static class ClientApp
 {
     /// <exception cref="ConfigurationException">A bad file or flag, or server mode without a host and port.</exception>

@@ -3,16 +3,12 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// The lab's demo (<c>Lab.Client</c> with no method): one call of every demo method with the value it
+/// <summary>The lab's demo (<c>Lab.Client</c> with no method): one call of every demo method with the value it
 /// must return, then 30 concurrent calls, each line showing the result and the server that answered,
-/// then the per-server summary. Exit code 1 if any call failed or returned a wrong value.
-/// </summary>
-/// <example>
-/// <code>
+/// then the per-server summary. Exit code 1 if any call failed or returned a wrong value.</summary>
+/// <example><code>
 /// int exitCode = await new DemoRun(client, Console.Out, Console.Error).RunAsync(token);
-/// </code>
-/// </example>
+/// </code></example>
 public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter error)
 {
     public const int ConcurrentCalls = 30;

@@ -2,16 +2,12 @@ using System.Text.Json;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// <c>Lab.Client add 1 2</c>: one call, its result and the server that answered on standard output
-/// (<c>add(1, 2) = 13  [server 127.0.0.1:8089]</c>), or the error on standard error and exit code 1.
-/// </summary>
-/// <example>
-/// <code>
+/// <summary><c>Lab.Client add 1 2</c>: one call, its result and the server that answered on standard output
+/// (<c>add(1, 2) = 13  [server 127.0.0.1:8089]</c>), or the error on standard error and exit code 1.</summary>
+/// <example><code>
 /// int exitCode = await OneCallRun.RunAsync(client, ["hi", "bob"], Console.Out, Console.Error);
 /// // hi("bob") = "hi bob, welcome"  [server 127.0.0.1:8089]
-/// </code>
-/// </example>
+/// </code></example>
 public static class OneCallRun
 {
     public static async Task<int> RunAsync(RpcClient client, IReadOnlyList<string> call, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)

@@ -4,29 +4,20 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Client.Transport;
 
-/// <summary>
-/// The open connections to one server, reused across calls (SPEC §6; the original lab opened a new
-/// TCP connection for every call).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>The open connections to one server, reused across calls (SPEC §6; the original lab opened a new
+/// TCP connection for every call).</summary>
+/// <remarks><para>
 /// A call <see cref="RentAsync">rents</see> an idle connection, or opens a new one when none is idle,
 /// so several calls run at once on several connections. After the call it is
 /// <see cref="ReturnAsync">returned</see>: a healthy connection goes back to the idle stack (at most
-/// <c>max_idle_connections_per_server</c> are kept), a broken one is closed.
-/// </para>
-/// <para>
-/// Concurrency: every member may be called concurrently. <see cref="_gate"/> guards <see cref="_idle"/>,
-/// <see cref="_open"/> and <see cref="_disposed"/>. Sockets are closed outside the lock.
-/// </para>
-/// <example>
-/// <code>
+/// <c>max_idle_connections_per_server</c> are kept), a broken one is closed.</para>
+/// <para>Concurrency: every member may be called concurrently. <see cref="_gate"/> guards <see cref="_idle"/>,
+/// <see cref="_open"/> and <see cref="_disposed"/>. Sockets are closed outside the lock.</para>
+/// <example><code>
 /// var pool = new ConnectionPool("127.0.0.1", 8089, settings, logger);
 /// ServerConnection connection = await pool.RentAsync(token);
 /// try { await connection.CallAsync(...); } finally { await pool.ReturnAsync(connection); }
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class ConnectionPool(string host, int port, ClientSettings settings, ILogger logger) : IAsyncDisposable
 {
     private readonly string _server = HostAddress.Format(host, port);
@@ -35,10 +26,8 @@ public sealed class ConnectionPool(string host, int port, ClientSettings setting
     private readonly HashSet<ServerConnection> _open = [];
     private bool _disposed;
 
-    /// <summary>
-    /// An idle connection that still looks alive, or a new one. Idle connections the server has
-    /// closed meanwhile (it restarted) are dropped here, before any request is written to them.
-    /// </summary>
+    /// <summary>An idle connection that still looks alive, or a new one. Idle connections the server has
+    /// closed meanwhile (it restarted) are dropped here, before any request is written to them.</summary>
     /// <exception cref="RpcConnectException">No idle connection, and opening a new one failed.</exception>
     /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
     public async Task<ServerConnection> RentAsync(CancellationToken cancellationToken = default)

@@ -9,35 +9,24 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Client.Transport;
 
-/// <summary>
-/// Mirrors the lab's <c>TCPClient</c>: one TCP connection to one server, carrying one call after
-/// another (SPEC §3, §7).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>Mirrors the lab's <c>TCPClient</c>: one TCP connection to one server, carrying one call after
+/// another (SPEC §3, §7).</summary>
+/// <remarks><para>
 /// A call has four phases, each with its own timeout from <see cref="ClientSettings"/> and its own
 /// typed error naming the phase and the server: connect (<see cref="RpcConnectException"/>), write the
 /// request (<see cref="RpcWriteException"/>), wait for the reply to start (<see cref="RpcCallTimeoutException"/>),
 /// read the rest of it (<see cref="RpcReadException"/>). An error reply is not a connection failure: it
-/// becomes an <see cref="RpcRemoteException"/> and the connection stays usable.
-/// </para>
-/// <para>
-/// Any transport failure or timeout marks the connection <see cref="IsBroken"/> and it is never used
+/// becomes an <see cref="RpcRemoteException"/> and the connection stays usable.</para>
+/// <para>Any transport failure or timeout marks the connection <see cref="IsBroken"/> and it is never used
 /// again: after a timeout the late reply may still arrive, and the next call on this connection
-/// would read it as its own answer.
-/// </para>
-/// <para>
-/// Concurrency: one call at a time (replies come back in request order, and the lab's protocol has no
+/// would read it as its own answer.</para>
+/// <para>Concurrency: one call at a time (replies come back in request order, and the lab's protocol has no
 /// request ids to match them otherwise). <see cref="ConnectionPool"/> gives each call a connection of
-/// its own. <see cref="DisposeAsync"/> may be called from another thread to abort a call in progress.
-/// </para>
-/// <example>
-/// <code>
+/// its own. <see cref="DisposeAsync"/> may be called from another thread to abort a call in progress.</para>
+/// <example><code>
 /// await using ServerConnection connection = await ServerConnection.ConnectAsync("127.0.0.1", 8089, settings);
 /// long sum = await connection.CallAsync("add", [1, 2], null, res =&gt; res.GetInt64());
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class ServerConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
@@ -97,12 +86,10 @@ public sealed class ServerConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// True when an idle connection still looks alive. A server that closed it (restarted, stopped,
+    /// <summary>True when an idle connection still looks alive. A server that closed it (restarted, stopped,
     /// idle-timed it out) has sent FIN, which makes the socket readable with nothing to read. Using
     /// such a connection would send the request into a dead socket; checking first turns that into a
-    /// "request never sent" case the pool handles by opening a fresh connection.
-    /// </summary>
+    /// "request never sent" case the pool handles by opening a fresh connection.</summary>
     public bool IsReusable()
     {
         try
@@ -117,10 +104,8 @@ public sealed class ServerConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Sends one request and reads its reply. <paramref name="readResult"/> turns the reply's <c>res</c>
-    /// into the caller's value while the reply buffer is still valid, so nothing is copied.
-    /// </summary>
+    /// <summary>Sends one request and reads its reply. <paramref name="readResult"/> turns the reply's <c>res</c>
+    /// into the caller's value while the reply buffer is still valid, so nothing is copied.</summary>
     /// <exception cref="RpcWriteException">The request could not be written within <c>write_timeout</c>.</exception>
     /// <exception cref="RpcCallTimeoutException">No reply started within <c>call_timeout</c>.</exception>
     /// <exception cref="RpcReadException">The reply broke off, was too slow (<c>read_timeout</c>), or was not a reply.</exception>

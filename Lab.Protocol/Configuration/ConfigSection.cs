@@ -2,10 +2,8 @@ using System.Globalization;
 
 namespace Lab.Protocol.Configuration;
 
-/// <summary>
-/// Typed reading of one <c>[section]</c> of the configuration, with errors that name the file,
-/// section and key — so "it does not start" always comes with the line to fix.
-/// </summary>
+/// <summary>Typed reading of one <c>[section]</c> of the configuration, with errors that name the file,
+/// section and key — so "it does not start" always comes with the line to fix.</summary>
 public sealed class ConfigSection(LabConfiguration configuration, string name)
 {
     public string Name { get; } = name;
@@ -29,10 +27,8 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
             : throw Invalid(key, raw, $"must be between {min} and {max}");
     }
 
-    /// <summary>
-    /// A duration given in seconds (decimals allowed, e.g. <c>0.5</c>). It must be positive unless
-    /// <paramref name="allowZero"/>, where 0 means "off".
-    /// </summary>
+    /// <summary>A duration given in seconds (decimals allowed, e.g. <c>0.5</c>). It must be positive unless
+    /// <paramref name="allowZero"/>, where 0 means "off".</summary>
     public TimeSpan GetSeconds(string key, double defaultSeconds, bool allowZero = false)
     {
         string? raw = Raw(key);

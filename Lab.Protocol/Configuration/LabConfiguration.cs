@@ -2,23 +2,17 @@ using Microsoft.Extensions.Configuration;
 
 namespace Lab.Protocol.Configuration;
 
-/// <summary>
-/// Loads <c>config.ini</c> (SPEC §8) with Microsoft.Extensions.Configuration.Ini, then lays the
-/// command-line flags over it, so a flag always wins over the file.
-/// </summary>
-/// <remarks>
-/// The original lab hard-coded one file name for one machine. Here the file is found like this:
+/// <summary>Loads <c>config.ini</c> (SPEC §8) with Microsoft.Extensions.Configuration.Ini, then lays the
+/// command-line flags over it, so a flag always wins over the file.</summary>
+/// <remarks>The original lab hard-coded one file name for one machine. Here the file is found like this:
 /// an explicit <c>--config PATH</c> (must exist); otherwise the first <c>config.ini</c> in the current
 /// directory or one of its parents (so <c>dotnet run --project Lab.Server</c> from anywhere in the
 /// repository finds the root file); otherwise built-in defaults, which are the values documented in
 /// the repository's <c>config.ini</c>.
-/// <example>
-/// <code>
+/// <example><code>
 /// var config = LabConfiguration.Load(configPath, new Dictionary&lt;string, string?&gt; { ["server:port"] = "8089" });
 /// ServerSettings server = ServerSettings.Read(config);
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class LabConfiguration
 {
     public const string DefaultFileName = "config.ini";

@@ -1,9 +1,7 @@
 namespace Lab.Protocol.Configuration;
 
-/// <summary>
-/// <c>[registry]</c>: where the registry center listens (and so where servers and clients find it),
-/// and how it judges health. Defaults are those documented in <c>config.ini</c>.
-/// </summary>
+/// <summary><c>[registry]</c>: where the registry center listens (and so where servers and clients find it),
+/// and how it judges health. Defaults are those documented in <c>config.ini</c>.</summary>
 public sealed record RegistrySettings
 {
     public const string SectionName = "registry";

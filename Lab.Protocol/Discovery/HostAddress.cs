@@ -5,18 +5,14 @@ using System.Net.Sockets;
 
 namespace Lab.Protocol.Discovery;
 
-/// <summary>
-/// Every rule about hosts and addresses, in one place: reading a listen address (<c>-l</c>), writing
+/// <summary>Every rule about hosts and addresses, in one place: reading a listen address (<c>-l</c>), writing
 /// <c>host:port</c>, and the wildcard hosts (0.0.0.0, ::) that mean "every interface" and so cannot be
-/// dialled — the server advertises another host instead, the registry records the caller's address.
-/// </summary>
-/// <example>
-/// <code>
+/// dialled — the server advertises another host instead, the registry records the caller's address.</summary>
+/// <example><code>
 /// IPAddress any = HostAddress.ParseListen("::");            // IPv6Any
 /// string text = HostAddress.Format("::1", 8089);            // [::1]:8089
 /// bool wildcard = HostAddress.IsWildcard("0.0.0.0");        // true
-/// </code>
-/// </example>
+/// </code></example>
 public static class HostAddress
 {
     /// <summary>An IP address as given to <c>-l</c>; "localhost" is 127.0.0.1.</summary>
@@ -44,10 +40,8 @@ public static class HostAddress
     public static string Format(EndPoint? endPoint) =>
         endPoint is IPEndPoint ip ? Format(Dialable(ip.Address), ip.Port) : "unknown peer";
 
-    /// <summary>
-    /// The address as others can dial it: a dual-mode (::) socket sees IPv4 peers as ::ffff:1.2.3.4,
-    /// which is 1.2.3.4.
-    /// </summary>
+    /// <summary>The address as others can dial it: a dual-mode (::) socket sees IPv4 peers as ::ffff:1.2.3.4,
+    /// which is 1.2.3.4.</summary>
     public static string Dialable(IPAddress address) =>
         (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
 
@@ -56,10 +50,8 @@ public static class HostAddress
         string.IsNullOrWhiteSpace(host)
         || (IPAddress.TryParse(host, out IPAddress? address) && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)));
 
-    /// <summary>
-    /// The host a server bound to <paramref name="bound"/> registers: advertise_host if set; the bound
-    /// address unless it is a wildcard; else this machine's first address of an interface that is up.
-    /// </summary>
+    /// <summary>The host a server bound to <paramref name="bound"/> registers: advertise_host if set; the bound
+    /// address unless it is a wildcard; else this machine's first address of an interface that is up.</summary>
     public static string ChooseAdvertised(string advertiseHost, IPAddress bound)
     {
         if (!string.IsNullOrWhiteSpace(advertiseHost))

@@ -3,30 +3,21 @@ using System.Text.Json;
 
 namespace Lab.Protocol.Framing;
 
-/// <summary>
-/// Splits a TCP byte stream into JSON messages — the lab's "sticky packet" (粘包) lesson.
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>Splits a TCP byte stream into JSON messages — the lab's "sticky packet" (粘包) lesson.</summary>
+/// <remarks><para>
 /// TCP delivers bytes, not messages: one read may hold half a message, or three messages and the
 /// start of a fourth. The original lab called <c>recv(1024)</c> and treated whatever came back as one
 /// message, which broke on every message over 1024 bytes. Here a message ends exactly where its JSON
 /// value ends, and we find that point by tokenizing the bytes as they arrive with
 /// <see cref="Utf8JsonReader"/> in incremental mode (<c>isFinalBlock: false</c>), remembering the
 /// tokenizer's state between reads so no byte is scanned twice. Newlines between messages are
-/// plain JSON whitespace, so peers that send no newline work too.
-/// </para>
-/// <para>
-/// Concurrency: one reader per connection, used by one loop at a time. Not thread-safe.
-/// </para>
-/// <example>
-/// <code>
+/// plain JSON whitespace, so peers that send no newline work too.</para>
+/// <para>Concurrency: one reader per connection, used by one loop at a time. Not thread-safe.</para>
+/// <example><code>
 /// var reader = new MessageReader(networkStream, maxMessageSize: 1 &lt;&lt; 20);
 /// while (await reader.ReadMessageAsync(TimeSpan.FromSeconds(10), token) is { } message)
 ///     using JsonDocument document = JsonDocument.Parse(message);
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class MessageReader
 {
     private const int InitialBufferSize = 4096;
@@ -57,11 +48,9 @@ public sealed class MessageReader
     /// <summary>Bytes of a started, unfinished message (0 when idle between messages).</summary>
     public int PendingBytes => _end - _start;
 
-    /// <summary>
-    /// Reads the next complete JSON value. Waiting for a message to begin has no time limit of its own
+    /// <summary>Reads the next complete JSON value. Waiting for a message to begin has no time limit of its own
     /// (an idle connection is fine; cancel <paramref name="cancellationToken"/> to stop), but once its first
-    /// byte has arrived the rest must arrive within <paramref name="restOfMessageTimeout"/>.
-    /// </summary>
+    /// byte has arrived the rest must arrive within <paramref name="restOfMessageTimeout"/>.</summary>
     /// <returns>
     /// The message's UTF-8 bytes, valid until the next call; or <c>null</c> when the peer closed the
     /// connection cleanly between messages.

@@ -2,12 +2,10 @@ using System.Text.Json;
 
 namespace Lab.Protocol.Messages;
 
-/// <summary>
-/// A reply on the wire (SPEC §3). Success: <c>{"res": 8}</c>. Failure:
+/// <summary>A reply on the wire (SPEC §3). Success: <c>{"res": 8}</c>. Failure:
 /// <c>{"res": "message", "error": {"code": "MethodFailed", "message": "message"}}</c> — the message
 /// stays in <c>res</c> so clients written for the original lab, which only read <c>res</c>, still
-/// show something readable, while our client tells errors from string results by <c>error</c>.
-/// </summary>
+/// show something readable, while our client tells errors from string results by <c>error</c>.</summary>
 /// <param name="Result">The <c>res</c> value; valid while the document it was parsed from is alive.</param>
 /// <param name="Error">Set when the call failed.</param>
 public sealed record RpcReply(JsonElement Result, RpcError? Error)

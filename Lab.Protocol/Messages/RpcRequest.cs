@@ -2,15 +2,11 @@ using System.Text.Json;
 
 namespace Lab.Protocol.Messages;
 
-/// <summary>
-/// A call on the wire (SPEC §3):
+/// <summary>A call on the wire (SPEC §3):
 /// <c>{"method_name": "add", "method_args": [1, 2], "method_kwargs": {"c": 5}}</c>.
-/// <c>method_args</c> are positional, <c>method_kwargs</c> by parameter name; both may be absent.
-/// </summary>
-/// <remarks>
-/// The argument elements point into the <see cref="JsonDocument"/> the request was parsed from,
-/// so they are valid only while that document is alive (the server disposes it after the reply).
-/// </remarks>
+/// <c>method_args</c> are positional, <c>method_kwargs</c> by parameter name; both may be absent.</summary>
+/// <remarks>The argument elements point into the <see cref="JsonDocument"/> the request was parsed from,
+/// so they are valid only while that document is alive (the server disposes it after the reply).</remarks>
 public sealed record RpcRequest(
     string MethodName,
     IReadOnlyList<JsonElement> Args,
@@ -25,9 +21,7 @@ public sealed record RpcRequest(
 
     private static readonly IReadOnlyDictionary<string, JsonElement> NoKwargs = new Dictionary<string, JsonElement>();
 
-    /// <summary>
-    /// Reads a request from a parsed JSON value.
-    /// </summary>
+    /// <summary>Reads a request from a parsed JSON value.</summary>
     /// <exception cref="BadRequestException">
     /// Not an object, no string <c>method_name</c>, or <c>method_args</c>/<c>method_kwargs</c> of the wrong JSON type.
     /// The message names the field so a student sees exactly what their client sent wrong.
@@ -77,10 +71,8 @@ public sealed record RpcRequest(
         return new RpcRequest(methodName, args, kwargs);
     }
 
-    /// <summary>
-    /// Writes a request whose arguments are ordinary .NET values (the client's side).
-    /// Each value is serialized with <see cref="ProtocolJson.Options"/>.
-    /// </summary>
+    /// <summary>Writes a request whose arguments are ordinary .NET values (the client's side).
+    /// Each value is serialized with <see cref="ProtocolJson.Options"/>.</summary>
     public static void Write(
         Utf8JsonWriter writer,
         string methodName,
