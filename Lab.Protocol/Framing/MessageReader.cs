@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Lab.Protocol.Framing;
@@ -45,26 +44,19 @@ public sealed class MessageReader
         _maxMessageSize = maxMessageSize;
     }
 
-    /// <summary>Bytes of a started, unfinished message (0 when idle between messages).</summary>
-    public int PendingBytes => _end - _start;
+    // Bytes of a started, unfinished message (0 when idle between messages).
+    private int PendingBytes => _end - _start;
 
     /// <summary>Reads the next complete JSON value. Waiting for a message to begin has no time limit of its own
     /// (an idle connection is fine; cancel <paramref name="cancellationToken"/> to stop), but once its first
     /// byte has arrived the rest must arrive within <paramref name="restOfMessageTimeout"/>.</summary>
-    /// <returns>
-    /// The message's UTF-8 bytes, valid until the next call; or <c>null</c> when the peer closed the
-    /// connection cleanly between messages.
-    /// </returns>
+    /// <returns>The message's UTF-8 bytes, valid until the next call; or <c>null</c> when the peer closed the
+    /// connection cleanly between messages.</returns>
     /// <exception cref="MalformedMessageException">The bytes are not JSON; close the connection.</exception>
     /// <exception cref="MessageTooLargeException">The message exceeds the maximum size; close the connection.</exception>
     /// <exception cref="IncompleteMessageException">The peer closed the connection mid-message.</exception>
     /// <exception cref="MessageReadTimeoutException">The rest of a started message did not arrive in time.</exception>
-    // Called once per message and usually suspends (waiting for the next request): a pooled state
-    // machine saves one allocation per message. Safe because callers await each result exactly once.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ReadOnlyMemory<byte>?> ReadMessageAsync(
-        TimeSpan restOfMessageTimeout,
-        CancellationToken cancellationToken = default)
+    public async ValueTask<ReadOnlyMemory<byte>?> ReadMessageAsync(TimeSpan restOfMessageTimeout, CancellationToken cancellationToken = default)
     {
         ReleasePreviousMessage();
 

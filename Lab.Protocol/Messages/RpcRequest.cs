@@ -7,110 +7,67 @@ namespace Lab.Protocol.Messages;
 /// <c>method_args</c> are positional, <c>method_kwargs</c> by parameter name; both may be absent.</summary>
 /// <remarks>The argument elements point into the <see cref="JsonDocument"/> the request was parsed from,
 /// so they are valid only while that document is alive (the server disposes it after the reply).</remarks>
-public sealed record RpcRequest(
-    string MethodName,
-    IReadOnlyList<JsonElement> Args,
-    IReadOnlyDictionary<string, JsonElement> Kwargs)
+public sealed record RpcRequest(string MethodName, IReadOnlyList<JsonElement> Args, IReadOnlyDictionary<string, JsonElement> Kwargs)
 {
     public const string MethodNameProperty = "method_name";
-    public const string ArgsProperty = "method_args";
-    public const string KwargsProperty = "method_kwargs";
 
     /// <summary>The reserved method name that lists the server's methods (the lab's discovery call).</summary>
     public const string DiscoveryMethodName = "all_your_methods";
 
-    private static readonly IReadOnlyDictionary<string, JsonElement> NoKwargs = new Dictionary<string, JsonElement>();
-
     /// <summary>Reads a request from a parsed JSON value.</summary>
-    /// <exception cref="BadRequestException">
-    /// Not an object, no string <c>method_name</c>, or <c>method_args</c>/<c>method_kwargs</c> of the wrong JSON type.
-    /// The message names the field so a student sees exactly what their client sent wrong.
-    /// </exception>
+    /// <exception cref="BadRequestException">Not an object, no string <c>method_name</c>, or <c>method_args</c>/<c>method_kwargs</c>
+    /// of the wrong JSON type. The message names the field so a student sees exactly what their client sent wrong.</exception>
     public static RpcRequest Parse(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
-            throw new BadRequestException($"a request must be a JSON object, not {Describe(root.ValueKind)}");
-
+            throw new BadRequestException($"a request must be a JSON object, not {ProtocolJson.Describe(root.ValueKind)}");
         if (!root.TryGetProperty(MethodNameProperty, out JsonElement name))
             throw new BadRequestException($"the request has no \"{MethodNameProperty}\"");
-
         if (name.ValueKind != JsonValueKind.String || name.GetString() is not { Length: > 0 } methodName)
-            throw new BadRequestException($"\"{MethodNameProperty}\" must be a non-empty string, not {Describe(name.ValueKind)}");
+            throw new BadRequestException($"\"{MethodNameProperty}\" must be a non-empty string, not {ProtocolJson.Describe(name.ValueKind)}");
 
-        IReadOnlyList<JsonElement> args = [];
-        if (root.TryGetProperty(ArgsProperty, out JsonElement argsElement) && argsElement.ValueKind != JsonValueKind.Null)
+        JsonElement[] args = Optional(root, "method_args", JsonValueKind.Array, "an array") is { } array ? [.. array.EnumerateArray()] : [];
+        var kwargs = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        if (Optional(root, "method_kwargs", JsonValueKind.Object, "an object") is { } named)
         {
-            if (argsElement.ValueKind != JsonValueKind.Array)
-                throw new BadRequestException($"\"{ArgsProperty}\" must be an array, not {Describe(argsElement.ValueKind)}");
-
-            var list = new JsonElement[argsElement.GetArrayLength()];
-            int index = 0;
-            foreach (JsonElement item in argsElement.EnumerateArray())
-                list[index++] = item;
-
-            args = list;
-        }
-
-        IReadOnlyDictionary<string, JsonElement> kwargs = NoKwargs;
-        if (root.TryGetProperty(KwargsProperty, out JsonElement kwargsElement) && kwargsElement.ValueKind != JsonValueKind.Null)
-        {
-            if (kwargsElement.ValueKind != JsonValueKind.Object)
-                throw new BadRequestException($"\"{KwargsProperty}\" must be an object, not {Describe(kwargsElement.ValueKind)}");
-
-            var dictionary = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-            foreach (JsonProperty property in kwargsElement.EnumerateObject())
+            foreach (JsonProperty property in named.EnumerateObject())
             {
                 // A repeated key is ambiguous (which value did the caller mean?): refuse it.
-                if (!dictionary.TryAdd(property.Name, property.Value))
-                    throw new BadRequestException($"\"{KwargsProperty}\" names \"{property.Name}\" twice");
+                if (!kwargs.TryAdd(property.Name, property.Value))
+                    throw new BadRequestException($"\"method_kwargs\" names \"{property.Name}\" twice");
             }
-
-            kwargs = dictionary;
         }
 
         return new RpcRequest(methodName, args, kwargs);
     }
 
-    /// <summary>Writes a request whose arguments are ordinary .NET values (the client's side).
-    /// Each value is serialized with <see cref="ProtocolJson.Options"/>.</summary>
-    public static void Write(
-        Utf8JsonWriter writer,
-        string methodName,
-        IReadOnlyList<object?>? args,
-        IReadOnlyDictionary<string, object?>? kwargs)
+    /// <summary>Writes a request whose arguments are ordinary .NET values (the client's side).</summary>
+    public static void Write(Utf8JsonWriter writer, string methodName, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs)
     {
         writer.WriteStartObject();
         writer.WriteString(MethodNameProperty, methodName);
-        writer.WriteStartArray(ArgsProperty);
-        if (args is not null)
-        {
-            foreach (object? arg in args)
-                JsonSerializer.Serialize(writer, arg, ProtocolJson.Options);
-        }
-
+        writer.WriteStartArray("method_args");
+        foreach (object? arg in args ?? [])
+            JsonSerializer.Serialize(writer, arg, ProtocolJson.Options);
         writer.WriteEndArray();
-        writer.WriteStartObject(KwargsProperty);
-        if (kwargs is not null)
+        writer.WriteStartObject("method_kwargs");
+        foreach ((string key, object? value) in kwargs ?? new Dictionary<string, object?>())
         {
-            foreach ((string key, object? value) in kwargs)
-            {
-                writer.WritePropertyName(key);
-                JsonSerializer.Serialize(writer, value, ProtocolJson.Options);
-            }
+            writer.WritePropertyName(key);
+            JsonSerializer.Serialize(writer, value, ProtocolJson.Options);
         }
 
         writer.WriteEndObject();
         writer.WriteEndObject();
     }
 
-    internal static string Describe(JsonValueKind kind) => kind switch
+    // A field that may be absent or null; if present it must be of the given kind.
+    private static JsonElement? Optional(JsonElement root, string property, JsonValueKind kind, string described)
     {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
+        if (!root.TryGetProperty(property, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        return value.ValueKind == kind
+            ? value
+            : throw new BadRequestException($"\"{property}\" must be {described}, not {ProtocolJson.Describe(value.ValueKind)}");
+    }
 }
