@@ -37,8 +37,6 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
     private readonly TextWriter _error = TextWriter.Synchronized(error);
     private readonly CallTally _tally = new();
 
-    public CallTally Tally => _tally;
-
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
         await _output.WriteLineAsync("Sequential calls, one per demo method:");
@@ -64,7 +62,7 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
             string[] missing = DemoMethodNames.Where(name => !names.Contains(name)).ToArray();
             string verdict = missing.Length == 0 ? "all 10 demo methods listed: ok" : $"WRONG, missing {string.Join(", ", missing)}";
             await _output.WriteLineAsync($"{text} = {names.Count} methods  [server {listed.Server}]  {verdict}");
-            Record(listed.Server, missing.Length == 0);
+            _tally.Record(listed.Server, missing.Length == 0);
         }
         catch (RpcException ex)
         {
@@ -81,13 +79,13 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
             bool correct = call.Expected is not null && SameValue(result.Value, call.Expected);
             string expected = call.Expected ?? $"an error {call.ExpectedError}";
             await _output.WriteLineAsync($"{text} = {CallText.Value(result.Value)}  [server {result.Server}]  expected {expected}: {(correct ? "ok" : "WRONG")}");
-            Record(result.Server, correct);
+            _tally.Record(result.Server, correct);
         }
         catch (RpcRemoteException ex) when (ex.Code == call.ExpectedError)
         {
             // The error this call exists to show: a typed error reply, not a string result.
             await _output.WriteLineAsync($"{text} failed: {CallText.Failure(ex)}  [server {ex.Server}]  expected {call.ExpectedError}: ok");
-            Record(ex.Server!, correct: true);
+            _tally.Record(ex.Server!, succeeded: true);
         }
         catch (RpcException ex)
         {
@@ -106,23 +104,11 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
             string expected = ((2 * i) + 10).ToString(System.Globalization.CultureInfo.InvariantCulture);
             bool correct = SameValue(result.Value, expected);
             await _output.WriteLineAsync($"{text} = {CallText.Value(result.Value)}  [server {result.Server}]{(correct ? "" : $"  WRONG, expected {expected}")}");
-            Record(result.Server, correct);
+            _tally.Record(result.Server, correct);
         }
         catch (RpcException ex)
         {
             await ReportFailureAsync(text, ex);
-        }
-    }
-
-    private void Record(string server, bool correct)
-    {
-        if (correct)
-        {
-            _tally.Succeeded(server);
-        }
-        else
-        {
-            _tally.Failed(server);
         }
     }
 
