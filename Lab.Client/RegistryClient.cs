@@ -53,8 +53,6 @@ public sealed class RegistryClient : IAsyncDisposable
     /// <param name="timeProvider">The clock for polling and for the drop period; tests pass a fake one.</param>
     public RegistryClient(RegistrySettings registry, ClientSettings settings, ILogger<RegistryClient> logger, TimeProvider? timeProvider = null)
     {
-        ArgumentNullException.ThrowIfNull(registry);
-        ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
@@ -63,10 +61,7 @@ public sealed class RegistryClient : IAsyncDisposable
         _findUri = new Uri(RegistryUri, $"myRegistry/findAllInstances?proto={InstanceMeta.JsonProtocol}");
         // Each request gets its own deadline from a CancellationToken; the client-wide timeout is off
         // so the two never disagree about which one fired.
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) }) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     /// <summary>The registry's base address, e.g. <c>http://127.0.0.1:9999/</c>.</summary>
@@ -100,13 +95,12 @@ public sealed class RegistryClient : IAsyncDisposable
         {
             found = await FindAllInstancesAsync(cancellationToken);
         }
-        catch (Exception ex) when ((ex is HttpRequestException or IOException or RegistryTimeoutException or JsonException or FormatException)
+        catch (Exception ex) when ((ex is HttpRequestException or IOException or TimeoutException or JsonException or FormatException)
                                    && !cancellationToken.IsCancellationRequested)
         {
             if (Interlocked.Exchange(ref _registryDown, 1) == 0)
             {
-                _logger.LogWarning(
-                    "Registry unreachable at {Registry}: {Reason}; keeping {Count} cached instances and retrying every {Interval} s",
+                _logger.LogWarning("Registry unreachable at {Registry}: {Reason}; keeping {Count} cached instances and retrying every {Interval} s",
                     RegistryUri, ex.Message, Instances.Count, _settings.PollInterval.TotalSeconds);
             }
             else
@@ -137,34 +131,23 @@ public sealed class RegistryClient : IAsyncDisposable
             }
 
             if (keptThroughEmptyAnswer)
-            {
                 found = previous;
-            }
             else
-            {
                 Volatile.Write(ref _instances, found);
-            }
         }
 
         if (keptThroughEmptyAnswer && firstEmptyAnswer)
         {
-            _logger.LogWarning(
-                "Registry at {Registry} lists no {Protocol} instance; keeping {Count} cached instances for up to {Seconds:0.###} s in case it has just restarted",
+            _logger.LogWarning("Registry at {Registry} lists no {Protocol} instance; keeping {Count} cached instances for up to {Seconds:0.###} s in case it has just restarted",
                 RegistryUri, InstanceMeta.JsonProtocol, previous.Count, _dropFor.TotalSeconds);
         }
 
         if (Interlocked.Exchange(ref _registryDown, 0) == 1)
-        {
             _logger.LogInformation("Registry reachable again at {Registry}; {Count} instances: {Instances}", RegistryUri, found.Count, Describe(found));
-        }
         else if (Interlocked.Exchange(ref _discovered, 1) == 0)
-        {
             _logger.LogInformation("Discovered {Count} {Protocol} instances at {Registry}: {Instances}", found.Count, InstanceMeta.JsonProtocol, RegistryUri, found.Count > 0 ? Describe(found) : "none yet");
-        }
         else
-        {
             LogChanges(previous, found);
-        }
 
         return true;
     }
@@ -177,7 +160,6 @@ public sealed class RegistryClient : IAsyncDisposable
     /// <returns>True when the instance was in the cache.</returns>
     public bool Remove(InstanceMeta instance)
     {
-        ArgumentNullException.ThrowIfNull(instance);
         lock (_cacheGate)
         {
             // TryAdd: other calls failing on the same server must not keep extending its drop.
@@ -266,7 +248,7 @@ public sealed class RegistryClient : IAsyncDisposable
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new RegistryTimeoutException(_settings.RegistryTimeout);
+            throw new TimeoutException($"no answer within the registry timeout of {_settings.RegistryTimeout.TotalSeconds:0.###} s");
         }
     }
 
@@ -306,16 +288,11 @@ public sealed class RegistryClient : IAsyncDisposable
         string removed = Describe(previous.Where(instance => !after.Contains(instance.Key)));
         if (added.Length > 0 || removed.Length > 0)
         {
-            _logger.LogInformation(
-                "Server cache updated from {Registry}: {Count} instances ({Instances}); added: {Added}; removed: {Removed}",
+            _logger.LogInformation("Server cache updated from {Registry}: {Count} instances ({Instances}); added: {Added}; removed: {Removed}",
                 RegistryUri, current.Count, Describe(current), added.Length > 0 ? added : "none", removed.Length > 0 ? removed : "none");
         }
     }
 
     private static string Describe(IEnumerable<InstanceMeta> instances) =>
         string.Join(", ", instances.Select(instance => instance.Address));
-
-    /// <summary>The registry did not answer within <c>registry_timeout</c>.</summary>
-    private sealed class RegistryTimeoutException(TimeSpan timeout)
-        : Exception($"no answer within the registry timeout of {timeout.TotalSeconds:0.###} s");
 }
