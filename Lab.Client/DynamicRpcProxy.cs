@@ -33,15 +33,10 @@ public sealed class DynamicRpcProxy(RpcClient client) : DynamicObject
             : names.Select((name, index) => (name, value: args[positionalCount + index]))
                    .ToDictionary(pair => pair.name, pair => pair.value, StringComparer.Ordinal);
 
-        // Blocking on the async call is safe here: its continuations must never need the thread we are
-        // blocking. With no SynchronizationContext and the default scheduler (console programs, the
-        // thread pool) they run on the pool anyway, so the call starts right here; otherwise (a UI
-        // thread) Task.Run moves it to the pool first. Skipping Task.Run where it is not needed saves a
-        // thread hand-off per call (Lab.Bench measured 5-20 µs). Every wait inside has a timeout, so
-        // this cannot hang forever.
-        Task<JsonElement> call = SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default
-            ? client.CallAsync<JsonElement>(binder.Name, positional, named)
-            : Task.Run(() => client.CallAsync<JsonElement>(binder.Name, positional, named));
+        // Blocking on the async call: Task.Run moves it to the thread pool first, so its continuations
+        // never need the thread we block (a UI thread would otherwise deadlock). Every wait inside has
+        // a timeout, so this cannot hang forever.
+        Task<JsonElement> call = Task.Run(() => client.CallAsync<JsonElement>(binder.Name, positional, named));
         JsonElement value = call.GetAwaiter().GetResult();
         result = JsonValues.ToNatural(value);
         return true;

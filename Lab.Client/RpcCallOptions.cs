@@ -1,10 +1,6 @@
 namespace Lab.Client;
 
 /// <summary>Per-call choices for <see cref="RpcClient.CallDetailedAsync{T}"/>.</summary>
-/// <example><code>
-/// RpcCallResult&lt;long&gt; sum = await client.CallDetailedAsync&lt;long&gt;("add", [1, 2], options: RpcCallOptions.IdempotentCall);
-/// Console.WriteLine($"{sum.Value} from {sum.Server}");
-/// </code></example>
 public sealed record RpcCallOptions
 {
     /// <summary>The defaults: a request that reached a server is never sent again.</summary>

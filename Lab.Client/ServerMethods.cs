@@ -5,10 +5,6 @@ namespace Lab.Client;
 
 /// <summary>Reads the answer of the lab's discovery call, <c>all_your_methods</c> (SPEC §3):
 /// <c>[{"method_name": "add", "method_args": ["a", "b"], "method_kwargs": {"c": 10}}, ...]</c>.</summary>
-/// <example><code>
-/// JsonElement listed = await client.CallAsync&lt;JsonElement&gt;("all_your_methods");
-/// bool hasAdd = ServerMethods.ReadNames(listed).Contains("add");
-/// </code></example>
 public static class ServerMethods
 {
     /// <summary>The method names the server listed.</summary>

@@ -12,12 +12,7 @@ var hostOption = new Option<string?>("--host", "-l")
     Description = "Listen address, IPv4 or IPv6 (default: [registry] host in config.ini, 127.0.0.1)",
     HelpName = "ADDRESS",
 };
-var portOption = new Option<int>("--port", "-p")
-{
-    Description = "HTTP port to listen on (0 = any free port)",
-    HelpName = "PORT",
-    Required = true,
-};
+var portOption = new Option<int>("--port", "-p") { Description = "HTTP port to listen on (0 = any free port)", HelpName = "PORT", Required = true };
 Option<string?> configOption = LabCommandLine.CreateConfigOption();
 
 var rootCommand = new RootCommand("RpcLab registry center: servers register and heartbeat here, clients discover them.")

@@ -16,11 +16,6 @@ namespace Lab.Registry;
 /// <see cref="RequestHandler"/> routes, the <see cref="RegistryService"/> store and the
 /// <see cref="HealthChecker"/>. The lab started its <c>HTTPServer</c> by hand in <c>main</c>; here the
 /// same wiring is one method, so <c>Program.cs</c>, the tests and the scenario harness share it.</summary>
-/// <example><code>
-/// await using WebApplication app = RegistryApp.Build(new RegistrySettings { Port = 0 }, new LogSettings());
-/// await app.StartAsync();
-/// Uri registry = app.GetListeningUri();   // http://127.0.0.1:41234/
-/// </code></example>
 public static class RegistryApp
 {
     // The log category of the registry's own start and stop lines.

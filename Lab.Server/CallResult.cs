@@ -6,11 +6,6 @@ namespace Lab.Server;
 
 /// <summary>What one call produced: a result value, or an error code with its message. The connection turns it
 /// into exactly one reply with <see cref="WriteTo"/>.</summary>
-/// <example><code>
-/// CallResult result = await stub.DispatchAsync(request, token);
-/// CallResult written = result.WriteTo(writer);     // MethodFailed if the value was NaN or a cycle
-/// await writer.SendAsync(token);
-/// </code></example>
 public sealed record CallResult(object? Value, RpcErrorCode? ErrorCode, string? ErrorMessage)
 {
     public bool IsSuccess => ErrorCode is null;

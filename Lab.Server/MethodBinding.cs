@@ -11,12 +11,7 @@ namespace Lab.Server;
 /// C# has no such call, so we do its work here — position first, then names, then defaults — and
 /// report a call that does not bind as <see cref="ArgumentBindingException"/> (InvalidArguments),
 /// before the method runs. Reflection over the signature happens in the constructor, never per call.
-/// Immutable after construction: safe to use from every connection at once.
-/// <example><code>
-/// var add = new MethodBinding("add", (double a, double b, double c = 10) => a + b + c);
-/// object?[] arguments = add.Bind(request.Args, request.Kwargs, methodToken);   // [1.0, 2.0, 10.0]
-/// object? result = await add.InvokeAsync(arguments);                          // 13.0
-/// </code></example></remarks>
+/// Immutable after construction: safe to use from every connection at once.</remarks>
 internal sealed class MethodBinding
 {
     private readonly Delegate _method;

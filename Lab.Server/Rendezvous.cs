@@ -5,12 +5,7 @@ namespace Lab.Server;
 /// (SPEC §1: client B must not wait for client A): if calls were served one after another, the first
 /// caller would wait for company that never comes, and its method timeout would fire.</summary>
 /// <remarks>Concurrency: any number of callers at once; <see cref="_gate"/> guards <see cref="_groups"/>.
-/// A group is removed when it is complete, so the same name can meet again.
-/// <example><code>
-/// var rendezvous = new Rendezvous();
-/// // on 10 connections at once:
-/// int met = await rendezvous.MeetAsync("demo", 10, token);   // all 10 return together
-/// </code></example></remarks>
+/// A group is removed when it is complete, so the same name can meet again.</remarks>
 public sealed class Rendezvous
 {
     private readonly Lock _gate = new();

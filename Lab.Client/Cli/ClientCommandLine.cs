@@ -6,11 +6,6 @@ namespace Lab.Client.Cli;
 /// <summary>The client's command line (SPEC §6): <c>-m/--mode server|registry</c> (default registry),
 /// <c>-i/--host</c> and <c>-p/--port</c> for server mode, <c>--config</c>, <c>--duration</c>,
 /// <c>--concurrency</c>, and an optional <c>METHOD [ARG...]</c>.</summary>
-/// <example><code>
-/// Lab.Client                                   # the lab's demo, servers found through the registry
-/// Lab.Client -m server -i 127.0.0.1 -p 8089 add 1 2
-/// Lab.Client --duration 10 --concurrency 4
-/// </code></example>
 public static class ClientCommandLine
 {
     public const string ProgramName = "Lab.Client";

@@ -6,9 +6,6 @@ namespace Lab.Client.Cli;
 /// <summary>The lab's demo (<c>Lab.Client</c> with no method): one call of every demo method with the value it
 /// must return, then 30 concurrent calls, each line showing the result and the server that answered,
 /// then the per-server summary. Exit code 1 if any call failed or returned a wrong value.</summary>
-/// <example><code>
-/// int exitCode = await new DemoRun(client, Console.Out, Console.Error).RunAsync(token);
-/// </code></example>
 public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter error)
 {
     public const int ConcurrentCalls = 30;
@@ -30,8 +27,7 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
         new("hello", ["world"], Expected: "\"Hello, world!\""),
     ];
 
-    private static readonly string[] DemoMethodNames =
-        ["add", "subtract", "multiply", "divide", "area_of_circle", "square", "to_uppercase", "reverse_string", "hi", "hello"];
+    private static readonly string[] DemoMethodNames = [.. SequentialCalls.Select(call => call.Method).Distinct()];
 
     private readonly TextWriter _output = TextWriter.Synchronized(output);
     private readonly TextWriter _error = TextWriter.Synchronized(error);

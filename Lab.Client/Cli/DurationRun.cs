@@ -8,9 +8,6 @@ namespace Lab.Client.Cli;
 /// the steady load the scenarios keep on while they kill servers and restart the registry. Prints
 /// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary; exit code 1 if
 /// any call failed.</summary>
-/// <example><code>
-/// int exitCode = await new DurationRun(client, TimeSpan.FromSeconds(10), 4, Console.Out, Console.Error).RunAsync(token);
-/// </code></example>
 public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error)
 {
     // A stream of failures would bury the summary; the first few say what went wrong.

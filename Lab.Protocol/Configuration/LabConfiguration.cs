@@ -8,11 +8,7 @@ namespace Lab.Protocol.Configuration;
 /// an explicit <c>--config PATH</c> (must exist); otherwise the first <c>config.ini</c> in the current
 /// directory or one of its parents (so <c>dotnet run --project Lab.Server</c> from anywhere in the
 /// repository finds the root file); otherwise built-in defaults, which are the values documented in
-/// the repository's <c>config.ini</c>.
-/// <example><code>
-/// var config = LabConfiguration.Load(configPath, new Dictionary&lt;string, string?&gt; { ["server:port"] = "8089" });
-/// ServerSettings server = ServerSettings.Read(config);
-/// </code></example></remarks>
+/// the repository's <c>config.ini</c>.</remarks>
 public sealed class LabConfiguration
 {
     public const string DefaultFileName = "config.ini";

@@ -8,11 +8,6 @@ namespace Lab.Protocol.Discovery;
 /// <summary>Every rule about hosts and addresses, in one place: reading a listen address (<c>-l</c>), writing
 /// <c>host:port</c>, and the wildcard hosts (0.0.0.0, ::) that mean "every interface" and so cannot be
 /// dialled — the server advertises another host instead, the registry records the caller's address.</summary>
-/// <example><code>
-/// IPAddress any = HostAddress.ParseListen("::");            // IPv6Any
-/// string text = HostAddress.Format("::1", 8089);            // [::1]:8089
-/// bool wildcard = HostAddress.IsWildcard("0.0.0.0");        // true
-/// </code></example>
 public static class HostAddress
 {
     /// <summary>An IP address as given to <c>-l</c>; "localhost" is 127.0.0.1.</summary>

@@ -9,11 +9,7 @@ namespace Lab.Protocol.Discovery;
 /// is sent buffered with that header: never chunked (which such a registry cannot read) and never
 /// with <c>Expect: 100-continue</c> (which it never answers). Replies are taken as a minimal server
 /// writes them: HTTP/1.0 with the body ending at close, any or no <c>Content-Type</c>.
-/// Stateless; safe to call concurrently on one <see cref="HttpClient"/>.
-/// <example><code>
-/// await RegistryHttp.PostAsync(http, new Uri(registry, "myRegistry/register"), instance, token);
-/// using JsonDocument list = await RegistryHttp.GetJsonAsync(http, findUri, token);
-/// </code></example></remarks>
+/// Stateless; safe to call concurrently on one <see cref="HttpClient"/>.</remarks>
 public static class RegistryHttp
 {
     private static readonly MediaTypeHeaderValue JsonType = new("application/json");

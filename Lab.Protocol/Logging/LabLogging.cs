@@ -7,10 +7,6 @@ namespace Lab.Protocol.Logging;
 
 /// <summary>The logging set-up shared by the registry, server and client: one timestamped line per event on
 /// the console, optionally also in a file (the lab's <c>Logger</c>).</summary>
-/// <example><code>
-/// builder.Logging.AddLabLogging(LogSettings.Read(config));            // inside a host
-/// using ILoggerFactory factory = LabLogging.CreateFactory(settings);  // without a host
-/// </code></example>
 public static class LabLogging
 {
     /// <summary>Replaces the default providers with the RpcLab console format (and file, when configured).</summary>
