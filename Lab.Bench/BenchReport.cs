@@ -84,8 +84,13 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         if (Find(Workload.PersistentTen, Target.Server) is { } informational
             && Find(Workload.PersistentTen, Target.ServerWarningLog) is { } quiet && quiet.CallsPerSecond > 0)
         {
-            goals.Add(AtLeast("logging not the bottleneck: 10 connections at Information vs at Warning",
-                informational.CallsPerSecond / quiet.CallsPerSecond, 0.9));
+            // Run i of one server and run i of the other ran back to back, under the same load: the
+            // median of those pairwise ratios cancels the drift that separate medians would keep.
+            double[] pairs = [.. informational.Runs.Zip(quiet.Runs)
+                .Where(pair => pair.Second.CallsPerSecond > 0)
+                .Select(pair => pair.First.CallsPerSecond / pair.Second.CallsPerSecond)];
+            goals.Add(AtLeast("logging not the bottleneck: 10 connections at Information vs at Warning (median of paired runs)",
+                pairs.Length > 0 ? Measurement.Median(pairs) : informational.CallsPerSecond / quiet.CallsPerSecond, 0.9));
         }
 
         return goals;

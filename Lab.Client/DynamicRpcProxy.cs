@@ -3,29 +3,20 @@ using System.Text.Json;
 
 namespace Lab.Client;
 
-/// <summary>
-/// The lab's <c>__getattr__</c> proxy: any method called on it becomes a remote call, so
-/// <c>lab.add(1, 2)</c> reads like a local call (SPEC §6).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>The lab's <c>__getattr__</c> proxy: any method called on it becomes a remote call, so
+/// <c>lab.add(1, 2)</c> reads like a local call (SPEC §6).</summary>
+/// <remarks><para>
 /// Positional arguments go to <c>method_args</c>; C# named arguments (<c>lab.add(1, 2, c: 5)</c>) go to
 /// <c>method_kwargs</c>. The result comes back as a natural .NET value (<see cref="JsonValues.ToNatural"/>):
 /// <c>long</c>, <c>double</c>, <c>string</c>, <c>bool</c>, <c>null</c>, a list or a dictionary. Errors are the
-/// same typed exceptions as <see cref="RpcClient.CallAsync{T}"/>.
-/// </para>
-/// <para>
-/// Like the lab's proxy, a call blocks until the reply is in. The typed async API is the real
-/// interface; this face exists so the lab's examples read the same in C#.
-/// </para>
-/// <example>
-/// <code>
+/// same typed exceptions as <see cref="RpcClient.CallAsync{T}"/>.</para>
+/// <para>Like the lab's proxy, a call blocks until the reply is in. The typed async API is the real
+/// interface; this face exists so the lab's examples read the same in C#.</para>
+/// <example><code>
 /// dynamic lab = client.AsDynamic();
 /// long sum = lab.add(1, 2);        // 13
 /// string greeting = lab.hi("bob"); // "hi bob, welcome"
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class DynamicRpcProxy(RpcClient client) : DynamicObject
 {
     public override bool TryInvokeMember(InvokeMemberBinder binder, object?[]? args, out object? result)
@@ -42,15 +33,10 @@ public sealed class DynamicRpcProxy(RpcClient client) : DynamicObject
             : names.Select((name, index) => (name, value: args[positionalCount + index]))
                    .ToDictionary(pair => pair.name, pair => pair.value, StringComparer.Ordinal);
 
-        // Blocking on the async call is safe here: its continuations must never need the thread we are
-        // blocking. With no SynchronizationContext and the default scheduler (console programs, the
-        // thread pool) they run on the pool anyway, so the call starts right here; otherwise (a UI
-        // thread) Task.Run moves it to the pool first. Skipping Task.Run where it is not needed saves a
-        // thread hand-off per call (Lab.Bench measured 5-20 µs). Every wait inside has a timeout, so
-        // this cannot hang forever.
-        Task<JsonElement> call = SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default
-            ? client.CallAsync<JsonElement>(binder.Name, positional, named)
-            : Task.Run(() => client.CallAsync<JsonElement>(binder.Name, positional, named));
+        // Blocking on the async call: Task.Run moves it to the thread pool first, so its continuations
+        // never need the thread we block (a UI thread would otherwise deadlock). Every wait inside has
+        // a timeout, so this cannot hang forever.
+        Task<JsonElement> call = Task.Run(() => client.CallAsync<JsonElement>(binder.Name, positional, named));
         JsonElement value = call.GetAwaiter().GetResult();
         result = JsonValues.ToNatural(value);
         return true;

@@ -2,18 +2,10 @@ using System.Text.Json;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Turns a JSON value into the plain .NET value a Python caller of the lab would get: numbers become
+/// <summary>Turns a JSON value into the plain .NET value a Python caller of the lab would get: numbers become
 /// <see cref="long"/> (whole) or <see cref="double"/>, then <see cref="string"/>, <see cref="bool"/>,
 /// <c>null</c>, <see cref="List{T}"/> and <see cref="Dictionary{TKey,TValue}"/>. The dynamic proxy
-/// returns these, so <c>lab.add(1, 2)</c> gives a <c>long</c> and not a <see cref="JsonElement"/>.
-/// </summary>
-/// <example>
-/// <code>
-/// using JsonDocument document = JsonDocument.Parse("[1, 2.5, \"x\"]");
-/// var list = (List&lt;object?&gt;)JsonValues.ToNatural(document.RootElement)!;  // 1L, 2.5, "x"
-/// </code>
-/// </example>
+/// returns these, so <c>lab.add(1, 2)</c> gives a <c>long</c> and not a <see cref="JsonElement"/>.</summary>
 public static class JsonValues
 {
     public static object? ToNatural(JsonElement element) => element.ValueKind switch

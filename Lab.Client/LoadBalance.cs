@@ -3,29 +3,20 @@ using Lab.Protocol.Discovery;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (SPEC §6).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (SPEC §6).</summary>
+/// <remarks><para>
 /// Strategies: <see cref="LoadBalanceStrategy.Random"/> (the lab's default: every instance equally
 /// likely), <see cref="LoadBalanceStrategy.RoundRobin"/> (each instance in turn) and
 /// <see cref="LoadBalanceStrategy.WeightedRandom"/> (likelihood proportional to
-/// <see cref="InstanceMeta.Weight"/>, read from the instance's <c>parameters.weight</c>).
-/// </para>
-/// <para>
-/// Concurrency: <see cref="Select"/> may be called from any number of calls at once.
+/// <see cref="InstanceMeta.Weight"/>, read from the instance's <c>parameters.weight</c>).</para>
+/// <para>Concurrency: <see cref="Select"/> may be called from any number of calls at once.
 /// <see cref="_randomGate"/> guards <see cref="_random"/> (<see cref="Random"/> is not thread-safe, and a
-/// seeded one must stay reproducible); the round-robin position is an <see cref="Interlocked"/> counter.
-/// </para>
-/// <example>
-/// <code>
+/// seeded one must stay reproducible); the round-robin position is an <see cref="Interlocked"/> counter.</para>
+/// <example><code>
 /// var balance = new LoadBalance(LoadBalanceStrategy.RoundRobin);
 /// InstanceMeta first = balance.Select(instances);   // instances[0]
 /// InstanceMeta second = balance.Select(instances);  // instances[1]
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class LoadBalance
 {
     private readonly Lock _randomGate = new();
@@ -48,14 +39,10 @@ public sealed class LoadBalance
     {
         ArgumentNullException.ThrowIfNull(instances);
         if (instances.Count == 0)
-        {
             throw new ArgumentException("there is no instance to choose from", nameof(instances));
-        }
 
         if (instances.Count == 1)
-        {
             return instances[0];
-        }
 
         return Strategy switch
         {
@@ -77,9 +64,7 @@ public sealed class LoadBalance
     {
         double total = 0;
         foreach (InstanceMeta instance in instances)
-        {
             total += instance.Weight;
-        }
 
         // A point on [0, total): the instance whose slice of the line holds it wins.
         double point = NextDouble() * total;
@@ -87,9 +72,7 @@ public sealed class LoadBalance
         {
             point -= instance.Weight;
             if (point < 0)
-            {
                 return instance;
-            }
         }
 
         // Rounding can leave a hair of the line past the last slice; it belongs to the last instance.

@@ -1,41 +1,29 @@
 using System.Text.Json;
-using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Mirrors the lab's client-side <c>RegistryClient</c>: finds the <c>json</c> servers through the
+/// <summary>Mirrors the lab's client-side <c>RegistryClient</c>: finds the <c>json</c> servers through the
 /// registry center, keeps them in a local cache, and refreshes the cache every <c>poll_interval</c>
-/// (SPEC §6).
-/// </summary>
-/// <remarks>
-/// <para>
+/// (SPEC §6).</summary>
+/// <remarks><para>
 /// Talks to the registry's <c>GET /myRegistry/findAllInstances?proto=json</c> (SPEC §4). Every request
 /// has its own <c>registry_timeout</c> (the original had none, so a hung registry hung the client).
 /// When the registry is down the cache is kept — the servers are probably still there — and the
-/// outage is logged once, not once per poll; the first successful poll logs the recovery.
-/// </para>
-/// <para>
-/// Concurrency: <see cref="Instances"/> is an immutable list swapped whole (readers never see a half
+/// outage is logged once, not once per poll; the first successful poll logs the recovery.</para>
+/// <para>Concurrency: <see cref="Instances"/> is an immutable list swapped whole (readers never see a half
 /// update and need no lock); <see cref="_cacheGate"/> serialises the swaps of the poll loop and
 /// <see cref="Remove"/> and guards <see cref="_dropped"/>. The poll loop is owned by this object: started by <see cref="StartAsync"/>,
-/// stopped and awaited by <see cref="DisposeAsync"/>.
-/// </para>
-/// <example>
-/// <code>
+/// stopped and awaited by <see cref="DisposeAsync"/>.</para>
+/// <example><code>
 /// await using var registry = new RegistryClient(registrySettings, clientSettings, logger);
 /// await registry.StartAsync();                       // first discovery, then polling
 /// IReadOnlyList&lt;InstanceMeta&gt; servers = registry.Instances;
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RegistryClient : IAsyncDisposable
 {
-    public const string Protocol = "json";
-
     private readonly ClientSettings _settings;
     private readonly ILogger _logger;
     private readonly HttpClient _http;
@@ -65,20 +53,15 @@ public sealed class RegistryClient : IAsyncDisposable
     /// <param name="timeProvider">The clock for polling and for the drop period; tests pass a fake one.</param>
     public RegistryClient(RegistrySettings registry, ClientSettings settings, ILogger<RegistryClient> logger, TimeProvider? timeProvider = null)
     {
-        ArgumentNullException.ThrowIfNull(registry);
-        ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
         _dropFor = registry.HeartbeatTimeout;
         RegistryUri = registry.BaseUri;
-        _findUri = new Uri(RegistryUri, $"myRegistry/findAllInstances?proto={Protocol}");
+        _findUri = new Uri(RegistryUri, $"myRegistry/findAllInstances?proto={InstanceMeta.JsonProtocol}");
         // Each request gets its own deadline from a CancellationToken; the client-wide timeout is off
         // so the two never disagree about which one fired.
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) }) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     /// <summary>The registry's base address, e.g. <c>http://127.0.0.1:9999/</c>.</summary>
@@ -90,27 +73,21 @@ public sealed class RegistryClient : IAsyncDisposable
     /// <summary>True while the last poll failed (the cache is then the last known list).</summary>
     public bool RegistryDown => Volatile.Read(ref _registryDown) != 0;
 
-    /// <summary>
-    /// Discovers the instances once, then starts polling. Returning only after the first discovery
+    /// <summary>Discovers the instances once, then starts polling. Returning only after the first discovery
     /// means a call made right after start never races an empty cache. A registry that is down is not
-    /// fatal: the cache starts empty and the poll loop keeps trying.
-    /// </summary>
+    /// fatal: the cache starts empty and the poll loop keeps trying.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (_pollLoop is not null)
-        {
             throw new InvalidOperationException("the registry client is already started");
-        }
 
         await RefreshAsync(cancellationToken);
         _pollLoop = PollLoopAsync(_stopping.Token);
     }
 
-    /// <summary>
-    /// Asks the registry for the instances now and replaces the cache with the answer.
-    /// Returns false (cache kept, outage logged once) when the registry cannot be reached.
-    /// </summary>
+    /// <summary>Asks the registry for the instances now and replaces the cache with the answer.
+    /// Returns false (cache kept, outage logged once) when the registry cannot be reached.</summary>
     public async Task<bool> RefreshAsync(CancellationToken cancellationToken = default)
     {
         IReadOnlyList<InstanceMeta> found;
@@ -118,13 +95,12 @@ public sealed class RegistryClient : IAsyncDisposable
         {
             found = await FindAllInstancesAsync(cancellationToken);
         }
-        catch (Exception ex) when ((ex is HttpRequestException or IOException or RegistryTimeoutException or JsonException or FormatException)
+        catch (Exception ex) when ((ex is HttpRequestException or IOException or TimeoutException or JsonException or FormatException)
                                    && !cancellationToken.IsCancellationRequested)
         {
             if (Interlocked.Exchange(ref _registryDown, 1) == 0)
             {
-                _logger.LogWarning(
-                    "Registry unreachable at {Registry}: {Reason}; keeping {Count} cached instances and retrying every {Interval} s",
+                _logger.LogWarning("Registry unreachable at {Registry}: {Reason}; keeping {Count} cached instances and retrying every {Interval} s",
                     RegistryUri, ex.Message, Instances.Count, _settings.PollInterval.TotalSeconds);
             }
             else
@@ -156,50 +132,36 @@ public sealed class RegistryClient : IAsyncDisposable
             }
 
             if (keptThroughEmptyAnswer)
-            {
                 found = previous;
-            }
             else
-            {
                 Volatile.Write(ref _instances, found);
-            }
         }
 
         if (keptThroughEmptyAnswer && firstEmptyAnswer)
         {
-            _logger.LogWarning(
-                "Registry at {Registry} lists no {Protocol} instance; keeping {Count} cached instances for up to {Seconds:0.###} s in case it has just restarted",
-                RegistryUri, Protocol, previous.Count, _dropFor.TotalSeconds);
+            _logger.LogWarning("Registry at {Registry} lists no {Protocol} instance; keeping {Count} cached instances for up to {Seconds:0.###} s in case it has just restarted",
+                RegistryUri, InstanceMeta.JsonProtocol, previous.Count, _dropFor.TotalSeconds);
         }
 
         if (Interlocked.Exchange(ref _registryDown, 0) == 1)
-        {
             _logger.LogInformation("Registry reachable again at {Registry}; {Count} instances: {Instances}", RegistryUri, found.Count, Describe(found));
-        }
         else if (Interlocked.Exchange(ref _discovered, 1) == 0)
-        {
-            _logger.LogInformation("Discovered {Count} {Protocol} instances at {Registry}: {Instances}", found.Count, Protocol, RegistryUri, found.Count > 0 ? Describe(found) : "none yet");
-        }
+            _logger.LogInformation("Discovered {Count} {Protocol} instances at {Registry}: {Instances}", found.Count, InstanceMeta.JsonProtocol, RegistryUri, found.Count > 0 ? Describe(found) : "none yet");
         else
-        {
             LogChanges(previous, found);
-        }
 
         ClientMetrics.DiscoveryRefreshed(succeeded: true);
         return true;
     }
 
-    /// <summary>
-    /// Drops an instance from the cache (failover: it refused a connection). A dead server stays
+    /// <summary>Drops an instance from the cache (failover: it refused a connection). A dead server stays
     /// listed by the registry until its heartbeat times out, so polls keep it out for the registry's
     /// <c>heartbeat_timeout</c>; after that, if the registry still lists it, it is heartbeating again
     /// and comes back. If the registry stops listing it first, the drop is forgotten, so a later
-    /// registration of the same address is taken at once.
-    /// </summary>
+    /// registration of the same address is taken at once.</summary>
     /// <returns>True when the instance was in the cache.</returns>
     public bool Remove(InstanceMeta instance)
     {
-        ArgumentNullException.ThrowIfNull(instance);
         lock (_cacheGate)
         {
             // TryAdd: other calls failing on the same server must not keep extending its drop.
@@ -207,9 +169,7 @@ public sealed class RegistryClient : IAsyncDisposable
             IReadOnlyList<InstanceMeta> current = _instances;
             InstanceMeta[] remaining = current.Where(candidate => candidate.Key != instance.Key).ToArray();
             if (remaining.Length == current.Count)
-            {
                 return false;
-            }
 
             Volatile.Write(ref _instances, remaining);
             return true;
@@ -220,17 +180,13 @@ public sealed class RegistryClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
             return;
-        }
 
         await _stopping.CancelAsync();
         try
         {
             if (_pollLoop is not null)
-            {
                 await _pollLoop;
-            }
         }
         finally
         {
@@ -243,18 +199,14 @@ public sealed class RegistryClient : IAsyncDisposable
     private IReadOnlyList<InstanceMeta> WithoutDropped(IReadOnlyList<InstanceMeta> listed)
     {
         if (_dropped.Count == 0)
-        {
             return listed;
-        }
 
         DateTimeOffset now = _time.GetUtcNow();
         var stillListed = listed.Select(instance => instance.Key).ToHashSet();
         foreach ((InstanceKey key, DateTimeOffset until) in _dropped.ToArray())
         {
             if (until <= now || !stillListed.Contains(key))
-            {
                 _dropped.Remove(key);
-            }
         }
 
         return listed.Where(instance => !_dropped.ContainsKey(instance.Key)).ToArray();
@@ -298,7 +250,7 @@ public sealed class RegistryClient : IAsyncDisposable
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new RegistryTimeoutException(_settings.RegistryTimeout);
+            throw new TimeoutException($"no answer within the registry timeout of {_settings.RegistryTimeout.TotalSeconds:0.###} s");
         }
     }
 
@@ -307,9 +259,7 @@ public sealed class RegistryClient : IAsyncDisposable
     private List<InstanceMeta> ParseInstances(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Array)
-        {
             throw new FormatException("the registry's answer is not a JSON array");
-        }
 
         var instances = new List<InstanceMeta>();
         foreach (JsonElement item in root.EnumerateArray())
@@ -317,8 +267,8 @@ public sealed class RegistryClient : IAsyncDisposable
             try
             {
                 InstanceMeta instance = InstanceMeta.Parse(item);
-                if (instance.Status && string.Equals(instance.Protocol, Protocol, StringComparison.OrdinalIgnoreCase)
-                    && !InstanceMeta.IsWildcardHost(instance.Host))
+                if (instance.Status && string.Equals(instance.Protocol, InstanceMeta.JsonProtocol, StringComparison.OrdinalIgnoreCase)
+                    && !HostAddress.IsWildcard(instance.Host))
                 {
                     instances.Add(instance);
                 }
@@ -340,16 +290,11 @@ public sealed class RegistryClient : IAsyncDisposable
         string removed = Describe(previous.Where(instance => !after.Contains(instance.Key)));
         if (added.Length > 0 || removed.Length > 0)
         {
-            _logger.LogInformation(
-                "Server cache updated from {Registry}: {Count} instances ({Instances}); added: {Added}; removed: {Removed}",
+            _logger.LogInformation("Server cache updated from {Registry}: {Count} instances ({Instances}); added: {Added}; removed: {Removed}",
                 RegistryUri, current.Count, Describe(current), added.Length > 0 ? added : "none", removed.Length > 0 ? removed : "none");
         }
     }
 
     private static string Describe(IEnumerable<InstanceMeta> instances) =>
         string.Join(", ", instances.Select(instance => instance.Address));
-
-    /// <summary>The registry did not answer within <c>registry_timeout</c>.</summary>
-    private sealed class RegistryTimeoutException(TimeSpan timeout)
-        : Exception($"no answer within the registry timeout of {timeout.TotalSeconds:0.###} s");
 }

@@ -1,12 +1,6 @@
 namespace Lab.Client;
 
 /// <summary>Per-call choices for <see cref="RpcClient.CallDetailedAsync{T}"/>.</summary>
-/// <example>
-/// <code>
-/// RpcCallResult&lt;long&gt; sum = await client.CallDetailedAsync&lt;long&gt;("add", [1, 2], options: RpcCallOptions.IdempotentCall);
-/// Console.WriteLine($"{sum.Value} from {sum.Server}");
-/// </code>
-/// </example>
 public sealed record RpcCallOptions
 {
     /// <summary>The defaults: a request that reached a server is never sent again.</summary>
@@ -15,12 +9,10 @@ public sealed record RpcCallOptions
     /// <summary>For methods that are safe to run twice (pure functions such as <c>add</c>).</summary>
     public static RpcCallOptions IdempotentCall { get; } = new() { Idempotent = true };
 
-    /// <summary>
-    /// True: if the connection breaks after the request was sent (the server died mid-call), the
+    /// <summary>True: if the connection breaks after the request was sent (the server died mid-call), the
     /// call is sent again to another instance. Off by default, because the first server may already
     /// have run the method — re-sending a "transfer money" call would run it twice. A call timeout is
-    /// never re-sent: that server is alive but slow, and a second copy would only add to its load.
-    /// </summary>
+    /// never re-sent: that server is alive but slow, and a second copy would only add to its load.</summary>
     public bool Idempotent { get; init; }
 }
 

@@ -11,32 +11,23 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Mirrors the lab's <c>RPCClient</c>: makes remote calls feel local (SPEC §6). It puts together
+/// <summary>Mirrors the lab's <c>RPCClient</c>: makes remote calls feel local (SPEC §6). It puts together
 /// <see cref="RegistryClient"/> (where the servers are), <see cref="LoadBalance"/> (which one to use)
-/// and the transport (<see cref="ConnectionPool"/> of <see cref="ServerConnection"/>s per server).
-/// </summary>
-/// <remarks>
-/// <para>
+/// and the transport (<see cref="ConnectionPool"/> of <see cref="ServerConnection"/>s per server).</summary>
+/// <remarks><para>
 /// Two modes: <see cref="Direct">direct</see> to one server, or <see cref="ConnectToRegistryAsync">through
 /// the registry</see>. In registry mode a server that fails before the request was sent (refused the
 /// connection, broke while we wrote) is dropped from the cache and the call moves on to another
 /// instance; a request that was sent is not sent again unless the call is marked
-/// <see cref="RpcCallOptions.Idempotent"/>, because the first server may already have run it.
-/// </para>
-/// <para>
-/// Concurrency: every call member may be used by any number of callers at once; each call gets a
+/// <see cref="RpcCallOptions.Idempotent"/>, because the first server may already have run it.</para>
+/// <para>Concurrency: every call member may be used by any number of callers at once; each call gets a
 /// connection of its own from the pool. <see cref="DisposeAsync"/> stops the registry poll loop and
-/// closes every socket, including those of calls still running (they fail with a transport error).
-/// </para>
-/// <example>
-/// <code>
+/// closes every socket, including those of calls still running (they fail with a transport error).</para>
+/// <example><code>
 /// await using RpcClient client = RpcClient.Direct("127.0.0.1", 8089, new ClientSettings());
 /// long sum = await client.CallAsync&lt;long&gt;("add", [1, 2]);           // 13
 /// dynamic lab = client.AsDynamic(); string text = lab.hi("bob");       // "hi bob, welcome"
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RpcClient : IAsyncDisposable, IDisposable
 {
     private readonly ClientSettings _settings;
@@ -59,9 +50,6 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         _loadBalance = loadBalance ?? new LoadBalance(settings.LoadBalance);
     }
 
-    /// <summary>The registry client in registry mode; null in direct mode.</summary>
-    public RegistryClient? Registry => _registry;
-
     /// <summary>The servers calls can go to now: the cache in registry mode, the one server in direct mode.</summary>
     public IReadOnlyList<InstanceMeta> Instances => _registry?.Instances ?? _directServer;
 
@@ -71,20 +59,12 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
-        ArgumentNullException.ThrowIfNull(settings);
-        var server = new InstanceMeta { Protocol = RegistryClient.Protocol, Host = host.Trim('[', ']'), Port = port };
-        return new RpcClient(settings, loggerFactory, registry: null, server, loadBalance: null);
+        return new RpcClient(settings, loggerFactory, registry: null, new InstanceMeta { Host = host.Trim('[', ']'), Port = port }, loadBalance: null);
     }
 
-    /// <summary>
-    /// A client that discovers servers through the registry. Returns after the first discovery, so the
-    /// first call already sees the registered servers; a registry that is down is logged, not fatal.
-    /// </summary>
-    /// <param name="registry">Where the registry center is.</param>
-    /// <param name="settings">Timeouts, poll interval and load-balancing strategy.</param>
-    /// <param name="loggerFactory">Where the client and its registry client log; null for no logs.</param>
-    /// <param name="loadBalance">Overrides the strategy from <paramref name="settings"/> (tests pass a seeded one).</param>
-    /// <param name="cancellationToken">Cancels the first discovery.</param>
+    /// <summary>A client that discovers servers through the registry. Returns after the first discovery, so the
+    /// first call already sees the registered servers; a registry that is down is logged, not fatal.</summary>
+    /// <param name="loadBalance">Overrides the strategy from <paramref name="settings"/> (a seeded one is reproducible).</param>
     public static async Task<RpcClient> ConnectToRegistryAsync(
         RegistrySettings registry,
         ClientSettings settings,
@@ -92,8 +72,6 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         LoadBalance? loadBalance = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(registry);
-        ArgumentNullException.ThrowIfNull(settings);
         ILoggerFactory factory = loggerFactory ?? NullLoggerFactory.Instance;
         var registryClient = new RegistryClient(registry, settings, factory.CreateLogger<RegistryClient>());
         try
@@ -135,18 +113,14 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                             static result => result.Deserialize<T>(ProtocolJson.Options), cancellationToken);
     }
 
-    /// <summary>
-    /// Whether the server offers <paramref name="name"/> — the lab's discovery, built on the reserved
-    /// <c>all_your_methods</c> call. The list is fetched once per server and cached.
-    /// </summary>
+    /// <summary>Whether the server offers <paramref name="name"/> — the lab's discovery, built on the reserved
+    /// <c>all_your_methods</c> call. The list is fetched once per server and cached.</summary>
     public async Task<bool> SupportsAsync(string name, CancellationToken cancellationToken = default)
     {
         foreach (InstanceMeta instance in Instances)
         {
             if (_methodsByServer.TryGetValue(instance.Address, out IReadOnlySet<string>? known))
-            {
                 return known.Contains(name);
-            }
         }
 
         // Listing methods has no side effect, so it may safely be re-sent to another instance.
@@ -163,32 +137,21 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
             return;
-        }
-
         try
         {
             if (_registry is not null)
-            {
                 await _registry.DisposeAsync();
-            }
         }
         finally
         {
             foreach (ConnectionPool pool in _pools.Values)
-            {
                 await pool.DisposeAsync();
-            }
         }
-
-        _logger.LogDebug("Client closed");
     }
 
-    /// <summary>
-    /// Synchronous disposal for <c>using</c> without <c>await</c>. It waits for the poll loop to end and the
-    /// sockets to close, all of which finish promptly (closing a socket does not wait for the peer).
-    /// </summary>
+    /// <summary>Synchronous disposal for <c>using</c> without <c>await</c>. It waits for the poll loop to end and the
+    /// sockets to close, all of which finish promptly (closing a socket does not wait for the peer).</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task<RpcCallResult<T>> ExecuteAsync<T>(
@@ -218,7 +181,9 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                 _logger.LogDebug("{Method} -> {Server} {Code}: {Message}", method, instance.Address, ex.Code, ex.RemoteMessage);
                 throw;
             }
-            catch (RpcTransportException ex) when (_registry is not null && CanTryAnotherInstance(ex, options))
+            // Safe to move on: the request never left (connect or write failed), or it did but the method
+            // is idempotent and the server died mid-call. Timeouts are not failover: that server is alive.
+            catch (RpcTransportException ex) when (_registry is not null && (!ex.RequestSent || (options.Idempotent && ex is RpcReadException)))
             {
                 lastFailure = ex;
                 ClientMetrics.FailedOver(instance.Address);
@@ -230,11 +195,6 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         }
     }
 
-    // Safe to move on: the request never left (connect or write failed), or it did but the method
-    // is idempotent and the server died mid-call. Timeouts are not failover: that server is alive.
-    private static bool CanTryAnotherInstance(RpcTransportException failure, RpcCallOptions options) =>
-        !failure.RequestSent || (options.Idempotent && failure is RpcReadException);
-
     private async Task<InstanceMeta> ChooseInstanceAsync(HashSet<InstanceKey> tried, RpcTransportException? lastFailure, CancellationToken cancellationToken)
     {
         List<InstanceMeta> candidates = Instances.Where(instance => !tried.Contains(instance.Key)).ToList();
@@ -243,21 +203,18 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
             // An empty cache (the registry was down at start, or the servers registered later): ask
             // once more now rather than fail a call the registry could answer.
             await _registry.RefreshAsync(cancellationToken);
-            candidates = Instances.Where(instance => !tried.Contains(instance.Key)).ToList();
+            candidates = Instances.ToList();
         }
 
         if (candidates.Count > 0)
-        {
             return _loadBalance.Select(candidates);
-        }
-
         if (lastFailure is not null)
         {
             throw new NoServerAvailableException(
                 $"no server available: all {tried.Count} instances failed; the last one said: {lastFailure.Message}", lastFailure);
         }
 
-        string where = _registry is null ? "no server configured" : $"the registry at {_registry.RegistryUri} lists no {RegistryClient.Protocol} instance"
+        string where = _registry is null ? "no server configured" : $"the registry at {_registry.RegistryUri} lists no {InstanceMeta.JsonProtocol} instance"
                                                                     + (_registry.RegistryDown ? " (and is unreachable)" : "");
         throw new NoServerAvailableException($"no server available: {where}");
     }
@@ -296,17 +253,11 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         // Concurrent calls often hit the same dead server at once: the one that drops it says so at
         // Warning, the others at Debug, so an outage reads as one event in the log.
         if (_registry!.Remove(instance))
-        {
             _logger.LogWarning("Server {Server} failed ({Reason}); dropped it from the cache; trying another instance", instance.Address, failure.Message);
-        }
         else
-        {
             _logger.LogDebug("Server {Server} failed ({Reason}); trying another instance", instance.Address, failure.Message);
-        }
 
         if (_pools.TryGetValue(instance.Key, out ConnectionPool? pool))
-        {
             await pool.CloseIdleAsync();
-        }
     }
 }

@@ -14,11 +14,9 @@ public abstract class RpcException(string message, string? server, Exception? in
     public string? Server { get; } = server;
 }
 
-/// <summary>
-/// A failure of the connection to one server. <see cref="RequestSent"/> decides failover: a request
+/// <summary>A failure of the connection to one server. <see cref="RequestSent"/> decides failover: a request
 /// that never left this machine may safely go to another server; one that was sent may already have
-/// run there.
-/// </summary>
+/// run there.</summary>
 public abstract class RpcTransportException(string server, string message, Exception? inner = null)
     : RpcException(message, server, inner)
 {
@@ -33,10 +31,8 @@ public sealed class RpcConnectException(string server, string message, Exception
     public override bool RequestSent => false;
 }
 
-/// <summary>
-/// Writing the request failed (the connection broke) or took longer than <c>write_timeout</c>
-/// (a server that does not read). A request cut short is never run: the server only runs complete messages.
-/// </summary>
+/// <summary>Writing the request failed (the connection broke) or took longer than <c>write_timeout</c>
+/// (a server that does not read). A request cut short is never run: the server only runs complete messages.</summary>
 public sealed class RpcWriteException(string server, string message, Exception? inner = null)
     : RpcTransportException(server, $"writing the request to {server} failed: {message}", inner)
 {
@@ -50,30 +46,24 @@ public sealed class RpcCallTimeoutException(string server, TimeSpan timeout)
     public override bool RequestSent => true;
 }
 
-/// <summary>
-/// Reading the reply failed: the server closed the connection before or during its reply, the rest
-/// of a started reply took longer than <c>read_timeout</c>, or the bytes were not a valid reply.
-/// </summary>
+/// <summary>Reading the reply failed: the server closed the connection before or during its reply, the rest
+/// of a started reply took longer than <c>read_timeout</c>, or the bytes were not a valid reply.</summary>
 public sealed class RpcReadException(string server, string message, Exception? inner = null)
     : RpcTransportException(server, $"reading the reply from {server} failed: {message}", inner)
 {
     public override bool RequestSent => true;
 }
 
-/// <summary>
-/// The server answered ServerBusy: all its method slots were taken, so the method never ran there. In
-/// registry mode the call moves to another instance (the busy one stays in the cache).
-/// </summary>
+/// <summary>The server answered ServerBusy: all its method slots were taken, so the method never ran there. In
+/// registry mode the call moves to another instance (the busy one stays in the cache).</summary>
 public sealed class RpcServerBusyException(string server, string method, string remoteMessage)
     : RpcTransportException(server, $"{method} on {server} refused: ServerBusy: {remoteMessage}")
 {
     public override bool RequestSent => false;
 }
 
-/// <summary>
-/// The server answered with an error reply (<c>{"error": {"code": ..., "message": ...}}</c>): the
-/// method does not exist, the arguments did not bind, or the method itself failed.
-/// </summary>
+/// <summary>The server answered with an error reply (<c>{"error": {"code": ..., "message": ...}}</c>): the
+/// method does not exist, the arguments did not bind, or the method itself failed.</summary>
 public sealed class RpcRemoteException : RpcException
 {
     public RpcRemoteException(string server, string method, RpcErrorCode code, string remoteMessage)
@@ -93,8 +83,6 @@ public sealed class RpcRemoteException : RpcException
     public string RemoteMessage { get; }
 }
 
-/// <summary>
-/// No server could take the call: the registry lists none, or every listed instance failed before the
-/// request was sent. <see cref="Exception.InnerException"/> is the last instance's failure, if any.
-/// </summary>
+/// <summary>No server could take the call: the registry lists none, or every listed instance failed before the
+/// request was sent. <see cref="Exception.InnerException"/> is the last instance's failure, if any.</summary>
 public sealed class NoServerAvailableException(string message, Exception? inner = null) : RpcException(message, null, inner);

@@ -3,16 +3,8 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Reads the answer of the lab's discovery call, <c>all_your_methods</c> (SPEC §3):
-/// <c>[{"method_name": "add", "method_args": ["a", "b"], "method_kwargs": {"c": 10}}, ...]</c>.
-/// </summary>
-/// <example>
-/// <code>
-/// JsonElement listed = await client.CallAsync&lt;JsonElement&gt;("all_your_methods");
-/// bool hasAdd = ServerMethods.ReadNames(listed).Contains("add");
-/// </code>
-/// </example>
+/// <summary>Reads the answer of the lab's discovery call, <c>all_your_methods</c> (SPEC §3):
+/// <c>[{"method_name": "add", "method_args": ["a", "b"], "method_kwargs": {"c": 10}}, ...]</c>.</summary>
 public static class ServerMethods
 {
     /// <summary>The method names the server listed.</summary>
@@ -20,9 +12,7 @@ public static class ServerMethods
     public static IReadOnlySet<string> ReadNames(JsonElement result)
     {
         if (result.ValueKind != JsonValueKind.Array)
-        {
             throw new JsonException($"{RpcRequest.DiscoveryMethodName} must return an array, not {result.ValueKind}");
-        }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (JsonElement entry in result.EnumerateArray())

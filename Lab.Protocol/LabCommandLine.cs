@@ -3,11 +3,9 @@ using Lab.Protocol.Configuration;
 
 namespace Lab.Protocol;
 
-/// <summary>
-/// What the three programs' command lines share: the <c>--config</c> flag and the rule that a fatal
+/// <summary>What the three programs' command lines share: the <c>--config</c> flag and the rule that a fatal
 /// fault ends the program with one clear line and a non-zero exit code — never a stack trace as the
-/// only message (SPEC §5).
-/// </summary>
+/// only message (SPEC §5).</summary>
 public static class LabCommandLine
 {
     /// <summary>Exit code for a bad configuration file or value.</summary>
@@ -23,10 +21,8 @@ public static class LabCommandLine
         HelpName = "PATH",
     };
 
-    /// <summary>
-    /// Runs a program's body and turns a fatal exception into one line on standard error:
-    /// <c>Lab.Server: fatal: address 127.0.0.1:8089 is already in use</c>.
-    /// </summary>
+    /// <summary>Runs a program's body and turns a fatal exception into one line on standard error:
+    /// <c>Lab.Server: fatal: address 127.0.0.1:8089 is already in use</c>.</summary>
     public static async Task<int> RunFatalSafeAsync(string programName, Func<Task<int>> body)
     {
         try

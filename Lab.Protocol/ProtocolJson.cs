@@ -6,33 +6,24 @@ namespace Lab.Protocol;
 /// <summary>The one set of JSON settings every RpcLab program uses on the wire and over HTTP.</summary>
 public static class ProtocolJson
 {
-    /// <summary>
-    /// Serializer options for message bodies. Wire names are written explicitly
-    /// (<c>method_name</c>, <c>res</c>...), so no naming policy is applied.
-    /// </summary>
+    // Deeply nested values are a sign of a bug, not a use case: reader and writer share one cap.
+    private const int MaxDepth = 64;
+
+    /// <summary>Serializer options for message bodies: wire names are written explicitly (<c>method_name</c>,
+    /// <c>res</c>...), so no naming policy; non-ASCII text (e.g. Chinese names) is kept readable.</summary>
     public static JsonSerializerOptions Options { get; } = CreateOptions();
 
-    /// <summary>Writer options: compact output, non-ASCII text (e.g. Chinese names) kept readable.</summary>
-    public static JsonWriterOptions WriterOptions { get; } = new()
-    {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        // Deeply nested results are a sign of a bug, not a use case; the reader has the same cap.
-        MaxDepth = 64,
-    };
+    /// <summary>Writer options: compact output, the same encoder and depth cap as <see cref="Options"/>.</summary>
+    public static JsonWriterOptions WriterOptions { get; } = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = MaxDepth };
 
-    /// <summary>
-    /// Reader options shared by request parsing on the server and the registry. A repeated key is refused
-    /// at every level: which of two <c>method_name</c>s or <c>host</c>s did the sender mean?
-    /// </summary>
-    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = 64, AllowDuplicateProperties = false };
+    /// <summary>Reader options shared by request parsing on the server and the registry. A repeated key is refused
+    /// at every level: which of two <c>method_name</c>s or <c>host</c>s did the sender mean?</summary>
+    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
-    /// <summary>
-    /// A <see cref="JsonException"/>'s message without the parser's position and type-name noise, e.g.
-    /// <c>duplicate key "method_name"</c>: what a person reading an error reply needs.
-    /// </summary>
+    /// <summary>A <see cref="JsonException"/>'s message without the parser's position and type-name noise, e.g.
+    /// <c>duplicate key "method_name"</c>: what a person reading an error reply needs.</summary>
     public static string Explain(JsonException exception)
     {
-        ArgumentNullException.ThrowIfNull(exception);
         string message = exception.Message;
         int noise = message.IndexOf(" Path:", StringComparison.Ordinal);
         message = noise > 0 ? message[..noise] : message;
@@ -44,13 +35,21 @@ public static class ProtocolJson
     /// <summary>The error text for a string escaping half a character (<c>"\ud800"</c>), which .NET strings cannot hold.</summary>
     public static string UnpairedSurrogate(string field) => $"{field} is not valid Unicode text (an unpaired surrogate such as \\ud800)";
 
+    /// <summary>A JSON kind as error messages name it: "an object", "a string", "null"...</summary>
+    public static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
+
     private static JsonSerializerOptions CreateOptions()
     {
-        var options = new JsonSerializerOptions(JsonSerializerDefaults.General)
-        {
-            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-            MaxDepth = 64,
-        };
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.General) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = MaxDepth };
         options.MakeReadOnly(populateMissingResolver: true);
         return options;
     }

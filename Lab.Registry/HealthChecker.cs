@@ -5,23 +5,17 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry;
 
-/// <summary>
-/// The registry center's periodic health check (the lab's timer thread inside <c>RegistryService</c>):
+/// <summary>The registry center's periodic health check (the lab's timer thread inside <c>RegistryService</c>):
 /// every <c>health_check_interval</c> it evicts the instances whose last heartbeat is older than
-/// <c>heartbeat_timeout</c>, so clients stop being sent to servers that died without unregistering.
-/// </summary>
-/// <remarks>
-/// A hosted service: the host starts it with the registry and stops it (cancelling
+/// <c>heartbeat_timeout</c>, so clients stop being sent to servers that died without unregistering.</summary>
+/// <remarks>A hosted service: the host starts it with the registry and stops it (cancelling
 /// <c>stoppingToken</c>) on shutdown, so the loop is owned and awaited. The timer runs on the injected
 /// <see cref="TimeProvider"/>: tests advance a fake clock and the check runs at once.
-/// <example>
-/// <code>
+/// <example><code>
 /// builder.Services.AddSingleton&lt;RegistryService&gt;();
 /// builder.Services.AddHostedService&lt;HealthChecker&gt;();
 /// // ... logs "Evicted json://127.0.0.1:8089 (no heartbeat for 10.2 s)"
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class HealthChecker : BackgroundService
 {
     private readonly RegistryService _registry;
@@ -38,22 +32,6 @@ public sealed class HealthChecker : BackgroundService
         _timer = new PeriodicTimer(settings.HealthCheckInterval, timeProvider);
     }
 
-    /// <summary>Runs one check now: evicts expired instances and logs each eviction.</summary>
-    public IReadOnlyList<EvictedInstance> CheckOnce()
-    {
-        IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
-        foreach (EvictedInstance gone in evicted)
-        {
-            _logger.LogInformation(
-                "Evicted {Instance} (no heartbeat for {Seconds} s)",
-                gone.Instance,
-                gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));
-        }
-
-        _logger.LogDebug("Health check done: {Evicted} evicted, {Remaining} registered", evicted.Count, _registry.Count);
-        return evicted;
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
@@ -62,7 +40,10 @@ public sealed class HealthChecker : BackgroundService
             {
                 try
                 {
-                    CheckOnce();
+                    IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
+                    foreach (EvictedInstance gone in evicted)
+                        _logger.LogInformation("Evicted {Instance} (no heartbeat for {Seconds} s)", gone.Instance, gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));
+                    _logger.LogDebug("Health check done: {Evicted} evicted, {Remaining} registered", evicted.Count, _registry.Count);
                 }
                 catch (Exception ex)
                 {

@@ -1,5 +1,6 @@
 using System.Net;
 using Lab.Protocol.Configuration;
+using Lab.Protocol.Discovery;
 using Lab.Protocol.Logging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,23 +12,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry;
 
-/// <summary>
-/// Builds the registry center: Kestrel listening on <c>[registry] host:port</c>, the
+/// <summary>Builds the registry center: Kestrel listening on <c>[registry] host:port</c>, the
 /// <see cref="RequestHandler"/> routes, the <see cref="RegistryService"/> store and the
 /// <see cref="HealthChecker"/>. The lab started its <c>HTTPServer</c> by hand in <c>main</c>; here the
-/// same wiring is one method, so <c>Program.cs</c>, the tests and the scenario harness share it.
-/// </summary>
-/// <example>
-/// <code>
-/// await using WebApplication app = RegistryApp.Build(new RegistrySettings { Port = 0 }, new LogSettings());
-/// await app.StartAsync();
-/// Uri registry = app.GetListeningUri();   // http://127.0.0.1:41234/
-/// </code>
-/// </example>
+/// same wiring is one method, so <c>Program.cs</c>, the tests and the scenario harness share it.</summary>
 public static class RegistryApp
 {
-    /// <summary>The log category of the registry's own start and stop lines.</summary>
-    public const string LogCategory = "Lab.Registry.Registry";
+    // The log category of the registry's own start and stop lines.
+    private const string LogCategory = "Lab.Registry.Registry";
 
     /// <summary>Builds (does not start) the registry application.</summary>
     /// <param name="settings">Where to listen and the health-check timings.</param>
@@ -41,9 +33,7 @@ public static class RegistryApp
         TimeProvider? timeProvider = null,
         Action<ILoggingBuilder>? configureLogging = null)
     {
-        ArgumentNullException.ThrowIfNull(settings);
-        ArgumentNullException.ThrowIfNull(logSettings);
-        IPAddress listenAddress = ParseListenAddress(settings.Host);
+        IPAddress listenAddress = HostAddress.ParseListen(settings.Host);
 
         // The empty builder reads no appsettings.json and no ASPNETCORE_* variables: -l/-p alone decide
         // where the registry listens, and ASPNETCORE_URLS or a launch profile cannot add an address.
@@ -55,8 +45,8 @@ public static class RegistryApp
         {
             kestrel.Listen(listenAddress, settings.Port);
             kestrel.AddServerHeader = false;
-            // Kestrel stops reading a body at this size, so a huge upload cannot fill the registry's memory;
-            // RequestHandler turns the overflow into a JSON 413.
+            // The one body-size limit: Kestrel stops reading a body at this size; RequestHandler turns
+            // the overflow into a JSON 413.
             kestrel.Limits.MaxRequestBodySize = settings.MaxBodySize;
             // Every wait on a caller is bounded by Kestrel's limits, so a stalled client holds one
             // connection, never the registry: headers within RequestHeadersTimeout (30 s), a body at
@@ -94,24 +84,9 @@ public static class RegistryApp
     /// <exception cref="InvalidOperationException">The application has not been started.</exception>
     public static Uri GetListeningUri(this WebApplication app)
     {
-        ArgumentNullException.ThrowIfNull(app);
         string? address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         return address is null
             ? throw new InvalidOperationException("the registry is not listening yet; start it first")
             : new Uri(address.EndsWith('/') ? address : address + "/");
-    }
-
-    /// <summary>An IP literal (IPv4 or IPv6), or <c>localhost</c> meaning 127.0.0.1.</summary>
-    internal static IPAddress ParseListenAddress(string host)
-    {
-        string trimmed = host.Trim().TrimStart('[').TrimEnd(']');
-        if (string.Equals(trimmed, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            return IPAddress.Loopback;
-        }
-
-        return IPAddress.TryParse(trimmed, out IPAddress? address)
-            ? address
-            : throw new FormatException($"cannot listen on \"{host}\": not an IP address (for example 127.0.0.1, ::1, 0.0.0.0 or ::)");
     }
 }

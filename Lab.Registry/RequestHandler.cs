@@ -1,9 +1,6 @@
-using System.Buffers;
-using System.IO.Pipelines;
-using System.Net;
-using System.Text.Json;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Unicode;
 using Lab.Protocol;
@@ -16,43 +13,32 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry;
 
-/// <summary>
-/// Mirrors the lab's <c>RequestHandler</c>: turns the registry's HTTP requests (SPEC §4) into calls on
+/// <summary>Mirrors the lab's <c>RequestHandler</c>: turns the registry's HTTP requests (lab requirements §4) into calls on
 /// <see cref="RegistryService"/> and writes the JSON answers that programs written for the original
-/// lab expect, byte for byte in field names and order.
-/// </summary>
-/// <remarks>
-/// <para>
+/// lab expect, byte for byte in field names and order.</summary>
+/// <remarks><para>
 /// Routes: <c>POST /myRegistry/register</c> (register or heartbeat), <c>POST /myRegistry/unregister</c>,
 /// <c>GET /myRegistry/findAllInstances?proto=json</c>. Anything else — another path, or a known path
 /// with another HTTP method — is <c>404 {"error": "Not Found"}</c>: the lab's handler only knew these
-/// three requests, and SPEC §4 says "anything else: 404" (so not ASP.NET's usual 405).
-/// </para>
-/// <para>
-/// The original crashed its handler thread on bad JSON or a missing Content-Length. Here every bad
+/// three requests, and the lab requirements say "anything else: 404" (so not ASP.NET's usual 405).</para>
+/// <para>The original crashed its handler thread on bad JSON or a missing Content-Length. Here every bad
 /// body is a <c>400 {"error": "..."}</c> naming the problem, a body over <c>max_body_size</c> is a
 /// <c>413</c>, and a chunked body (no Content-Length) is read like any other.
-/// Concurrency: stateless; Kestrel calls the handlers concurrently.
-/// </para>
-/// <example>
-/// <code>
+/// Concurrency: stateless; Kestrel calls the handlers concurrently.</para>
+/// <example><code>
 /// WebApplication app = builder.Build();
 /// app.Services.GetRequiredService&lt;RequestHandler&gt;().MapRoutes(app);
 /// await app.RunAsync();
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class RequestHandler(RegistryService registry, RegistrySettings settings, ILogger<RequestHandler> logger)
 {
     public const string RegisterPath = "/myRegistry/register";
     public const string UnregisterPath = "/myRegistry/unregister";
     public const string FindAllInstancesPath = "/myRegistry/findAllInstances";
-    public const string ProtocolQueryParameter = "proto";
 
     /// <summary>Adds the three routes, the 404 for everything else and the JSON 500 guard to the app.</summary>
     public void MapRoutes(WebApplication app)
     {
-        ArgumentNullException.ThrowIfNull(app);
         app.Use(GuardAsync);
         // Cast to Delegate: as a plain RequestDelegate, the IResult each handler returns would be dropped.
         app.MapPost(RegisterPath, (Delegate)RegisterAsync);
@@ -63,16 +49,12 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         app.MapFallback("{**path}", () => Error(StatusCodes.Status404NotFound, "Not Found"));
     }
 
-    /// <summary><c>POST /myRegistry/register</c>: add the instance, or refresh it (a heartbeat).</summary>
-    public async Task<IResult> RegisterAsync(HttpContext context)
+    // POST /myRegistry/register: add the instance, or refresh it (a heartbeat).
+    private async Task<IResult> RegisterAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
         (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
         if (instance is null)
-        {
             return error!;
-        }
-
         try
         {
             return Answer(registry.Register(instance));
@@ -83,27 +65,22 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         }
     }
 
-    /// <summary><c>POST /myRegistry/unregister</c>: remove the instance; unknown instances are fine.</summary>
-    public async Task<IResult> UnregisterAsync(HttpContext context)
+    // POST /myRegistry/unregister: remove the instance; unknown instances are fine.
+    private async Task<IResult> UnregisterAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
         (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
         if (instance is null)
-        {
             return error!;
-        }
-
         registry.Unregister(instance);
         return Answer(instance.With(status: false));
     }
 
-    /// <summary><c>GET /myRegistry/findAllInstances?proto=json</c>: the healthy instances of that protocol.</summary>
-    public IResult FindAllInstances(HttpContext context)
+    // GET /myRegistry/findAllInstances?proto=json: the healthy instances of that protocol.
+    private IResult FindAllInstances(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        string? protocol = context.Request.Query[ProtocolQueryParameter];
+        string? protocol = context.Request.Query["proto"];
         return string.IsNullOrWhiteSpace(protocol)
-            ? Error(StatusCodes.Status400BadRequest, $"missing query parameter \"{ProtocolQueryParameter}\" (e.g. ?{ProtocolQueryParameter}=json)")
+            ? Error(StatusCodes.Status400BadRequest, "missing query parameter \"proto\" (e.g. ?proto=json)")
             : Answer(registry.FindHealthy(protocol.Trim()));
     }
 
@@ -113,25 +90,21 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         // With a [registry] token, only servers that know it may add or remove entries; discovery stays open.
         if (settings.Token.Length > 0 && !CryptographicOperations.FixedTimeEquals(
                 Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), Encoding.UTF8.GetBytes($"Bearer {settings.Token}")))
-        {
             return (null, Error(StatusCodes.Status401Unauthorized,
                 "this registry needs its token: send the header \"Authorization: Bearer <token>\" with the [registry] token of config.ini"));
-        }
 
         InstanceMeta instance;
         try
         {
-            if (await ReadBodyAsync(context.Request.BodyReader, context.RequestAborted) is not { } parsed)
-            {
-                return (null, TooLarge());
-            }
-
-            instance = parsed;
+            // Content-Length or chunked, Kestrel delivers the body whole and stops at MaxRequestBodySize
+            // (RegistryApp sets it to max_body_size), so a huge upload cannot fill the registry's memory.
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            instance = Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            // Kestrel's own MaxRequestBodySize tripped (RegistryApp sets it to max_body_size).
-            return (null, TooLarge());
+            return (null, Error(ex.StatusCode, $"the body is larger than the maximum of {settings.MaxBodySize} bytes"));
         }
         catch (BadHttpRequestException ex)
         {
@@ -145,70 +118,24 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
 
         // A server listening on 0.0.0.0 or :: cannot be dialled at that address: record the address
         // its request came from instead, which is one the server is reachable at.
-        if (InstanceMeta.IsWildcardHost(instance.Host))
+        if (HostAddress.IsWildcard(instance.Host))
         {
             if (context.Connection.RemoteIpAddress is not { } remote)
-            {
                 return (null, Error(StatusCodes.Status400BadRequest, "\"host\" is a wildcard and the caller's address is unknown"));
-            }
-
-            instance = instance.With(host: CallerHost(remote));
+            instance = instance.With(host: HostAddress.Dialable(remote));
         }
 
         return (instance, null);
     }
 
-    /// <summary>The caller's address as a host string clients can dial.</summary>
-    internal static string CallerHost(IPAddress remote) =>
-        // A dual-stack listener (::) sees IPv4 callers as ::ffff:1.2.3.4; clients want 1.2.3.4.
-        (remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote).ToString();
-
-    // Collects the whole body (Content-Length or chunked) up to max_body_size, then parses it.
-    // Null means the body is too large.
-    private async Task<InstanceMeta?> ReadBodyAsync(PipeReader body, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            ReadResult read = await body.ReadAsync(cancellationToken);
-            ReadOnlySequence<byte> buffer = read.Buffer;
-            if (buffer.Length > settings.MaxBodySize)
-            {
-                body.AdvanceTo(buffer.End);
-                return null;
-            }
-
-            if (!read.IsCompleted)
-            {
-                // Keep everything, ask for more: the body is parsed only once it is complete.
-                body.AdvanceTo(buffer.Start, buffer.End);
-                continue;
-            }
-
-            try
-            {
-                return Parse(buffer);
-            }
-            finally
-            {
-                body.AdvanceTo(buffer.End);
-            }
-        }
-    }
-
-    private static InstanceMeta Parse(ReadOnlySequence<byte> body)
+    private static InstanceMeta Parse(ReadOnlyMemory<byte> body)
     {
         // No body at all, or only whitespace (an HTTP/1.0 client without Content-Length sends nothing).
-        if (IsBlank(body))
-        {
+        if (body.Span.IndexOfAnyExcept(" \t\r\n"u8) < 0)
             throw new FormatException("the body is empty; send an InstanceMeta JSON object");
-        }
-
         // JSON text is UTF-8; invalid bytes in "host" or a key used to surface as a 500.
-        if (!Utf8.IsValid(body.IsSingleSegment ? body.FirstSpan : body.ToArray()))
-        {
+        if (!Utf8.IsValid(body.Span))
             throw new FormatException("the body is not valid UTF-8 text");
-        }
-
         try
         {
             using JsonDocument document = JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
@@ -226,19 +153,6 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         }
     }
 
-    private static bool IsBlank(ReadOnlySequence<byte> body)
-    {
-        foreach (ReadOnlyMemory<byte> segment in body)
-        {
-            if (segment.Span.IndexOfAnyExcept(" \t\r\n"u8) >= 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
     // The last line of defence: a fault in a handler becomes a JSON 500 and one log line; Kestrel
     // keeps serving the other requests either way.
     private async Task GuardAsync(HttpContext context, RequestDelegate next)
@@ -253,9 +167,6 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
             await Error(StatusCodes.Status500InternalServerError, "internal registry error").ExecuteAsync(context);
         }
     }
-
-    private IResult TooLarge() =>
-        Error(StatusCodes.Status413PayloadTooLarge, $"the body is larger than the maximum of {settings.MaxBodySize} bytes");
 
     private static IResult Answer<T>(T value) => Results.Json(value, ProtocolJson.Options);
 

@@ -93,7 +93,7 @@ internal sealed partial class ScenarioContext
                 return false;
             }
         }, StartupTimeout);
-        Check(ready, $"{name} accepts connections on {InstanceMeta.FormatAddress(host, port)}", $"nothing accepted a connection there within {StartupTimeout.TotalSeconds:0} s");
+        Check(ready, $"{name} accepts connections on {HostAddress.Format(host, port)}", $"nothing accepted a connection there within {StartupTimeout.TotalSeconds:0} s");
         return process;
     }
 }

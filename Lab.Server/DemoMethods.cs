@@ -2,26 +2,20 @@ using System.Text.Json;
 
 namespace Lab.Server;
 
-/// <summary>
-/// The lab's ten demo functions (SPEC §5), all registered by default, plus four the scenarios and
-/// tests need: <c>sleep</c> (a slow call that honours cancellation), <c>block</c> (one that blocks its
+/// <summary>The lab's ten demo functions (lab requirements §5), all registered by default, plus four the scenarios
+/// and tests need: <c>sleep</c> (a slow call that honours cancellation), <c>block</c> (one that blocks its
 /// thread and ignores the deadline), <c>echo</c> (large messages) and
-/// <c>rendezvous</c> (the proof of parallel calls).
-/// </summary>
-/// <remarks>
-/// Numbers are <see cref="double"/>, as in the lab's Python, so <c>add(1, 2)</c> is 13 (c defaults
+/// <c>rendezvous</c> (the proof of parallel calls).</summary>
+/// <remarks>Numbers are <see cref="double"/>, as in the lab's Python, so <c>add(1, 2)</c> is 13 (c defaults
 /// to 10) and <c>divide(1, 4)</c> is 0.25. Parameter names are the keyword names callers use.
 /// <c>hi</c> and <c>hello</c> take any JSON value and format it as Python's <c>str()</c> does
 /// (<see cref="PythonText"/>), because lab clients call <c>hi(0)</c>; the methods that need a type
 /// keep it, so <c>to_uppercase(5)</c> is an InvalidArguments reply that says why.
-/// <example>
-/// <code>
+/// <example><code>
 /// var stub = new ServerStub(TimeSpan.FromSeconds(30));
 /// new DemoMethods().RegisterAll(stub);
 /// // {"method_name": "add", "method_args": [1, 2]}  ->  {"res": 13}
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class DemoMethods
 {
     private readonly Rendezvous _rendezvous = new();
@@ -29,7 +23,6 @@ public sealed class DemoMethods
     /// <summary>Registers every demo method under its snake_case wire name.</summary>
     public void RegisterAll(ServerStub stub)
     {
-        ArgumentNullException.ThrowIfNull(stub);
         stub.Register("add", Add);
         stub.Register("subtract", Subtract);
         stub.Register("multiply", Multiply);
@@ -68,9 +61,7 @@ public sealed class DemoMethods
         var elements = new List<string>();
         var enumerator = System.Globalization.StringInfo.GetTextElementEnumerator(@string);
         while (enumerator.MoveNext())
-        {
             elements.Add(enumerator.GetTextElement());
-        }
 
         elements.Reverse();
         return string.Concat(elements);
@@ -85,25 +76,18 @@ public sealed class DemoMethods
     public static async Task<double> SleepAsync(double seconds, CancellationToken cancellationToken)
     {
         if (!double.IsFinite(seconds) || seconds < 0 || seconds > TimeSpan.FromDays(1).TotalSeconds)
-        {
             throw new ArgumentOutOfRangeException(nameof(seconds), "seconds must be between 0 and 86400");
-        }
 
         await Task.Delay(TimeSpan.FromSeconds(seconds), cancellationToken).ConfigureAwait(false);
         return seconds;
     }
 
-    /// <summary>
-    /// Blocks its thread for <paramref name="seconds"/>, as a student's synchronous method does: no
-    /// token, no await. The server still answers MethodTimeout at the deadline (see MethodWorkers).
-    /// </summary>
+    /// <summary>Blocks its thread for <paramref name="seconds"/>, as a student's synchronous method does: no
+    /// token, no await. The server still answers MethodTimeout at the deadline (see MethodWorkers).</summary>
     public static double Block(double seconds)
     {
         if (!double.IsFinite(seconds) || seconds < 0 || seconds > 3600)
-        {
             throw new ArgumentOutOfRangeException(nameof(seconds), "seconds must be between 0 and 3600");
-        }
-
         Thread.Sleep(TimeSpan.FromSeconds(seconds));
         return seconds;
     }

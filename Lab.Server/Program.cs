@@ -19,12 +19,7 @@ var hostOption = new Option<string?>("--host", "-l")
     Description = "Listen address, IPv4 or IPv6 (default from config.ini, else 0.0.0.0; :: for IPv6)",
     HelpName = "ADDRESS",
 };
-var portOption = new Option<int>("--port", "-p")
-{
-    Description = "Listen port (0 picks a free port)",
-    HelpName = "PORT",
-    Required = true,
-};
+var portOption = new Option<int>("--port", "-p") { Description = "Listen port (0 picks a free port)", HelpName = "PORT", Required = true };
 var advertiseOption = new Option<string?>("--advertise-host")
 {
     Description = "Address registered with the registry when listening on 0.0.0.0 or :: (default: this machine's address)",

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -12,68 +11,50 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Server;
 
-/// <summary>
-/// One client connection on the server: read a request, dispatch it, write the reply, repeat — the
+/// <summary>One client connection on the server: read a request, dispatch it, write the reply, repeat — the
 /// per-connection handler the lab's <c>TCPServer</c> started a thread for. <see cref="TcpServer"/>
-/// creates one per accepted socket and owns the task running <see cref="RunAsync"/>.
-/// </summary>
-/// <remarks>
-/// <para>
+/// creates one per accepted socket and owns the task running <see cref="RunAsync"/>.</summary>
+/// <remarks><para>
 /// Every failure is classified where it happens (STYLE rule 6). Per request — the framing layer still
 /// knows where the next message starts, so we reply and carry on: valid JSON that is not a request
 /// (BadRequest), an unknown method, arguments that do not bind, a method that throws or times out.
 /// Per connection — the stream cannot be trusted any more, so we reply if we can and close: bytes that
 /// are not JSON (BadRequest), a message over the size limit (MessageTooLarge), half a message followed
 /// by silence (read timeout), a client that does not read its replies (write timeout), a reset.
-/// Nothing here can affect another connection: each has its own socket, buffers and task.
-/// </para>
+/// Nothing here can affect another connection: each has its own socket, buffers and task.</para>
 /// <para>Concurrency: one task runs <see cref="RunAsync"/>; replies go out in request order.</para>
-/// <example>
-/// <code>
+/// <example><code>
 /// var connection = new RpcConnection(socket, stub, settings, logger);
 /// await connection.RunAsync(drainToken, abortToken);   // returns when the connection is closed
 /// socket.Dispose();
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
     /// <summary>How long the last reply may take once the drain deadline passed (a stop's grace beyond drain_timeout).</summary>
     public static readonly TimeSpan StopReplyGrace = TimeSpan.FromSeconds(1);
 
-    // The write deadline, reused by every reply on this connection (see SendAsync); disposed when RunAsync ends.
-    private CancellationTokenSource? _writeDeadline;
-
-    public string Peer { get; } = FormatPeer(socket.RemoteEndPoint);
+    public string Peer { get; } = HostAddress.Format(socket.RemoteEndPoint);
 
     /// <summary>Calls answered so far.</summary>
     public int Calls { get; private set; }
 
-    /// <summary>
-    /// Serves requests until the client leaves, a connection-level error, or a stop. Returns why the
-    /// connection ended; the owner logs it once the socket is closed and its resources are freed.
-    /// </summary>
+    /// <summary>Serves requests until the client leaves, a connection-level error, or a stop. Returns why the
+    /// connection ended; the owner logs it once the socket is closed and its resources are freed.</summary>
     /// <param name="drainToken">Graceful stop: finish the call in progress, then close; an idle connection closes at once.</param>
     /// <param name="abortToken">End of the drain deadline: give up on the call in progress too.</param>
     public async Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)
     {
         logger.LogInformation("Connection from {Peer} opened", Peer);
-        string reason = "closed";
+        string reason = "server stopping";
         bool lingerForErrorReply = false;
         using var stream = new NetworkStream(socket, ownsSocket: false);
         var reader = new MessageReader(stream, settings.MaxMessageSize) { IdleTimeout = settings.IdleTimeout };
         using var writer = new MessageWriter(stream);
         try
         {
-            while (true)
+            // Requests already buffered behind the current one are not started once a stop began.
+            while (!drainToken.IsCancellationRequested)
             {
-                // Requests already buffered behind the current one are not started once a stop began.
-                if (drainToken.IsCancellationRequested)
-                {
-                    reason = "server stopping";
-                    break;
-                }
-
                 ReadOnlyMemory<byte>? message;
                 try
                 {
@@ -81,17 +62,12 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                     // once a request's first byte arrived, the rest must come within read_timeout.
                     message = await reader.ReadMessageAsync(settings.ReadTimeout, drainToken).ConfigureAwait(false);
                 }
-                catch (MalformedMessageException ex)
+                catch (FramingException ex) when (ex is MalformedMessageException or MessageTooLargeException)
                 {
-                    // Garbage: we cannot tell where the next message would start. Say why, then close.
-                    await TrySendErrorAsync(writer, RpcErrorCode.BadRequest, ex.Message, abortToken).ConfigureAwait(false);
-                    (reason, lingerForErrorReply) = ("bad request: not valid JSON", true);
-                    break;
-                }
-                catch (MessageTooLargeException ex)
-                {
-                    await TrySendErrorAsync(writer, RpcErrorCode.MessageTooLarge, ex.Message, abortToken).ConfigureAwait(false);
-                    (reason, lingerForErrorReply) = ($"message too large (over {ex.MaxMessageSize} bytes)", true);
+                    // We cannot tell where the next message would start. Say why, then close.
+                    bool tooLarge = ex is MessageTooLargeException;
+                    await TrySendErrorAsync(writer, tooLarge ? RpcErrorCode.MessageTooLarge : RpcErrorCode.BadRequest, ex.Message, abortToken).ConfigureAwait(false);
+                    (reason, lingerForErrorReply) = (tooLarge ? $"message too large (over {settings.MaxMessageSize} bytes)" : "bad request: not valid JSON", true);
                     break;
                 }
                 catch (FramingException ex)
@@ -102,7 +78,6 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 }
                 catch (OperationCanceledException) when (drainToken.IsCancellationRequested)
                 {
-                    reason = "server stopping";
                     break;
                 }
 
@@ -135,11 +110,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
 
         if (lingerForErrorReply)
-        {
             await LingerAsync(stream, abortToken).ConfigureAwait(false);
-        }
-
-        _writeDeadline?.Dispose();
         return reason;
     }
 
@@ -155,11 +126,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             // The framing layer proved this is one JSON value, but its tokenizer does not check the text
             // inside strings: invalid UTF-8 is refused here, for this request only.
             if (!Utf8.IsValid(message.Span))
-            {
                 throw new BadRequestException("the request is not valid UTF-8 text");
-            }
-
-            // The document reads the bytes in place.
             document = JsonDocument.Parse(message, ProtocolJson.DocumentOptions);
             RpcRequest request = RpcRequest.Parse(document.RootElement);
             methodName = request.MethodName;
@@ -191,7 +158,10 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
 
         Calls++;
-        LogCall(methodName, result, Stopwatch.GetElapsedTime(started));
+        if (result.IsSuccess)
+            logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        else
+            logger.LogWarning("{Peer} {Method} -> {Code}: {Message}", Peer, methodName, result.ErrorCode, result.ErrorMessage);
         ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
         if (abortToken.IsCancellationRequested)
         {
@@ -205,47 +175,18 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         await SendAsync(writer, abortToken).ConfigureAwait(false);
     }
 
-    private void LogCall(string methodName, CallResult result, TimeSpan elapsed)
-    {
-        if (result.IsSuccess)
-        {
-            // Checked first: the call below boxes its arguments into a new array even when Debug is
-            // off, and this line runs once per call.
-            if (logger.IsEnabled(LogLevel.Debug))
-            {
-                logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, elapsed.TotalMilliseconds);
-            }
-        }
-        else
-        {
-            logger.LogWarning("{Peer} {Method} -> {Code}: {Message}", Peer, methodName, result.ErrorCode, result.ErrorMessage);
-        }
-    }
-
     /// <exception cref="TimeoutException">The client did not take the reply within write_timeout.</exception>
     private async Task SendAsync(MessageWriter writer, CancellationToken abortToken)
     {
-        // One deadline source per connection, re-armed for each reply: a new linked source per reply
-        // costs two allocations and a new timer on every call. A source that fired cannot be reset;
-        // that only happens on the timeout that ends the connection anyway.
-        _writeDeadline ??= CancellationTokenSource.CreateLinkedTokenSource(abortToken);
-        _writeDeadline.CancelAfter(settings.WriteTimeout);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
+        deadline.CancelAfter(settings.WriteTimeout);
         try
         {
-            await writer.SendAsync(_writeDeadline.Token).ConfigureAwait(false);
+            await writer.SendAsync(deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!abortToken.IsCancellationRequested)
         {
-            throw new TimeoutException(
-                $"write timed out after {settings.WriteTimeout.TotalSeconds:0.###} s: the client is not reading its replies");
-        }
-        finally
-        {
-            if (!_writeDeadline.TryReset())
-            {
-                _writeDeadline.Dispose();
-                _writeDeadline = null;
-            }
+            throw new TimeoutException($"write timed out after {settings.WriteTimeout.TotalSeconds:0.###} s: the client is not reading its replies");
         }
     }
 
@@ -284,12 +225,4 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             // The client reset or stayed silent: either way we are done with it.
         }
     }
-
-    // A dual-mode (::) listener sees IPv4 clients as ::ffff:a.b.c.d; show them as the IPv4 they are.
-    private static string FormatPeer(EndPoint? endPoint) => endPoint switch
-    {
-        IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip => InstanceMeta.FormatAddress(ip.Address.MapToIPv4().ToString(), ip.Port),
-        IPEndPoint ip => InstanceMeta.FormatAddress(ip.Address.ToString(), ip.Port),
-        _ => "unknown peer",
-    };
 }

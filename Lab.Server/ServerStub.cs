@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Lab.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -6,98 +5,63 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lab.Server;
 
-/// <summary>
-/// Mirrors the lab's <c>ServerStub</c>: the table of methods a server offers, by wire name. Its one
+/// <summary>Mirrors the lab's <c>ServerStub</c>: the table of methods a server offers, by wire name. Its one
 /// job is to turn a parsed request into a <see cref="CallResult"/> — find the method, bind the
 /// arguments, run it under the method timeout — and to answer the discovery call
-/// <c>all_your_methods</c>. It knows nothing about sockets; <see cref="TcpServer"/> does.
-/// </summary>
-/// <remarks>
-/// <para>
-/// Errors are classified honestly (SPEC §3): an unknown name is MethodNotFound; a call that does not
+/// <c>all_your_methods</c>. It knows nothing about sockets; <see cref="TcpServer"/> does.</summary>
+/// <remarks><para>
+/// Errors are classified honestly (lab requirements §3): an unknown name is MethodNotFound; a call that does not
 /// bind (missing, extra, duplicate or wrongly typed argument) is InvalidArguments and the method never
 /// runs; anything the method throws — even an ArgumentException — is MethodFailed; running past the
 /// method timeout is MethodTimeout, and the method's CancellationToken is cancelled; a call beyond
-/// <c>max_concurrent_calls</c> is ServerBusy and never runs.
-/// </para>
-/// <para>
-/// Concurrency: register every method before the server starts; after that
-/// <see cref="DispatchAsync"/> may be called from any number of connections at once.
-/// </para>
-/// <example>
-/// <code>
+/// <c>max_concurrent_calls</c> is ServerBusy and never runs.</para>
+/// <para>Concurrency: register every method before the server starts; after that the table is only read,
+/// so <see cref="DispatchAsync"/> may be called from any number of connections at once without a lock.</para>
+/// <example><code>
 /// var stub = new ServerStub(TimeSpan.FromSeconds(30));
 /// stub.Register("add", (double a, double b, double c = 10) => a + b + c);
 /// CallResult result = await stub.DispatchAsync(RpcRequest.Parse(document.RootElement), token);
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = ServerStub.DefaultMaxConcurrentCalls)
 {
     /// <summary>Default bound on calls running at once (<c>max_concurrent_calls</c>).</summary>
     public const int DefaultMaxConcurrentCalls = 1000;
 
     private readonly MethodWorkers _workers = new(maxConcurrentCalls);
-    private readonly ConcurrentDictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
 
-    /// <summary>Wire names of the registered methods, in no particular order.</summary>
-    public IEnumerable<string> MethodNames => _methods.Keys;
-
-    /// <summary>
-    /// Registers <paramref name="method"/> under <paramref name="wireName"/>. Its parameter names are
+    /// <summary>Registers <paramref name="method"/> under <paramref name="wireName"/>. Its parameter names are
     /// the keyword names callers use; a <see cref="CancellationToken"/> parameter receives the
-    /// method-timeout token; Task/ValueTask results are awaited.
-    /// </summary>
+    /// method-timeout token; Task/ValueTask results are awaited.</summary>
     /// <exception cref="ArgumentException">The name is taken or reserved, or a parameter cannot be bound from JSON.</exception>
     public void Register(string wireName, Delegate method)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(wireName);
-        ArgumentNullException.ThrowIfNull(method);
         if (wireName == RpcRequest.DiscoveryMethodName)
-        {
             throw new ArgumentException($"'{wireName}' is reserved for discovery", nameof(wireName));
-        }
-
         if (!_methods.TryAdd(wireName, new MethodBinding(wireName, method)))
-        {
             throw new ArgumentException($"a method named '{wireName}' is already registered", nameof(wireName));
-        }
     }
 
     /// <summary>User methods running now (those past their deadline included), for the stop's log.</summary>
     public IReadOnlyList<string> RunningMethods => _workers.DescribeRunning();
 
-    /// <summary>True if a method of this wire name is registered (or it is the discovery call).</summary>
-    public bool Supports(string wireName) => wireName == RpcRequest.DiscoveryMethodName || _methods.ContainsKey(wireName);
-
-    /// <summary>
-    /// Runs one request. Never throws for anything the request or the method did; the outcome is in the result.
-    /// </summary>
+    /// <summary>Runs one request. Never throws for anything the request or the method did; the outcome is in the result.</summary>
     /// <param name="request">The parsed request; its arguments must stay alive until the result is written.</param>
     /// <param name="cancellationToken">Cancelled when the server gives up on in-flight calls (end of the drain deadline).</param>
     public async Task<CallResult> DispatchAsync(RpcRequest request, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(request);
         if (request.MethodName == RpcRequest.DiscoveryMethodName)
-        {
             return CallResult.Success(Describe());
-        }
-
         if (!_methods.TryGetValue(request.MethodName, out MethodBinding? method))
-        {
             return CallResult.Failure(RpcErrorCode.MethodNotFound, $"no method named '{request.MethodName}'");
-        }
 
-        // A method that takes a CancellationToken receives the method-timeout token, so its source
-        // must exist before binding; any other method is timed by WaitAsync alone (no source, no timer).
-        using CancellationTokenSource? timeout = method.TakesCancellationToken
-            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
-            : null;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         object?[] arguments;
         try
         {
-            arguments = method.Bind(request.Args, request.Kwargs, timeout?.Token ?? CancellationToken.None);
+            arguments = method.Bind(request.Args, request.Kwargs, timeout.Token);
         }
         catch (ArgumentBindingException ex)
         {
@@ -106,14 +70,12 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
 
         // The method runs on a worker thread, never on this connection's: see MethodWorkers for why.
         if (!_workers.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out Task<object?> running))
-        {
             return CallResult.Failure(RpcErrorCode.ServerBusy,
                 $"the server is busy: all {_workers.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
-        }
 
-        // The clock starts when the method starts; a token it received fires at the deadline.
+        // The clock starts when the method starts; the token it received fires at the deadline.
         long started = Stopwatch.GetTimestamp();
-        timeout?.CancelAfter(methodTimeout);
+        timeout.CancelAfter(methodTimeout);
         try
         {
             // The caller gets its MethodTimeout reply at the deadline whatever the method does: blocks
@@ -126,14 +88,12 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             ObserveAbandoned(request.MethodName, running, started, "it was abandoned at the drain deadline");
             return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
         }
-
         // Timed out: WaitAsync's timer fired first, or the method's own token did and it stopped.
-        catch (Exception ex) when ((ex is TimeoutException && !running.IsFaulted)
-                                   || (ex is OperationCanceledException && timeout is { IsCancellationRequested: true }))
+        catch (Exception ex) when ((ex is TimeoutException && !running.IsFaulted) || (ex is OperationCanceledException && timeout.IsCancellationRequested))
         {
             // WaitAsync's timer may beat the token's: cancel now, before `using` disposes the source
             // (which would stop its timer and leave a cooperative method running on).
-            timeout?.Cancel();
+            timeout.Cancel();
             ObserveAbandoned(request.MethodName, running, started, "its caller had a MethodTimeout reply");
             return CallResult.Failure(RpcErrorCode.MethodTimeout,
                 $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
@@ -141,7 +101,7 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
         catch (Exception ex)
         {
             // Inside the method: MethodFailed whatever the exception type — it is the method's own
-            // failure, not the caller's arguments (the original reported these as argument errors).
+            // failure, not the caller's (binding errors were classified above as argument errors).
             _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
             return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
         }
@@ -156,28 +116,21 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             task =>
             {
                 if (task.IsCanceled)
-                {
                     _logger.LogDebug("{Method}() stopped after its timeout: it honoured its cancellation token", methodName);
-                }
                 else
-                {
-                    _logger.LogWarning(task.Exception?.GetBaseException(),
-                        "{Method}() ended after {Seconds:0.0} s, past its method timeout of {Timeout:0.###} s; {Why}",
+                    _logger.LogWarning(task.Exception?.GetBaseException(), "{Method}() ended after {Seconds:0.0} s, past its method timeout of {Timeout:0.###} s; {Why}",
                         methodName, Stopwatch.GetElapsedTime(started).TotalSeconds, methodTimeout.TotalSeconds, why);
-                }
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-    /// <summary>
-    /// The <c>all_your_methods</c> answer: each method's name, required parameters and optional
-    /// parameters with their defaults, sorted by name so the listing is stable.
-    /// </summary>
+    /// <summary>The <c>all_your_methods</c> answer: each method's name, required parameters and optional
+    /// parameters with their defaults, sorted by name so the listing is stable.</summary>
     public IReadOnlyList<MethodDescription> Describe() =>
         _methods.Values
             .OrderBy(method => method.WireName, StringComparer.Ordinal)
             .Select(method => new MethodDescription(
                 method.WireName,
-                method.BindableParameters.Where(p => !p.HasDefault).Select(p => p.Name).ToList(),
-                method.BindableParameters.Where(p => p.HasDefault).ToDictionary(p => p.Name, p => p.DefaultValue)))
+                method.Parameters.Where(p => !p.HasDefault).Select(p => p.Name).ToList(),
+                method.Parameters.Where(p => p.HasDefault).ToDictionary(p => p.Name, p => p.DefaultValue)))
             .ToList();
 }

@@ -1,52 +1,57 @@
-using System.Collections.Concurrent;
-
 namespace Lab.Client.Cli;
 
 /// <summary>
 /// Counts calls succeeded and failed, per server, for the summaries the demo and duration modes end
-/// with. Safe to update from any number of concurrent calls.
+/// with. Safe to update from any number of concurrent calls: <see cref="_gate"/> guards the counts
+/// (a call takes far longer than the lock, so it is never contended for long).
 /// </summary>
-/// <example>
-/// <code>
-/// tally.Succeeded("127.0.0.1:8089");
-/// tally.WriteSummary(Console.Out);   // Summary: 1 succeeded, 0 failed / "  127.0.0.1:8089: 1 succeeded, 0 failed"
-/// </code>
-/// </example>
 public sealed class CallTally
 {
-    private readonly ConcurrentDictionary<string, Counts> _byServer = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Lock _gate = new();
+    private readonly SortedDictionary<string, (long Succeeded, long Failed)> _byServer = new(StringComparer.Ordinal);
     private long _succeeded;
     private long _failed;
 
-    public long TotalSucceeded => Interlocked.Read(ref _succeeded);
-
-    public long TotalFailed => Interlocked.Read(ref _failed);
-
-    public void Succeeded(string server)
+    public long TotalSucceeded
     {
-        Interlocked.Increment(ref _succeeded);
-        Interlocked.Increment(ref _byServer.GetOrAdd(server, _ => new Counts()).Succeeded);
+        get
+        {
+            lock (_gate)
+                return _succeeded;
+        }
     }
 
-    public void Failed(string server)
+    public long TotalFailed
     {
-        Interlocked.Increment(ref _failed);
-        Interlocked.Increment(ref _byServer.GetOrAdd(server, _ => new Counts()).Failed);
+        get
+        {
+            lock (_gate)
+                return _failed;
+        }
+    }
+
+    public void Succeeded(string server) => Record(server, succeeded: true);
+
+    public void Failed(string server) => Record(server, succeeded: false);
+
+    public void Record(string server, bool succeeded)
+    {
+        lock (_gate)
+        {
+            (long ok, long failed) = _byServer.GetValueOrDefault(server);
+            _byServer[server] = succeeded ? (ok + 1, failed) : (ok, failed + 1);
+            _ = succeeded ? ++_succeeded : ++_failed;
+        }
     }
 
     /// <summary><c>Summary: N succeeded, M failed</c>, then one line per server, in server order.</summary>
     public void WriteSummary(TextWriter output)
     {
-        output.WriteLine($"Summary: {TotalSucceeded} succeeded, {TotalFailed} failed");
-        foreach ((string server, Counts counts) in _byServer.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        lock (_gate)
         {
-            output.WriteLine($"  {server}: {Interlocked.Read(ref counts.Succeeded)} succeeded, {Interlocked.Read(ref counts.Failed)} failed");
+            output.WriteLine($"Summary: {_succeeded} succeeded, {_failed} failed");
+            foreach ((string server, (long ok, long failed)) in _byServer)
+                output.WriteLine($"  {server}: {ok} succeeded, {failed} failed");
         }
-    }
-
-    private sealed class Counts
-    {
-        public long Succeeded;
-        public long Failed;
     }
 }

@@ -4,17 +4,9 @@ using Lab.Protocol;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// How the program writes calls and values: <c>add(1, 2, c=5)</c>, <c>hi("bob")</c>, and results as
+/// <summary>How the program writes calls and values: <c>add(1, 2, c=5)</c>, <c>hi("bob")</c>, and results as
 /// JSON (<c>13</c>, <c>"hi bob, welcome"</c>), so a string result is never confused with a number.
-/// Also reads command-line arguments: JSON when they parse as JSON, else plain strings.
-/// </summary>
-/// <example>
-/// <code>
-/// object?[] args = ["1", "bob"].Select(CallText.ParseArgument).ToArray();  // 1 (a number), "bob"
-/// string text = CallText.Call("f", args);                                  // f(1, "bob")
-/// </code>
-/// </example>
+/// Also reads command-line arguments: JSON when they parse as JSON, else plain strings.</summary>
 public static class CallText
 {
     /// <summary><c>1</c> → the number 1, <c>[1,2]</c> → a list, <c>bob</c> → the string "bob".</summary>

@@ -1,22 +1,15 @@
 using System.Globalization;
+using System.Text.Json;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// The client program behind <c>Program.cs</c>: reads the configuration (file, then flags on top),
+/// <summary>The client program behind <c>Program.cs</c>: reads the configuration (file, then flags on top),
 /// builds the <see cref="RpcClient"/> for the chosen mode, and runs one of the three uses — one call,
 /// the demo, or the duration load. Results go to standard output as plain lines; logs go through
-/// <see cref="LabLogging"/>.
-/// </summary>
-/// <example>
-/// <code>
-/// var options = new ClientOptions(Mode: "server", Host: "127.0.0.1", Port: 8089, Call: ["add", "1", "2"]);
-/// int exitCode = await ClientApp.RunAsync(options, Console.Out, Console.Error);
-/// </code>
-/// </example>
+/// <see cref="LabLogging"/>.</summary>
 public static class ClientApp
 {
     /// <exception cref="ConfigurationException">A bad file or flag, or server mode without a host and port.</exception>
@@ -27,7 +20,6 @@ public static class ClientApp
         ILoggerFactory? loggerFactory = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
         LabConfiguration configuration = LabConfiguration.Load(options.ConfigPath, Overrides(options));
         ClientSettings settings = ClientSettings.Read(configuration);
         RegistrySettings registry = RegistrySettings.Read(configuration);
@@ -42,14 +34,10 @@ public static class ClientApp
                 : await RpcClient.ConnectToRegistryAsync(registry, settings, logging, cancellationToken: cancellationToken);
 
             if (options.Call is { Count: > 0 } call)
-            {
-                return await OneCallRun.RunAsync(client, call, output, error, cancellationToken);
-            }
+                return await RunOneCallAsync(client, call, output, error, cancellationToken);
 
             if (options.DurationSeconds is { } seconds)
-            {
                 return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error).RunAsync(cancellationToken);
-            }
 
             return await new DemoRun(client, output, error).RunAsync(cancellationToken);
         }
@@ -57,6 +45,25 @@ public static class ClientApp
         {
             // Disposing the factory flushes the console logger's queue, so no log line is lost at exit.
             ownedFactory?.Dispose();
+        }
+    }
+
+    // Lab.Client add 1 2: one call, its result and the server that answered on standard output
+    // (add(1, 2) = 13  [server 127.0.0.1:8089]), or the error on standard error and exit code 1.
+    private static async Task<int> RunOneCallAsync(RpcClient client, IReadOnlyList<string> call, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        object?[] args = call.Skip(1).Select(CallText.ParseArgument).ToArray();
+        string text = CallText.Call(call[0], args);
+        try
+        {
+            RpcCallResult<JsonElement> result = await client.CallDetailedAsync<JsonElement>(call[0], args, cancellationToken: cancellationToken);
+            await output.WriteLineAsync($"{text} = {CallText.Value(result.Value)}  [server {result.Server}]");
+            return 0;
+        }
+        catch (RpcException ex)
+        {
+            await error.WriteLineAsync($"{text} failed: {CallText.Failure(ex)}");
+            return 1;
         }
     }
 
@@ -70,23 +77,15 @@ public static class ClientApp
     private static void Validate(ClientOptions options, ClientSettings settings)
     {
         if (settings.Mode == ClientMode.Server && (settings.Host.Length == 0 || settings.Port == 0))
-        {
             throw new ConfigurationException("server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)");
-        }
 
         if (options.DurationSeconds is { } seconds && !(seconds > 0 && seconds <= TimeSpan.FromDays(1).TotalSeconds))
-        {
             throw new ConfigurationException($"--duration must be a positive number of seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}");
-        }
 
         if (options.Concurrency < 1)
-        {
             throw new ConfigurationException($"--concurrency must be at least 1, not {options.Concurrency}");
-        }
 
         if (options.DurationSeconds is not null && options.Call is { Count: > 0 })
-        {
             throw new ConfigurationException("give either --duration or a METHOD to call, not both");
-        }
     }
 }

@@ -3,18 +3,9 @@ using Lab.Protocol;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// The client's command line (SPEC §6): <c>-m/--mode server|registry</c> (default registry),
+/// <summary>The client's command line (SPEC §6): <c>-m/--mode server|registry</c> (default registry),
 /// <c>-i/--host</c> and <c>-p/--port</c> for server mode, <c>--config</c>, <c>--duration</c>,
-/// <c>--concurrency</c>, and an optional <c>METHOD [ARG...]</c>.
-/// </summary>
-/// <example>
-/// <code>
-/// Lab.Client                                   # the lab's demo, servers found through the registry
-/// Lab.Client -m server -i 127.0.0.1 -p 8089 add 1 2
-/// Lab.Client --duration 10 --concurrency 4
-/// </code>
-/// </example>
+/// <c>--concurrency</c>, and an optional <c>METHOD [ARG...]</c>.</summary>
 public static class ClientCommandLine
 {
     public const string ProgramName = "Lab.Client";
@@ -32,9 +23,7 @@ public static class ClientCommandLine
         port.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int?>() is < 1 or > 65535)
-            {
                 result.AddError("-p/--port must be between 1 and 65535");
-            }
         });
         var config = LabCommandLine.CreateConfigOption();
         var duration = new Option<double?>("--duration") { Description = "Keep calling for this many seconds, then print a summary", HelpName = "SECONDS" };

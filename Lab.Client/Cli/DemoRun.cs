@@ -3,16 +3,9 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// The lab's demo (<c>Lab.Client</c> with no method): one call of every demo method with the value it
+/// <summary>The lab's demo (<c>Lab.Client</c> with no method): one call of every demo method with the value it
 /// must return, then 30 concurrent calls, each line showing the result and the server that answered,
-/// then the per-server summary. Exit code 1 if any call failed or returned a wrong value.
-/// </summary>
-/// <example>
-/// <code>
-/// int exitCode = await new DemoRun(client, Console.Out, Console.Error).RunAsync(token);
-/// </code>
-/// </example>
+/// then the per-server summary. Exit code 1 if any call failed or returned a wrong value.</summary>
 public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter error)
 {
     public const int ConcurrentCalls = 30;
@@ -34,23 +27,18 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
         new("hello", ["world"], Expected: "\"Hello, world!\""),
     ];
 
-    private static readonly string[] DemoMethodNames =
-        ["add", "subtract", "multiply", "divide", "area_of_circle", "square", "to_uppercase", "reverse_string", "hi", "hello"];
+    private static readonly string[] DemoMethodNames = [.. SequentialCalls.Select(call => call.Method).Distinct()];
 
     private readonly TextWriter _output = TextWriter.Synchronized(output);
     private readonly TextWriter _error = TextWriter.Synchronized(error);
     private readonly CallTally _tally = new();
-
-    public CallTally Tally => _tally;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
         await _output.WriteLineAsync("Sequential calls, one per demo method:");
         await CheckDiscoveryAsync(cancellationToken);
         foreach (DemoCall call in SequentialCalls)
-        {
             await RunSequentialAsync(call, cancellationToken);
-        }
 
         await _output.WriteLineAsync($"{ConcurrentCalls} concurrent calls:");
         await Task.WhenAll(Enumerable.Range(1, ConcurrentCalls).Select(i => RunConcurrentAsync(i, cancellationToken)));
@@ -70,7 +58,7 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
             string[] missing = DemoMethodNames.Where(name => !names.Contains(name)).ToArray();
             string verdict = missing.Length == 0 ? "all 10 demo methods listed: ok" : $"WRONG, missing {string.Join(", ", missing)}";
             await _output.WriteLineAsync($"{text} = {names.Count} methods  [server {listed.Server}]  {verdict}");
-            Record(listed.Server, missing.Length == 0);
+            _tally.Record(listed.Server, missing.Length == 0);
         }
         catch (RpcException ex)
         {
@@ -87,13 +75,13 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
             bool correct = call.Expected is not null && SameValue(result.Value, call.Expected);
             string expected = call.Expected ?? $"an error {call.ExpectedError}";
             await _output.WriteLineAsync($"{text} = {CallText.Value(result.Value)}  [server {result.Server}]  expected {expected}: {(correct ? "ok" : "WRONG")}");
-            Record(result.Server, correct);
+            _tally.Record(result.Server, correct);
         }
         catch (RpcRemoteException ex) when (ex.Code == call.ExpectedError)
         {
             // The error this call exists to show: a typed error reply, not a string result.
             await _output.WriteLineAsync($"{text} failed: {CallText.Failure(ex)}  [server {ex.Server}]  expected {call.ExpectedError}: ok");
-            Record(ex.Server!, correct: true);
+            _tally.Record(ex.Server!, succeeded: true);
         }
         catch (RpcException ex)
         {
@@ -112,23 +100,11 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
             string expected = ((2 * i) + 10).ToString(System.Globalization.CultureInfo.InvariantCulture);
             bool correct = SameValue(result.Value, expected);
             await _output.WriteLineAsync($"{text} = {CallText.Value(result.Value)}  [server {result.Server}]{(correct ? "" : $"  WRONG, expected {expected}")}");
-            Record(result.Server, correct);
+            _tally.Record(result.Server, correct);
         }
         catch (RpcException ex)
         {
             await ReportFailureAsync(text, ex);
-        }
-    }
-
-    private void Record(string server, bool correct)
-    {
-        if (correct)
-        {
-            _tally.Succeeded(server);
-        }
-        else
-        {
-            _tally.Failed(server);
         }
     }
 

@@ -4,17 +4,10 @@ using System.Text.Json;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// <c>--duration SECONDS --concurrency N</c>: N workers call <c>add</c> back to back for that long —
+/// <summary><c>--duration SECONDS --concurrency N</c>: N workers call <c>add</c> back to back for that long —
 /// the steady load the scenarios keep on while they kill servers and restart the registry. Prints
 /// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary; exit code 1 if
-/// any call failed.
-/// </summary>
-/// <example>
-/// <code>
-/// int exitCode = await new DurationRun(client, TimeSpan.FromSeconds(10), 4, Console.Out, Console.Error).RunAsync(token);
-/// </code>
-/// </example>
+/// any call failed.</summary>
 public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error)
 {
     // A stream of failures would bury the summary; the first few say what went wrong.
@@ -26,8 +19,6 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
     private readonly TextWriter _error = TextWriter.Synchronized(error);
     private readonly CallTally _tally = new();
     private int _failuresShown;
-
-    public CallTally Tally => _tally;
 
     /// <param name="cancellationToken">Ctrl+C: stop early, still print the summary.</param>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
@@ -68,15 +59,10 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
                 RpcCallResult<JsonElement> result = await client.CallDetailedAsync<JsonElement>(
                     "add", args, options: RpcCallOptions.IdempotentCall, cancellationToken: interrupted);
                 string expected = (worker + n + 10).ToString(CultureInfo.InvariantCulture);
-                if (DemoRun.SameValue(result.Value, expected))
-                {
-                    _tally.Succeeded(result.Server);
-                }
-                else
-                {
-                    _tally.Failed(result.Server);
+                bool correct = DemoRun.SameValue(result.Value, expected);
+                _tally.Record(result.Server, correct);
+                if (!correct)
                     await ShowFailureAsync($"{CallText.Call("add", args)} = {CallText.Value(result.Value)}  [server {result.Server}]  WRONG, expected {expected}");
-                }
             }
             catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
             {
@@ -89,8 +75,8 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
                 if (ex is NoServerAvailableException)
                 {
                     // Nothing to call until the registry lists a server again: pause instead of
-                    // spinning through failures as fast as the CPU allows.
-                    await PauseAsync(NoServerPause, deadline);
+                    // spinning through failures as fast as the CPU allows (the deadline ends the pause early).
+                    await Task.Delay(NoServerPause, deadline).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
             }
         }
@@ -113,28 +99,12 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         }
     }
 
-    private static async Task PauseAsync(TimeSpan pause, CancellationToken deadline)
-    {
-        try
-        {
-            await Task.Delay(pause, deadline);
-        }
-        catch (OperationCanceledException)
-        {
-            // The run is over; the loop condition ends the worker.
-        }
-    }
-
     private async Task ShowFailureAsync(string line)
     {
         int shown = Interlocked.Increment(ref _failuresShown);
         if (shown <= MaxFailuresShown)
-        {
             await _error.WriteLineAsync(line);
-        }
         else if (shown == MaxFailuresShown + 1)
-        {
-            await _error.WriteLineAsync($"(further failures are counted but not shown)");
-        }
+            await _error.WriteLineAsync("(further failures are counted but not shown)");
     }
 }

@@ -1,121 +1,72 @@
 using Lab.Protocol.Configuration;
+using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Client.Transport;
 
-/// <summary>
-/// The open connections to one server, reused across calls (SPEC §6; the original lab opened a new
-/// TCP connection for every call).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>The open connections to one server, reused across calls (SPEC §6; the original lab opened a new
+/// TCP connection for every call).</summary>
+/// <remarks><para>
 /// A call <see cref="RentAsync">rents</see> an idle connection, or opens a new one when none is idle,
 /// so several calls run at once on several connections. After the call it is
 /// <see cref="ReturnAsync">returned</see>: a healthy connection goes back to the idle stack (at most
-/// <c>max_idle_connections_per_server</c> are kept), a broken one is closed.
-/// </para>
-/// <para>
-/// Concurrency: every member may be called concurrently. <see cref="_gate"/> guards <see cref="_idle"/>,
-/// <see cref="_open"/> and <see cref="_disposed"/>. Sockets are closed outside the lock.
-/// </para>
-/// <example>
-/// <code>
+/// <c>max_idle_connections_per_server</c> are kept), a broken one is closed.</para>
+/// <para>Concurrency: every member may be called concurrently. <see cref="_gate"/> guards <see cref="_idle"/>,
+/// <see cref="_open"/> and <see cref="_disposed"/>. Sockets are closed outside the lock.</para>
+/// <example><code>
 /// var pool = new ConnectionPool("127.0.0.1", 8089, settings, logger);
-/// (ServerConnection connection, bool reused) = await pool.RentAsync(token);
+/// ServerConnection connection = await pool.RentAsync(token);
 /// try { await connection.CallAsync(...); } finally { await pool.ReturnAsync(connection); }
-/// </code>
-/// </example>
-/// </remarks>
-public sealed class ConnectionPool : IAsyncDisposable
+/// </code></example></remarks>
+public sealed class ConnectionPool(string host, int port, ClientSettings settings, ILogger logger) : IAsyncDisposable
 {
-    private readonly string _host;
-    private readonly int _port;
-    private readonly ClientSettings _settings;
-    private readonly ILogger _logger;
+    private readonly string _server = HostAddress.Format(host, port);
     private readonly Lock _gate = new();
     private readonly Stack<ServerConnection> _idle = new();
     private readonly HashSet<ServerConnection> _open = [];
     private bool _disposed;
 
-    public ConnectionPool(string host, int port, ClientSettings settings, ILogger logger)
-    {
-        _host = host;
-        _port = port;
-        _settings = settings;
-        _logger = logger;
-        Server = Lab.Protocol.Discovery.InstanceMeta.FormatAddress(host, port);
-    }
-
-    /// <summary>The server, <c>host:port</c>.</summary>
-    public string Server { get; }
-
-    /// <summary>Connections currently open (idle or carrying a call).</summary>
-    public int OpenCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _open.Count;
-            }
-        }
-    }
-
-    /// <summary>
-    /// An idle connection that still looks alive, or a new one. Idle connections the server has
-    /// closed meanwhile (it restarted) are dropped here, before any request is written to them.
-    /// </summary>
+    /// <summary>An idle connection that still looks alive, or a new one. Idle connections the server has
+    /// closed meanwhile (it restarted) are dropped here, before any request is written to them.</summary>
     /// <exception cref="RpcConnectException">No idle connection, and opening a new one failed.</exception>
     /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
     public async Task<ServerConnection> RentAsync(CancellationToken cancellationToken = default)
     {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-        }
-
         while (TryTakeIdle() is { } idle)
         {
             if (idle.IsReusable())
-            {
                 return idle;
-            }
-
-            _logger.LogDebug("Idle connection to {Server} was closed by the server; dropping it", Server);
+            logger.LogDebug("Idle connection to {Server} was closed by the server; dropping it", _server);
             await CloseAsync(idle);
         }
 
-        ServerConnection connection = await ServerConnection.ConnectAsync(_host, _port, _settings, cancellationToken);
-        bool keep;
+        ServerConnection connection = await ServerConnection.ConnectAsync(host, port, settings, cancellationToken);
+        int open;
         lock (_gate)
         {
-            keep = !_disposed && _open.Add(connection);
+            open = _disposed ? -1 : _open.Add(connection) ? _open.Count : -1;
         }
 
-        if (!keep)
+        if (open < 0)
         {
             // Disposed while connecting: this socket would outlive the client.
             await connection.DisposeAsync();
-            throw new ObjectDisposedException(nameof(ConnectionPool), $"the client was disposed while connecting to {Server}");
+            throw new ObjectDisposedException(nameof(ConnectionPool), $"the client was disposed while connecting to {_server}");
         }
 
-        _logger.LogDebug("Opened a connection to {Server} ({Open} open)", Server, OpenCount);
+        logger.LogDebug("Opened a connection to {Server} ({Open} open)", _server, open);
         return connection;
     }
 
     /// <summary>Gives a connection back after a call: kept for reuse if healthy and there is room, else closed.</summary>
     public async ValueTask ReturnAsync(ServerConnection connection)
     {
-        ArgumentNullException.ThrowIfNull(connection);
-        if (!connection.IsBroken)
+        lock (_gate)
         {
-            lock (_gate)
+            if (!connection.IsBroken && !_disposed && _idle.Count < settings.MaxIdleConnectionsPerServer && _open.Contains(connection))
             {
-                if (!_disposed && _idle.Count < _settings.MaxIdleConnectionsPerServer && _open.Contains(connection))
-                {
-                    _idle.Push(connection);
-                    return;
-                }
+                _idle.Push(connection);
+                return;
             }
         }
 
@@ -133,9 +84,7 @@ public sealed class ConnectionPool : IAsyncDisposable
         }
 
         foreach (ServerConnection connection in idle)
-        {
             await CloseAsync(connection);
-        }
     }
 
     /// <summary>Closes every connection, idle or busy; a call still running on one fails with a transport error.</summary>
@@ -151,15 +100,14 @@ public sealed class ConnectionPool : IAsyncDisposable
         }
 
         foreach (ServerConnection connection in all)
-        {
             await connection.DisposeAsync();
-        }
     }
 
     private ServerConnection? TryTakeIdle()
     {
         lock (_gate)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             return _idle.TryPop(out ServerConnection? connection) ? connection : null;
         }
     }

@@ -3,40 +3,30 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
+using Lab.Protocol.Discovery;
 using Lab.Protocol.Framing;
 using Lab.Protocol.Messages;
 
 namespace Lab.Client.Transport;
 
-/// <summary>
-/// Mirrors the lab's <c>TCPClient</c>: one TCP connection to one server, carrying one call after
-/// another (SPEC §3, §7).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>Mirrors the lab's <c>TCPClient</c>: one TCP connection to one server, carrying one call after
+/// another (SPEC §3, §7).</summary>
+/// <remarks><para>
 /// A call has four phases, each with its own timeout from <see cref="ClientSettings"/> and its own
 /// typed error naming the phase and the server: connect (<see cref="RpcConnectException"/>), write the
 /// request (<see cref="RpcWriteException"/>), wait for the reply to start (<see cref="RpcCallTimeoutException"/>),
 /// read the rest of it (<see cref="RpcReadException"/>). An error reply is not a connection failure: it
-/// becomes an <see cref="RpcRemoteException"/> and the connection stays usable.
-/// </para>
-/// <para>
-/// Any transport failure or timeout marks the connection <see cref="IsBroken"/> and it is never used
+/// becomes an <see cref="RpcRemoteException"/> and the connection stays usable.</para>
+/// <para>Any transport failure or timeout marks the connection <see cref="IsBroken"/> and it is never used
 /// again: after a timeout the late reply may still arrive, and the next call on this connection
-/// would read it as its own answer.
-/// </para>
-/// <para>
-/// Concurrency: one call at a time (replies come back in request order, and the lab's protocol has no
+/// would read it as its own answer.</para>
+/// <para>Concurrency: one call at a time (replies come back in request order, and the lab's protocol has no
 /// request ids to match them otherwise). <see cref="ConnectionPool"/> gives each call a connection of
-/// its own. <see cref="DisposeAsync"/> may be called from another thread to abort a call in progress.
-/// </para>
-/// <example>
-/// <code>
+/// its own. <see cref="DisposeAsync"/> may be called from another thread to abort a call in progress.</para>
+/// <example><code>
 /// await using ServerConnection connection = await ServerConnection.ConnectAsync("127.0.0.1", 8089, settings);
 /// long sum = await connection.CallAsync("add", [1, 2], null, res =&gt; res.GetInt64());
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class ServerConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
@@ -62,17 +52,12 @@ public sealed class ServerConnection : IAsyncDisposable
     /// <summary>Set once a call failed on the transport: the connection must not carry another call.</summary>
     public bool IsBroken { get; private set; }
 
-    /// <summary>Calls completed on this connection (reuse is visible in logs and tests).</summary>
-    public int CompletedCalls { get; private set; }
-
     /// <summary>Opens a connection, within <c>connect_timeout</c>.</summary>
     /// <exception cref="RpcConnectException">Refused, unreachable, unresolvable, or too slow.</exception>
     public static async Task<ServerConnection> ConnectAsync(string host, int port, ClientSettings settings, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(settings);
-        string server = Lab.Protocol.Discovery.InstanceMeta.FormatAddress(host, port);
+        string server = HostAddress.Format(host, port);
         string bareHost = host.Trim('[', ']');
-
         // An IP literal decides the address family; a name gets a dual-mode socket that can reach
         // whichever family the name resolves to.
         Socket socket = IPAddress.TryParse(bareHost, out IPAddress? address)
@@ -90,41 +75,28 @@ public sealed class ServerConnection : IAsyncDisposable
             await socket.ConnectAsync(endPoint, deadline.Token);
             return new ServerConnection(socket, server, settings);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex)
         {
             socket.Dispose();
-            throw new RpcConnectException(server, $"timed out after {settings.ConnectTimeout.TotalSeconds:0.###} s (connect_timeout)");
-        }
-        catch (SocketException ex)
-        {
-            socket.Dispose();
-            throw new RpcConnectException(server, ex.Message, ex);
-        }
-        catch
-        {
-            socket.Dispose();
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new RpcConnectException(server, $"timed out after {settings.ConnectTimeout.TotalSeconds:0.###} s (connect_timeout)");
+            if (ex is SocketException)
+                throw new RpcConnectException(server, ex.Message, ex);
             throw;
         }
     }
 
-    /// <summary>
-    /// True when an idle connection still looks alive. A server that closed it (restarted, stopped,
+    /// <summary>True when an idle connection still looks alive. A server that closed it (restarted, stopped,
     /// idle-timed it out) has sent FIN, which makes the socket readable with nothing to read. Using
     /// such a connection would send the request into a dead socket; checking first turns that into a
-    /// "request never sent" case the pool handles by opening a fresh connection.
-    /// </summary>
+    /// "request never sent" case the pool handles by opening a fresh connection.</summary>
     public bool IsReusable()
     {
-        if (IsBroken || Volatile.Read(ref _disposed) != 0)
-        {
-            return false;
-        }
-
         try
         {
             // Readable + 0 bytes available = end of stream or error. Readable with bytes available can
             // only be the newline after the last reply, which the reader skips as whitespace.
-            return !(_socket.Poll(0, SelectMode.SelectRead) && _socket.Available == 0);
+            return !IsBroken && Volatile.Read(ref _disposed) == 0 && !(_socket.Poll(0, SelectMode.SelectRead) && _socket.Available == 0);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -132,10 +104,8 @@ public sealed class ServerConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Sends one request and reads its reply. <paramref name="readResult"/> turns the reply's <c>res</c>
-    /// into the caller's value while the reply buffer is still valid, so nothing is copied.
-    /// </summary>
+    /// <summary>Sends one request and reads its reply. <paramref name="readResult"/> turns the reply's <c>res</c>
+    /// into the caller's value while the reply buffer is still valid, so nothing is copied.</summary>
     /// <exception cref="RpcWriteException">The request could not be written within <c>write_timeout</c>.</exception>
     /// <exception cref="RpcCallTimeoutException">No reply started within <c>call_timeout</c>.</exception>
     /// <exception cref="RpcReadException">The reply broke off, was too slow (<c>read_timeout</c>), or was not a reply.</exception>
@@ -147,12 +117,9 @@ public sealed class ServerConnection : IAsyncDisposable
         Func<JsonElement, T> readResult,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(readResult);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (IsBroken)
-        {
             throw new InvalidOperationException($"the connection to {Server} is broken and cannot carry another call");
-        }
 
         // An argument that cannot be serialized fails here, before any byte is sent: the connection is fine.
         try
@@ -167,19 +134,14 @@ public sealed class ServerConnection : IAsyncDisposable
 
         await SendRequestAsync(cancellationToken);
         ReadOnlyMemory<byte> message = await ReadReplyAsync(cancellationToken);
-        T value = InterpretReply(method, message, readResult);
-        CompletedCalls++;
-        return value;
+        return InterpretReply(method, message, readResult);
     }
 
     /// <summary>Closes the socket; a call in progress on it fails with a read or write error.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
             return;
-        }
-
         IsBroken = true;
         // Only the socket is closed. The writer holds nothing but memory, and a call still running on
         // another thread may be inside it: disposing it under that call would trade the clean
@@ -195,20 +157,14 @@ public sealed class ServerConnection : IAsyncDisposable
         {
             await _writer.SendAsync(deadline.Token);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex)
         {
+            // Whatever happened, part of a request may be on the wire: this connection is done.
             IsBroken = true;
-            throw new RpcWriteException(Server, $"timed out after {_settings.WriteTimeout.TotalSeconds:0.###} s (write_timeout); the server is not reading");
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
-        {
-            IsBroken = true;
-            throw new RpcWriteException(Server, ex.Message, ex);
-        }
-        catch
-        {
-            // The caller cancelled mid-write: part of a request may be on the wire.
-            IsBroken = true;
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new RpcWriteException(Server, $"timed out after {_settings.WriteTimeout.TotalSeconds:0.###} s (write_timeout); the server is not reading");
+            if (ex is IOException or SocketException or ObjectDisposedException)
+                throw new RpcWriteException(Server, ex.Message, ex);
             throw;
         }
     }
@@ -226,33 +182,22 @@ public sealed class ServerConnection : IAsyncDisposable
             return await _reader.ReadMessageAsync(_settings.ReadTimeout, callDeadline.Token)
                    ?? throw new RpcReadException(Server, "the server closed the connection without replying");
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex)
         {
+            // Whatever happened, a late reply would be read by the next call on this connection.
             IsBroken = true;
-            throw new RpcCallTimeoutException(Server, _settings.CallTimeout);
-        }
-        catch (MessageReadTimeoutException ex)
-        {
-            IsBroken = true;
-            throw new RpcReadException(Server, $"the reply started but did not finish within the read timeout ({ex.Message})", ex);
-        }
-        catch (Exception ex) when (ex is FramingException or IOException or SocketException or ObjectDisposedException)
-        {
-            IsBroken = true;
-            throw new RpcReadException(Server, ex.Message, ex);
-        }
-        catch
-        {
-            // RpcReadException for a clean close, or the caller's own cancellation: either way the
-            // reply (if one comes) would be read by the next call on this connection.
-            IsBroken = true;
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new RpcCallTimeoutException(Server, _settings.CallTimeout);
+            if (ex is MessageReadTimeoutException)
+                throw new RpcReadException(Server, $"the reply started but did not finish within the read timeout ({ex.Message})", ex);
+            if (ex is FramingException or IOException or SocketException or ObjectDisposedException)
+                throw new RpcReadException(Server, ex.Message, ex);
             throw;
         }
     }
 
     private T InterpretReply<T>(string method, ReadOnlyMemory<byte> message, Func<JsonElement, T> readResult)
     {
-        RpcReply reply;
         JsonDocument document;
         try
         {
@@ -266,6 +211,7 @@ public sealed class ServerConnection : IAsyncDisposable
 
         using (document)
         {
+            RpcReply reply;
             try
             {
                 reply = RpcReply.Parse(document.RootElement);
@@ -277,17 +223,12 @@ public sealed class ServerConnection : IAsyncDisposable
                 throw new RpcReadException(Server, $"the reply is not an RPC reply: {ex.Message}", ex);
             }
 
-            if (reply.Error is { Code: RpcErrorCode.ServerBusy } busy)
+            return reply.Error switch
             {
-                throw new RpcServerBusyException(Server, method, busy.Message);
-            }
-
-            if (reply.Error is { } error)
-            {
-                throw new RpcRemoteException(Server, method, error.Code, error.Message);
-            }
-
-            return readResult(reply.Result);
+                { Code: RpcErrorCode.ServerBusy } busy => throw new RpcServerBusyException(Server, method, busy.Message),
+                { } error => throw new RpcRemoteException(Server, method, error.Code, error.Message),
+                null => readResult(reply.Result),
+            };
         }
     }
 }

@@ -48,11 +48,9 @@ public sealed record ClientSettings
     /// <summary>Writing a request must finish within this. Default 5 s.</summary>
     public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// After the request is sent, the reply must start within this (server processing). Default 35 s:
+    /// <summary>After the request is sent, the reply must start within this (server processing). Default 35 s:
     /// a little longer than the server's default method_timeout (30 s), so a slow method ends with the
-    /// server's precise MethodTimeout reply rather than a race between the two deadlines.
-    /// </summary>
+    /// server's precise MethodTimeout reply rather than a race between the two deadlines.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(35);
 
     /// <summary>Once a reply started, the rest must arrive within this. Default 5 s.</summary>

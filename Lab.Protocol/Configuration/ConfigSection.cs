@@ -2,10 +2,8 @@ using System.Globalization;
 
 namespace Lab.Protocol.Configuration;
 
-/// <summary>
-/// Typed reading of one <c>[section]</c> of the configuration, with errors that name the file,
-/// section and key — so "it does not start" always comes with the line to fix.
-/// </summary>
+/// <summary>Typed reading of one <c>[section]</c> of the configuration, with errors that name the file,
+/// section and key — so "it does not start" always comes with the line to fix.</summary>
 public sealed class ConfigSection(LabConfiguration configuration, string name)
 {
     public string Name { get; } = name;
@@ -19,41 +17,29 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     {
         string? raw = Raw(key);
         if (string.IsNullOrEmpty(raw))
-        {
             return defaultValue;
-        }
 
         if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
-        {
             throw Invalid(key, raw, "is not a whole number");
-        }
 
         return value >= min && value <= max
             ? value
             : throw Invalid(key, raw, $"must be between {min} and {max}");
     }
 
-    /// <summary>
-    /// A duration given in seconds (decimals allowed, e.g. <c>0.5</c>). It must be positive unless
-    /// <paramref name="allowZero"/>, where 0 means "off".
-    /// </summary>
+    /// <summary>A duration given in seconds (decimals allowed, e.g. <c>0.5</c>). It must be positive unless
+    /// <paramref name="allowZero"/>, where 0 means "off".</summary>
     public TimeSpan GetSeconds(string key, double defaultSeconds, bool allowZero = false)
     {
         string? raw = Raw(key);
         if (string.IsNullOrEmpty(raw))
-        {
             return TimeSpan.FromSeconds(defaultSeconds);
-        }
 
         if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !double.IsFinite(seconds))
-        {
             throw Invalid(key, raw, "is not a number of seconds");
-        }
 
         if (seconds < 0 || (seconds == 0 && !allowZero) || seconds > TimeSpan.FromDays(1).TotalSeconds)
-        {
             throw Invalid(key, raw, allowZero ? "must be 0 (off) or a positive number of seconds up to one day" : "must be a positive number of seconds up to one day");
-        }
 
         return TimeSpan.FromSeconds(seconds);
     }
@@ -76,15 +62,11 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     {
         string? raw = Raw(key);
         if (string.IsNullOrEmpty(raw))
-        {
             return defaultValue;
-        }
 
         string normalized = raw.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
         if (Enum.TryParse(normalized, ignoreCase: true, out TEnum value) && Enum.IsDefined(value) && !char.IsDigit(normalized[0]))
-        {
             return value;
-        }
 
         string allowed = string.Join(", ", Enum.GetNames<TEnum>().Select(ToSnakeCase));
         throw Invalid(key, raw, $"must be one of: {allowed}");

@@ -2,23 +2,13 @@ using Microsoft.Extensions.Configuration;
 
 namespace Lab.Protocol.Configuration;
 
-/// <summary>
-/// Loads <c>config.ini</c> (SPEC §8) with Microsoft.Extensions.Configuration.Ini, then lays the
-/// command-line flags over it, so a flag always wins over the file.
-/// </summary>
-/// <remarks>
-/// The original lab hard-coded one file name for one machine. Here the file is found like this:
+/// <summary>Loads <c>config.ini</c> (SPEC §8) with Microsoft.Extensions.Configuration.Ini, then lays the
+/// command-line flags over it, so a flag always wins over the file.</summary>
+/// <remarks>The original lab hard-coded one file name for one machine. Here the file is found like this:
 /// an explicit <c>--config PATH</c> (must exist); otherwise the first <c>config.ini</c> in the current
 /// directory or one of its parents (so <c>dotnet run --project Lab.Server</c> from anywhere in the
 /// repository finds the root file); otherwise built-in defaults, which are the values documented in
-/// the repository's <c>config.ini</c>.
-/// <example>
-/// <code>
-/// var config = LabConfiguration.Load(configPath, new Dictionary&lt;string, string?&gt; { ["server:port"] = "8089" });
-/// ServerSettings server = ServerSettings.Read(config);
-/// </code>
-/// </example>
-/// </remarks>
+/// the repository's <c>config.ini</c>.</remarks>
 public sealed class LabConfiguration
 {
     public const string DefaultFileName = "config.ini";
@@ -50,15 +40,11 @@ public sealed class LabConfiguration
     {
         string? path = explicitPath is null ? FindDefaultFile() : Path.GetFullPath(explicitPath);
         if (explicitPath is not null && !File.Exists(path))
-        {
             throw new ConfigurationException($"configuration file not found: {path}");
-        }
 
         var builder = new ConfigurationBuilder();
         if (path is not null)
-        {
             builder.AddIniFile(path, optional: false, reloadOnChange: false);
-        }
 
         List<KeyValuePair<string, string?>> flags = overrides?.Where(pair => pair.Value is not null).ToList() ?? [];
         builder.AddInMemoryCollection(flags);
@@ -97,9 +83,7 @@ public sealed class LabConfiguration
         {
             string candidate = Path.Combine(directory.FullName, DefaultFileName);
             if (File.Exists(candidate))
-            {
                 return candidate;
-            }
         }
 
         return null;

@@ -1,9 +1,7 @@
 namespace Lab.Protocol.Configuration;
 
-/// <summary>
-/// <c>[registry]</c>: where the registry center listens (and so where servers and clients find it),
-/// and how it judges health. Defaults are those documented in <c>config.ini</c>.
-/// </summary>
+/// <summary><c>[registry]</c>: where the registry center listens (and so where servers and clients find it),
+/// and how it judges health. Defaults are those documented in <c>config.ini</c>.</summary>
 public sealed record RegistrySettings
 {
     public const string SectionName = "registry";
@@ -33,7 +31,7 @@ public sealed record RegistrySettings
     public string Token { get; init; } = "";
 
     /// <summary>The registry's base URL, as servers and clients dial it.</summary>
-    public Uri BaseUri => new($"http://{Discovery.InstanceMeta.FormatAddress(Host, Port)}/");
+    public Uri BaseUri => new($"http://{Discovery.HostAddress.Format(Host, Port)}/");
 
     public static RegistrySettings Read(LabConfiguration configuration)
     {

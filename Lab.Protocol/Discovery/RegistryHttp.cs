@@ -3,23 +3,13 @@ using System.Text.Json;
 
 namespace Lab.Protocol.Discovery;
 
-/// <summary>
-/// The registry API's requests as plain HTTP, shared by the server's and the client's
-/// <c>RegistryClient</c>, so that any registry written from the lab's documents understands them.
-/// </summary>
-/// <remarks>
-/// A registry built on Python's <c>http.server</c> reads exactly <c>Content-Length</c> bytes, so a body
+/// <summary>The registry API's requests as plain HTTP, shared by the server's and the client's
+/// <c>RegistryClient</c>, so that any registry written from the lab's documents understands them.</summary>
+/// <remarks>A registry built on Python's <c>http.server</c> reads exactly <c>Content-Length</c> bytes, so a body
 /// is sent buffered with that header: never chunked (which such a registry cannot read) and never
 /// with <c>Expect: 100-continue</c> (which it never answers). Replies are taken as a minimal server
 /// writes them: HTTP/1.0 with the body ending at close, any or no <c>Content-Type</c>.
-/// Stateless; safe to call concurrently on one <see cref="HttpClient"/>.
-/// <example>
-/// <code>
-/// await RegistryHttp.PostAsync(http, new Uri(registry, "myRegistry/register"), instance, token);
-/// using JsonDocument list = await RegistryHttp.GetJsonAsync(http, findUri, token);
-/// </code>
-/// </example>
-/// </remarks>
+/// Stateless; safe to call concurrently on one <see cref="HttpClient"/>.</remarks>
 public static class RegistryHttp
 {
     private static readonly MediaTypeHeaderValue JsonType = new("application/json");

@@ -1,9 +1,7 @@
 namespace Lab.Protocol.Framing;
 
-/// <summary>
-/// The byte stream can no longer be split into messages. The connection must be closed: there is
-/// no way to know where the next message would start.
-/// </summary>
+/// <summary>The byte stream can no longer be split into messages. The connection must be closed: there is
+/// no way to know where the next message would start.</summary>
 public abstract class FramingException(string message, Exception? inner = null) : IOException(message, inner);
 
 /// <summary>The bytes are not JSON (garbage, a broken escape, an unbalanced bracket).</summary>
@@ -24,9 +22,7 @@ public sealed class IncompleteMessageException(int bytesReceived)
 public sealed class IdleConnectionException(TimeSpan timeout)
     : FramingException($"idle for {timeout.TotalSeconds:0.###} s (idle_timeout) without a request");
 
-/// <summary>
-/// A message started but its remaining bytes did not arrive within the allowed time
-/// (a peer that sends half a message and stalls).
-/// </summary>
+/// <summary>A message started but its remaining bytes did not arrive within the allowed time
+/// (a peer that sends half a message and stalls).</summary>
 public sealed class MessageReadTimeoutException(TimeSpan timeout, int bytesReceived)
     : FramingException($"timed out after {timeout.TotalSeconds:0.###} s waiting for the rest of a message ({bytesReceived} bytes received)");

@@ -1,32 +1,22 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Lab.Protocol.Framing;
 
-/// <summary>
-/// Splits a TCP byte stream into JSON messages — the lab's "sticky packet" (粘包) lesson.
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>Splits a TCP byte stream into JSON messages — the lab's "sticky packet" (粘包) lesson.</summary>
+/// <remarks><para>
 /// TCP delivers bytes, not messages: one read may hold half a message, or three messages and the
 /// start of a fourth. The original lab called <c>recv(1024)</c> and treated whatever came back as one
 /// message, which broke on every message over 1024 bytes. Here a message ends exactly where its JSON
 /// value ends, and we find that point by tokenizing the bytes as they arrive with
 /// <see cref="Utf8JsonReader"/> in incremental mode (<c>isFinalBlock: false</c>), remembering the
 /// tokenizer's state between reads so no byte is scanned twice. Newlines between messages are
-/// plain JSON whitespace, so peers that send no newline work too.
-/// </para>
-/// <para>
-/// Concurrency: one reader per connection, used by one loop at a time. Not thread-safe.
-/// </para>
-/// <example>
-/// <code>
+/// plain JSON whitespace, so peers that send no newline work too.</para>
+/// <para>Concurrency: one reader per connection, used by one loop at a time. Not thread-safe.</para>
+/// <example><code>
 /// var reader = new MessageReader(networkStream, maxMessageSize: 1 &lt;&lt; 20);
 /// while (await reader.ReadMessageAsync(TimeSpan.FromSeconds(10), token) is { } message)
 ///     using JsonDocument document = JsonDocument.Parse(message);
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class MessageReader
 {
     private const int InitialBufferSize = 4096;
@@ -54,36 +44,25 @@ public sealed class MessageReader
         _maxMessageSize = maxMessageSize;
     }
 
-    /// <summary>
-    /// How long a read may wait for a message to begin; then <see cref="IdleConnectionException"/>. Infinite by
+    /// <summary>How long a read may wait for a message to begin; then <see cref="IdleConnectionException"/>. Infinite by
     /// default (a client keeps connections for reuse); the server sets <c>idle_timeout</c> so silent peers cannot
-    /// hold its descriptors for ever.
-    /// </summary>
+    /// hold its descriptors for ever.</summary>
     public TimeSpan IdleTimeout { get; init; } = Timeout.InfiniteTimeSpan;
 
-    /// <summary>Bytes of a started, unfinished message (0 when idle between messages).</summary>
-    public int PendingBytes => _end - _start;
+    // Bytes of a started, unfinished message (0 when idle between messages).
+    private int PendingBytes => _end - _start;
 
-    /// <summary>
-    /// Reads the next complete JSON value. Waiting for a message to begin has no time limit of its own
-    /// (an idle connection is fine; cancel <paramref name="cancellationToken"/> to stop), but once its first
-    /// byte has arrived the rest must arrive within <paramref name="restOfMessageTimeout"/>.
-    /// </summary>
-    /// <returns>
-    /// The message's UTF-8 bytes, valid until the next call; or <c>null</c> when the peer closed the
-    /// connection cleanly between messages.
-    /// </returns>
+    /// <summary>Reads the next complete JSON value. Waiting for a message to begin is limited by
+    /// <see cref="IdleTimeout"/> (cancel <paramref name="cancellationToken"/> to stop); once its first
+    /// byte has arrived the rest must arrive within <paramref name="restOfMessageTimeout"/>.</summary>
+    /// <returns>The message's UTF-8 bytes, valid until the next call; or <c>null</c> when the peer closed the
+    /// connection cleanly between messages.</returns>
     /// <exception cref="MalformedMessageException">The bytes are not JSON; close the connection.</exception>
     /// <exception cref="MessageTooLargeException">The message exceeds the maximum size; close the connection.</exception>
     /// <exception cref="IncompleteMessageException">The peer closed the connection mid-message.</exception>
     /// <exception cref="MessageReadTimeoutException">The rest of a started message did not arrive in time.</exception>
     /// <exception cref="IdleConnectionException">No message began within <see cref="IdleTimeout"/>.</exception>
-    // Called once per message and usually suspends (waiting for the next request): a pooled state
-    // machine saves one allocation per message. Safe because callers await each result exactly once.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ReadOnlyMemory<byte>?> ReadMessageAsync(
-        TimeSpan restOfMessageTimeout,
-        CancellationToken cancellationToken = default)
+    public async ValueTask<ReadOnlyMemory<byte>?> ReadMessageAsync(TimeSpan restOfMessageTimeout, CancellationToken cancellationToken = default)
     {
         ReleasePreviousMessage();
 
@@ -132,9 +111,7 @@ public sealed class MessageReader
                 }
 
                 if (read == 0)
-                {
                     return PendingBytes == 0 ? null : throw new IncompleteMessageException(PendingBytes);
-                }
 
                 _end += read;
             }
@@ -161,14 +138,10 @@ public sealed class MessageReader
     private void SkipWhitespaceBeforeMessage()
     {
         if (_scanned != _start)
-        {
             return;
-        }
 
         while (_start < _end && _buffer[_start] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
-        {
             _start++;
-        }
 
         _scanned = _start;
     }
@@ -178,9 +151,7 @@ public sealed class MessageReader
     {
         messageEnd = 0;
         if (_scanned == _end)
-        {
             return false;
-        }
 
         var tokenizer = new Utf8JsonReader(_buffer.AsSpan(_scanned, _end - _scanned), isFinalBlock: false, _tokenizer);
         try
@@ -208,9 +179,7 @@ public sealed class MessageReader
         _scanned += (int)tokenizer.BytesConsumed;
         _tokenizer = tokenizer.CurrentState;
         if (_end - _start > _maxMessageSize)
-        {
             throw new MessageTooLargeException(_maxMessageSize);
-        }
 
         return false;
     }

@@ -3,25 +3,18 @@ using System.Text.Json;
 
 namespace Lab.Protocol.Framing;
 
-/// <summary>
-/// Writes JSON messages to a TCP stream: one JSON value followed by <c>\n</c>, so the stream is also
-/// valid newline-delimited JSON for humans and tools (<c>nc</c>, <c>jq</c>).
-/// </summary>
-/// <remarks>
-/// <para>
+/// <summary>Writes JSON messages to a TCP stream: one JSON value followed by <c>\n</c>, so the stream is also
+/// valid newline-delimited JSON for humans and tools (<c>nc</c>, <c>jq</c>).</summary>
+/// <remarks><para>
 /// The message is built in a reusable buffer and sent with a single write, so a reply never reaches
 /// the socket half-built, and a value that fails to serialize midway (NaN, a cycle) can be
-/// <see cref="Discard">discarded</see> and replaced by an error reply.
-/// </para>
+/// <see cref="Discard">discarded</see> and replaced by an error reply.</para>
 /// <para>Concurrency: one writer per connection; callers must not write concurrently.</para>
-/// <example>
-/// <code>
+/// <example><code>
 /// var writer = new MessageWriter(networkStream);
 /// RpcReply.WriteSuccess(writer.Json, 13);
 /// await writer.SendAsync(token);
-/// </code>
-/// </example>
-/// </remarks>
+/// </code></example></remarks>
 public sealed class MessageWriter : IDisposable
 {
     private static readonly byte[] Newline = "\n"u8.ToArray();

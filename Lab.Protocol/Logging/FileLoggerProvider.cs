@@ -2,9 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Protocol.Logging;
 
-/// <summary>
-/// Appends every log line to a file — the lab <c>Logger</c>'s optional log file.
-/// </summary>
+/// <summary>Appends every log line to a file — the lab <c>Logger</c>'s optional log file.</summary>
 /// <remarks>Concurrency: loggers may be called from any thread; <see cref="_gate"/> guards <see cref="_writer"/>.</remarks>
 public sealed class FileLoggerProvider : ILoggerProvider
 {
@@ -15,9 +13,7 @@ public sealed class FileLoggerProvider : ILoggerProvider
     {
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
-        {
             Directory.CreateDirectory(directory);
-        }
 
         // FileShare.ReadWrite: a student can `tail -f` the log while the program runs.
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
@@ -51,9 +47,7 @@ public sealed class FileLoggerProvider : ILoggerProvider
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (IsEnabled(logLevel))
-            {
                 provider.Append(LogLine.Format(DateTimeOffset.Now, logLevel, category, formatter(state, exception), exception));
-            }
         }
     }
 }

@@ -5,16 +5,8 @@ using Microsoft.Extensions.Logging.Console;
 
 namespace Lab.Protocol.Logging;
 
-/// <summary>
-/// The logging set-up shared by the registry, server and client: one timestamped line per event on
-/// the console, optionally also in a file (the lab's <c>Logger</c>).
-/// </summary>
-/// <example>
-/// <code>
-/// builder.Logging.AddLabLogging(LogSettings.Read(config));            // inside a host
-/// using ILoggerFactory factory = LabLogging.CreateFactory(settings);  // without a host
-/// </code>
-/// </example>
+/// <summary>The logging set-up shared by the registry, server and client: one timestamped line per event on
+/// the console, optionally also in a file (the lab's <c>Logger</c>).</summary>
 public static class LabLogging
 {
     /// <summary>Replaces the default providers with the RpcLab console format (and file, when configured).</summary>
@@ -34,9 +26,7 @@ public static class LabLogging
         });
         builder.AddConsoleFormatter<LabConsoleFormatter, ConsoleFormatterOptions>();
         if (settings.File.Length > 0)
-        {
             builder.Services.AddSingleton<ILoggerProvider>(_ => new FileLoggerProvider(settings.File));
-        }
 
         return builder;
     }

@@ -3,10 +3,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Protocol.Logging;
 
-/// <summary>
-/// The one line format of every RpcLab log: <c>2026-11-25 19:30:01.123 INFO  TcpServer: message</c>.
-/// One line per event keeps the scenario narration and <c>grep</c> simple.
-/// </summary>
+/// <summary>The one line format of every RpcLab log: <c>2026-11-25 19:30:01.123 INFO  TcpServer: message</c>.
+/// One line per event keeps the scenario narration and <c>grep</c> simple.</summary>
 public static class LogLine
 {
     /// <summary>Formats one event. An exception adds its type and message on the same line, not a stack trace.</summary>
@@ -15,9 +13,7 @@ public static class LogLine
         string text = exception is null ? message : $"{message} ({exception.GetType().Name}: {exception.Message})";
         // A multi-line message would break "one line per event"; fold it.
         if (text.Contains('\n', StringComparison.Ordinal))
-        {
             text = text.ReplaceLineEndings(" | ");
-        }
 
         return string.Create(CultureInfo.InvariantCulture, $"{time:yyyy-MM-dd HH:mm:ss.fff} {LevelName(level)} {ShortCategory(category)}: {text}");
     }

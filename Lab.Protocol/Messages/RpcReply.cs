@@ -2,51 +2,32 @@ using System.Text.Json;
 
 namespace Lab.Protocol.Messages;
 
-/// <summary>
-/// A reply on the wire (SPEC §3). Success: <c>{"res": 8}</c>. Failure:
+/// <summary>A reply on the wire (SPEC §3). Success: <c>{"res": 8}</c>. Failure:
 /// <c>{"res": "message", "error": {"code": "MethodFailed", "message": "message"}}</c> — the message
 /// stays in <c>res</c> so clients written for the original lab, which only read <c>res</c>, still
-/// show something readable, while our client tells errors from string results by <c>error</c>.
-/// </summary>
+/// show something readable, while our client tells errors from string results by <c>error</c>.</summary>
 /// <param name="Result">The <c>res</c> value; valid while the document it was parsed from is alive.</param>
 /// <param name="Error">Set when the call failed.</param>
 public sealed record RpcReply(JsonElement Result, RpcError? Error)
 {
-    public const string ResultProperty = "res";
-    public const string ErrorProperty = "error";
-    public const string CodeProperty = "code";
-    public const string MessageProperty = "message";
-
     /// <summary>Reads a reply from a parsed JSON value.</summary>
     /// <exception cref="BadRequestException">The value is not a reply of the prescribed shape.</exception>
     public static RpcReply Parse(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw new BadRequestException($"a reply must be a JSON object, not {RpcRequest.Describe(root.ValueKind)}");
-        }
-
-        if (!root.TryGetProperty(ResultProperty, out JsonElement result))
-        {
-            throw new BadRequestException($"the reply has no \"{ResultProperty}\"");
-        }
-
-        if (!root.TryGetProperty(ErrorProperty, out JsonElement error) || error.ValueKind == JsonValueKind.Null)
-        {
+            throw new BadRequestException($"a reply must be a JSON object, not {ProtocolJson.Describe(root.ValueKind)}");
+        if (!root.TryGetProperty("res", out JsonElement result))
+            throw new BadRequestException("the reply has no \"res\"");
+        if (!root.TryGetProperty("error", out JsonElement error) || error.ValueKind == JsonValueKind.Null)
             return new RpcReply(result, null);
-        }
 
         if (error.ValueKind != JsonValueKind.Object
-            || !error.TryGetProperty(CodeProperty, out JsonElement code) || code.ValueKind != JsonValueKind.String
-            || !error.TryGetProperty(MessageProperty, out JsonElement message) || message.ValueKind != JsonValueKind.String)
-        {
-            throw new BadRequestException($"\"{ErrorProperty}\" must be an object with string \"{CodeProperty}\" and \"{MessageProperty}\"");
-        }
+            || !error.TryGetProperty("code", out JsonElement code) || code.ValueKind != JsonValueKind.String
+            || !error.TryGetProperty("message", out JsonElement message) || message.ValueKind != JsonValueKind.String)
+            throw new BadRequestException("\"error\" must be an object with string \"code\" and \"message\"");
 
         // An unknown code from a newer server is still an error: keep its text, file it as MethodFailed.
-        RpcErrorCode errorCode = Enum.TryParse(code.GetString(), ignoreCase: false, out RpcErrorCode parsed)
-            ? parsed
-            : RpcErrorCode.MethodFailed;
+        RpcErrorCode errorCode = Enum.TryParse(code.GetString(), ignoreCase: false, out RpcErrorCode parsed) ? parsed : RpcErrorCode.MethodFailed;
         return new RpcReply(result, new RpcError(errorCode, message.GetString()!));
     }
 
@@ -57,7 +38,7 @@ public sealed record RpcReply(JsonElement Result, RpcError? Error)
     public static void WriteSuccess(Utf8JsonWriter writer, object? result)
     {
         writer.WriteStartObject();
-        writer.WritePropertyName(ResultProperty);
+        writer.WritePropertyName("res");
         JsonSerializer.Serialize(writer, result, result?.GetType() ?? typeof(object), ProtocolJson.Options);
         writer.WriteEndObject();
     }
@@ -66,10 +47,10 @@ public sealed record RpcReply(JsonElement Result, RpcError? Error)
     public static void WriteError(Utf8JsonWriter writer, RpcErrorCode code, string message)
     {
         writer.WriteStartObject();
-        writer.WriteString(ResultProperty, message);
-        writer.WriteStartObject(ErrorProperty);
-        writer.WriteString(CodeProperty, code.ToString());
-        writer.WriteString(MessageProperty, message);
+        writer.WriteString("res", message);
+        writer.WriteStartObject("error");
+        writer.WriteString("code", code.ToString());
+        writer.WriteString("message", message);
         writer.WriteEndObject();
         writer.WriteEndObject();
     }

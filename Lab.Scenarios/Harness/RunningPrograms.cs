@@ -5,7 +5,7 @@ namespace Lab.Scenarios.Harness;
 /// <summary>A registry the scenario started, with the port it actually listens on (parsed from its readiness line).</summary>
 internal sealed record RunningRegistry(ManagedProcess Process, string Host, int Port)
 {
-    public Uri BaseUri => new($"http://{InstanceMeta.FormatAddress(Host, Port)}/");
+    public Uri BaseUri => new($"http://{HostAddress.Format(Host, Port)}/");
 
     /// <summary>Another implementation's registry (<c>--registry-command</c>): only its HTTP API can be observed.</summary>
     public bool IsForeign { get; init; }
@@ -17,7 +17,7 @@ internal sealed record RunningRegistry(ManagedProcess Process, string Host, int 
 internal sealed record RunningServer(ManagedProcess Process, string Host, int Port)
 {
     /// <summary><c>127.0.0.1:40123</c> or <c>[::1]:40123</c>: how the server, the client and the registry print it.</summary>
-    public string Address => InstanceMeta.FormatAddress(Host, Port);
+    public string Address => HostAddress.Format(Host, Port);
 
     /// <summary>Another implementation's server (<c>--server-command</c>): only its wire protocol can be observed.</summary>
     public bool IsForeign { get; init; }

@@ -125,7 +125,7 @@ public class LoadBalanceTests
     private static InstanceMeta WithWeight(int port, double weight)
     {
         var instance = new InstanceMeta { Host = "127.0.0.1", Port = port };
-        instance.Parameters[InstanceMeta.WeightParameter] = System.Text.Json.JsonSerializer.SerializeToElement(weight);
+        instance.Parameters["weight"] = System.Text.Json.JsonSerializer.SerializeToElement(weight);
         return instance;
     }
 }

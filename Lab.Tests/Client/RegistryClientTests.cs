@@ -212,14 +212,20 @@ public class RegistryClientTests
     public async Task Dispose_stops_the_poll_loop_so_the_registry_hears_nothing_more()
     {
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
-        RegistryClient client = CreateClient(registry.Settings);
+        var clock = new FakeTimeProvider();
+        RegistryClient client = CreateClient(registry.Settings, time: clock);
         await client.StartAsync();
-        await registry.WaitUntilAsync(r => r.Requests >= 3, "a few polls");
+        // The poll loop runs on the fake clock: each interval is one more request.
+        for (int polls = 2; polls <= 3; polls++)
+        {
+            clock.Advance(ClientTestSettings.Fast.PollInterval);
+            await registry.WaitUntilAsync(r => r.Requests >= polls, $"poll {polls}");
+        }
 
         await client.DisposeAsync();
         int requestsAtDispose = registry.Requests;
-        // Proving that something does not happen needs a window: ten poll intervals.
-        await Task.Delay(TestTimeouts.Poll * 10);
+        // Ten poll intervals pass on the clock the loop runs on, and the registry hears nothing.
+        clock.Advance(ClientTestSettings.Fast.PollInterval * 10);
 
         _logs.Count(LogLevel.Debug, "Registry polling stopped").ShouldBe(1);
         registry.Requests.ShouldBe(requestsAtDispose);

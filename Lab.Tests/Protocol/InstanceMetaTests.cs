@@ -85,20 +85,6 @@ public class InstanceMetaTests
         new InstanceMeta { Host = "::1", Port = 8089 }.ToString().ShouldBe("json://[::1]:8089");
     }
 
-    [TestCase("", true)]
-    [TestCase("  ", true)]
-    [TestCase(null, true)]
-    [TestCase("0.0.0.0", true)]
-    [TestCase("::", true)]
-    [TestCase("0:0:0:0:0:0:0:0", true)]
-    [TestCase("127.0.0.1", false)]
-    [TestCase("::1", false)]
-    [TestCase("example.com", false)]
-    public void Wildcard_hosts_are_the_every_interface_addresses(string? host, bool wildcard)
-    {
-        InstanceMeta.IsWildcardHost(host).ShouldBe(wildcard);
-    }
-
     [TestCase("""{"weight": 2.5}""", 2.5)]
     [TestCase("""{}""", 1.0)]
     [TestCase("""{"weight": 0}""", 1.0)]

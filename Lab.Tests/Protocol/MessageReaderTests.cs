@@ -279,11 +279,12 @@ public class MessageReaderTests
     [Test]
     public async Task Caller_cancelling_mid_message_is_a_cancellation_not_a_read_timeout()
     {
-        var reader = new MessageReader(new ScriptedStream(["{\"a\":"u8.ToArray()], stallAtEnd: true), 1024);
+        var stream = new ScriptedStream(["{\"a\":"u8.ToArray()], stallAtEnd: true);
+        var reader = new MessageReader(stream, 1024);
         using var stop = new CancellationTokenSource();
 
         Task<ReadOnlyMemory<byte>?> read = reader.ReadMessageAsync(TestTimeouts.Unexpected, stop.Token).AsTask();
-        reader.PendingBytes.ShouldBe(5);
+        stream.BytesServed.ShouldBe(5);
         await stop.CancelAsync();
 
         await Should.ThrowAsync<OperationCanceledException>(() => read.WaitAsync(TestTimeouts.Unexpected));

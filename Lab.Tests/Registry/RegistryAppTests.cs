@@ -52,22 +52,12 @@ public class RegistryAppTests
         Should.Throw<InvalidOperationException>(() => app.GetListeningUri()).Message.ShouldContain("start it first");
     }
 
-    [TestCase("127.0.0.1", "127.0.0.1")]
-    [TestCase("0.0.0.0", "0.0.0.0")]
-    [TestCase("::", "::")]
-    [TestCase("[::1]", "::1")]
-    [TestCase(" localhost ", "127.0.0.1")]
-    public void Listen_address_accepts_IP_literals_and_localhost(string host, string expected)
-    {
-        RegistryApp.ParseListenAddress(host).ShouldBe(IPAddress.Parse(expected));
-    }
-
     [TestCase("registry.example")]
     [TestCase("")]
     [TestCase("300.1.1.1")]
     public void Listen_address_that_is_not_an_IP_is_refused_with_the_bad_value_named(string host)
     {
         Should.Throw<FormatException>(() => RegistryApp.Build(RunningRegistry.TestSettings with { Host = host }, new LogSettings()))
-            .Message.ShouldContain($"cannot listen on \"{host}\"");
+            .Message.ShouldContain($"invalid listen address \"{host}\"");
     }
 }

@@ -45,7 +45,7 @@ public class RegistryServiceTests
         registry.Register(Instance(8080));
 
         InstanceMeta heavier = Instance(8080);
-        heavier.Parameters[InstanceMeta.WeightParameter] = System.Text.Json.JsonDocument.Parse("5").RootElement.Clone();
+        heavier.Parameters["weight"] = System.Text.Json.JsonDocument.Parse("5").RootElement.Clone();
         registry.Register(heavier);
 
         registry.FindHealthy("json").Single().Weight.ShouldBe(5);

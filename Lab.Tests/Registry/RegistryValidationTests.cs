@@ -136,7 +136,7 @@ public class RegistryValidationTests
             string normal;
             try
             {
-                normal = HostName.Normalize(host);
+                normal = HostAddress.Normalize(host);
             }
             catch (FormatException ex)
             {
@@ -145,7 +145,7 @@ public class RegistryValidationTests
                 return;
             }
 
-            HostName.Normalize(normal).ShouldBe(normal);
+            HostAddress.Normalize(normal).ShouldBe(normal);
             normal.ShouldBe(normal.ToLowerInvariant());
             normal.Length.ShouldBeInRange(1, 253);
         }, iter: 2000);
@@ -176,7 +176,7 @@ public class RegistryValidationTests
         }, iter: 300, threads: 1);
 
         registry.Log.Count(Microsoft.Extensions.Logging.LogLevel.Error, "failed").ShouldBe(0);
-        (await registry.FindAsync()).ShouldAllBe(instance => HostName.Normalize(instance.Host) == instance.Host);
+        (await registry.FindAsync()).ShouldAllBe(instance => HostAddress.Normalize(instance.Host) == instance.Host);
     }
 
     private static async Task<string> ErrorOfAsync(HttpResponseMessage response)

@@ -259,14 +259,6 @@ public class RequestHandlerTests
     }
 
     [Test]
-    public void IPv4_mapped_IPv6_caller_address_is_unwrapped_to_IPv4()
-    {
-        RequestHandler.CallerHost(IPAddress.Parse("::ffff:192.168.1.7")).ShouldBe("192.168.1.7");
-        RequestHandler.CallerHost(IPAddress.Parse("::1")).ShouldBe("::1");
-        RequestHandler.CallerHost(IPAddress.Loopback).ShouldBe("127.0.0.1");
-    }
-
-    [Test]
     public async Task Thousand_concurrent_registrations_of_distinct_instances_are_all_found()
     {
         await using RunningRegistry registry = await RunningRegistry.StartAsync();

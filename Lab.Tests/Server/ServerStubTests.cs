@@ -203,9 +203,7 @@ public class ServerStubTests
 
         Should.Throw<ArgumentException>(() => stub.Register("add", (double a) => a));
         Should.Throw<ArgumentException>(() => stub.Register("all_your_methods", () => 1));
-        stub.Supports("add").ShouldBeTrue();
-        stub.Supports("all_your_methods").ShouldBeTrue();
-        stub.Supports("nothing").ShouldBeFalse();
+        stub.Describe().Select(method => method.MethodName).ShouldBe(["add"]);
     }
 
     private static async Task<CallResult> CallAsync(ServerStub stub, string json)

@@ -116,7 +116,7 @@ public sealed class FakeRegistry : IAsyncDisposable
             var meta = new InstanceMeta { Host = instance.Host, Port = instance.Port };
             if (instance.Weight is { } weight)
             {
-                meta.Parameters[InstanceMeta.WeightParameter] = JsonSerializer.SerializeToElement(weight);
+                meta.Parameters["weight"] = JsonSerializer.SerializeToElement(weight);
             }
 
             return meta;

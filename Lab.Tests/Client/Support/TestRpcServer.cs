@@ -52,7 +52,7 @@ public sealed class TestRpcServer : IAsyncDisposable
     public int Port { get; }
 
     /// <summary><c>host:port</c> as the client names it.</summary>
-    public string Address => Lab.Protocol.Discovery.InstanceMeta.FormatAddress(Host, Port);
+    public string Address => Lab.Protocol.Discovery.HostAddress.Format(Host, Port);
 
     public int AcceptedConnections => Volatile.Read(ref _accepted);
 

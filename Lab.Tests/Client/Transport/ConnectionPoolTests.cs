@@ -30,7 +30,6 @@ public class ConnectionPoolTests
         ServerConnection[] rented = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => pool.RentAsync()));
 
         rented.Distinct().Count().ShouldBe(5);
-        pool.OpenCount.ShouldBe(5);
         await server.WaitUntilAsync(s => s.AcceptedConnections == 5, "five connections");
     }
 
@@ -46,7 +45,6 @@ public class ConnectionPoolTests
             await pool.ReturnAsync(connection);
         }
 
-        pool.OpenCount.ShouldBe(2);
         await server.WaitUntilAsync(s => s.OpenConnections == 2, "the three surplus connections to close");
     }
 
@@ -60,7 +58,6 @@ public class ConnectionPoolTests
 
         await pool.ReturnAsync(connection);
 
-        pool.OpenCount.ShouldBe(0);
         (await pool.RentAsync()).ShouldNotBeSameAs(connection);
     }
 
@@ -80,7 +77,6 @@ public class ConnectionPoolTests
 
         fresh.ShouldNotBeSameAs(stale);
         answeredBy.ShouldBe("second");
-        pool.OpenCount.ShouldBe(1);
     }
 
     [Test]

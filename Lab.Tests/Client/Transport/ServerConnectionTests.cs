@@ -147,7 +147,6 @@ public class ServerConnectionTests
         failure.Server.ShouldBe(server.Address);
         quotient.ShouldBe(0.25);
         connection.IsBroken.ShouldBeFalse();
-        connection.CompletedCalls.ShouldBe(1);
         server.AcceptedConnections.ShouldBe(1);
     }
 
