@@ -127,7 +127,7 @@ internal sealed class MethodBinding
         {
             // System.Text.Json is strict: "abc" is not a double, 1.5 is not an int, null is not a double.
             throw new ArgumentBindingException(
-                $"{WireName}() argument '{parameter.Name}' must be {Describe(parameter.TypeInfo.Type)}, not {ProtocolJson.Describe(value.ValueKind)}");
+                $"{WireName}() argument '{parameter.Name}' must be {Describe(parameter.TypeInfo.Type)}, not {(value.ValueKind == JsonValueKind.Number ? $"the number {value.GetRawText()}" : ProtocolJson.Describe(value.ValueKind))}");
         }
     }
 
