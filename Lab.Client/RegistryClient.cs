@@ -108,6 +108,7 @@ public sealed class RegistryClient : IAsyncDisposable
                 _logger.LogDebug("Registry poll failed: {Reason}", ex.Message);
             }
 
+            ClientMetrics.DiscoveryRefreshed(succeeded: false);
             return false;
         }
 
@@ -149,6 +150,7 @@ public sealed class RegistryClient : IAsyncDisposable
         else
             LogChanges(previous, found);
 
+        ClientMetrics.DiscoveryRefreshed(succeeded: true);
         return true;
     }
 

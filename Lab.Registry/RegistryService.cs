@@ -53,6 +53,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             logger.LogInformation("Registered {Instance}", stored);
         else
             logger.LogDebug("Heartbeat from {Instance}", stored);
+        RegistryMetrics.Registered(isNew);
         return stored;
     }
 
@@ -65,7 +66,10 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             removed = _instances.Remove(instance.Key);
 
         if (removed)
+        {
             logger.LogInformation("Unregistered {Instance}", instance);
+            RegistryMetrics.Removed(evicted: false);
+        }
         else
             logger.LogDebug("Unregister of {Instance}, which is not registered", instance);
         return removed;
@@ -99,9 +103,20 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
                 .Where(entry => now - entry.LastHeartbeat > settings.HeartbeatTimeout)
                 .Select(entry => new EvictedInstance(entry.Instance, now - entry.LastHeartbeat))];
             foreach (EvictedInstance gone in evicted)
+            {
                 _instances.Remove(gone.Instance.Key);
+                RegistryMetrics.Removed(evicted: true);
+            }
+
             return evicted;
         }
+    }
+
+    /// <summary>Every stored instance with the time of its last heartbeat (the dashboard's view).</summary>
+    public IReadOnlyList<(InstanceMeta Instance, DateTimeOffset LastHeartbeat)> Snapshot()
+    {
+        lock (_gate)
+            return [.. _instances.Values];
     }
 }
 

@@ -142,6 +142,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
 
         Calls++;
+        ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
         if (result.IsSuccess)
             logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         else

@@ -191,6 +191,7 @@ public sealed class TcpServer(ServerStub stub, ServerSettings settings, ILoggerF
     private async Task RunConnectionAsync(RpcConnection connection, Socket socket)
     {
         await Task.Yield();
+        ServerMetrics.ConnectionChanged(+1);
         string reason = "internal error";
         try
         {
@@ -207,6 +208,8 @@ public sealed class TcpServer(ServerStub stub, ServerSettings settings, ILoggerF
             {
                 _connections.Remove(connection);
             }
+
+            ServerMetrics.ConnectionChanged(-1);
         }
 
         // Logged only now, so "closed" means the socket is closed and the server holds nothing of it.
