@@ -53,12 +53,11 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             _instances[instance.Key] = (stored, timeProvider.GetUtcNow());
         }
 
-        RegistryMetrics.Registered(isNew);
-
         if (isNew)
             logger.LogInformation("Registered {Instance}", stored);
         else
             logger.LogDebug("Heartbeat from {Instance}", stored);
+        RegistryMetrics.Registered(isNew);
         return stored;
     }
 

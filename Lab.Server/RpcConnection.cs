@@ -158,11 +158,11 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
 
         Calls++;
+        ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
         if (result.IsSuccess)
             logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         else
             logger.LogWarning("{Peer} {Method} -> {Code}: {Message}", Peer, methodName, result.ErrorCode, result.ErrorMessage);
-        ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
         if (abortToken.IsCancellationRequested)
         {
             // Past the drain deadline: one last, short try to tell the caller before its connection
