@@ -10,7 +10,7 @@ using Lab.Terminal;
 //   dotnet run --project Lab.Scenarios -- --list
 //   dotnet run --project Lab.Scenarios -- happy-path
 //   dotnet run --project Lab.Scenarios                  (all of them)
-//   dotnet run --project Lab.Scenarios -- --server-command "python3 server.py -l {host} -p {port}" --rubric rubric.ini
+//   dotnet run --project Lab.Scenarios -- --server-command "python3 {cwd}/server.py -l {host} -p {port}" --rubric Lab.Scenarios/rubric.ini
 var namesArgument = new Argument<string[]>("scenarios")
 {
     Description = "Scenarios to run, by name (see --list); none = all of them",
@@ -39,7 +39,7 @@ var rubricOption = new Option<string?>("--rubric")
     Description = "INI file of points per scenario (name = points): the summary and the report end with the score",
     HelpName = "FILE",
 };
-const string Placeholders = "placeholders: {host} {port} {registry_host} {registry_port} {config} {workdir} {mode}";
+const string Placeholders = "placeholders: {host} {port} {registry_host} {registry_port} {config} {workdir} {cwd} {mode}; it starts in {workdir}";
 var registryCommandOption = new Option<string?>("--registry-command")
 {
     Description = $"Grade another implementation's registry: a command run through the shell instead of Lab.Registry ({Placeholders})",
@@ -47,7 +47,7 @@ var registryCommandOption = new Option<string?>("--registry-command")
 };
 var serverCommandOption = new Option<string?>("--server-command")
 {
-    Description = $"Grade another implementation's server: a command run instead of Lab.Server, e.g. \"python3 server.py -l {{host}} -p {{port}}\" ({Placeholders})",
+    Description = $"Grade another implementation's server: a command run instead of Lab.Server, e.g. \"python3 {{cwd}}/server.py -l {{host}} -p {{port}}\" ({Placeholders})",
     HelpName = "COMMAND",
 };
 var clientCommandOption = new Option<string?>("--client-command")

@@ -225,6 +225,7 @@ internal sealed partial class ScenarioContext : IDisposable
             ["registry_port"] = Config.Get("registry:port") ?? "9999",
             ["config"] = Config.Path,
             ["workdir"] = directory,
+            ["cwd"] = Directory.GetCurrentDirectory(),
             ["mode"] = mode,
         };
         string command = Foreign.Expand(kind, values);

@@ -55,8 +55,8 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         LabProgram[] ungraded = [.. foreign.Kinds.Where(kind => !scenario.Grades.Contains(kind))];
         return ungraded.Length == 0
             ? null
-            : $"cannot grade a foreign {string.Join(" or ", ungraded.Select(kind => kind.ToString().ToLowerInvariant()))}: "
-              + $"its verdict reads {string.Join(" and ", ungraded.Select(kind => $"Lab.{kind}"))}'s own log lines or command line";
+            : $"does not grade a foreign {string.Join(" or ", ungraded.Select(kind => kind.ToString().ToLowerInvariant()))}: "
+              + $"it runs none, or judges {string.Join(" and ", ungraded.Select(kind => $"Lab.{kind}"))} by its own log lines or command line";
     }
 
     /// <summary>Where scenarios save files for the report (see <see cref="ScenarioContext.ArtifactPath"/>); null: nowhere kept.</summary>

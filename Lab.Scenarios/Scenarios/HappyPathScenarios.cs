@@ -193,7 +193,7 @@ internal static class HappyPathScenarios
         JsonElement reply = await connection.ReadReplyAsync(ScenarioContext.Unexpected, context.Cancellation);
         string? echoed = reply.TryGetProperty("res", out JsonElement res) && res.ValueKind == JsonValueKind.String ? res.GetString() : null;
         context.Check(echoed == payload, $"the reply carries the same {payload.Length} characters back, byte for byte",
-            echoed is null ? $"reply {Narrator.Shorten(reply.GetRawText())}" : $"got {echoed.Length} characters, first difference at {FirstDifference(echoed, payload)}");
+            echoed is null ? $"reply {Narrator.Shorten(reply.GetRawText())}" : $"got {echoed.Length} characters, first difference at {FirstDifference(echoed, payload)}: {Narrator.Shorten(echoed)}");
 
         JsonElement after = await connection.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
         context.Check(after.TryGetProperty("res", out JsonElement sum) && sum.GetRawText() == "13", "the same connection then answers add(1, 2) = 13 (the message boundary was found exactly)");
