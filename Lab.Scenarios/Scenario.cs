@@ -20,6 +20,9 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
     /// </summary>
     public bool NeedsPosixSignals { get; init; }
 
+    /// <summary>The scenario builds a lab network of namespaces (Linux, root, iproute2); elsewhere it is reported as SKIP with the reason.</summary>
+    public bool NeedsNetwork { get; init; }
+
     /// <summary>A longer limit than the runner's per-scenario timeout, for scenarios that run load for a while.</summary>
     public TimeSpan? MinimumTimeout { get; init; }
 }
