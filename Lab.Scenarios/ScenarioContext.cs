@@ -82,14 +82,15 @@ internal sealed partial class ScenarioContext : IDisposable
     }
 
     /// <summary>Starts a program in this scenario's process group (on a lab network host, when given) and narrates it.</summary>
-    public ManagedProcess Start(LabProgram program, string name, IReadOnlyList<string> arguments, LabHost? onHost = null)
+    public ManagedProcess Start(LabProgram program, string name, IReadOnlyList<string> arguments, LabHost? onHost = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         string[] fullArguments = [_programs.DllPath(program), .. arguments, "--config", Config.Path];
         // `ip netns exec` enters the namespace and then execs the program itself (no shell, no fork
         // in between): the pid we get is the program's, so signals and kill -9 reach it directly.
         ManagedProcess process = onHost is null
-            ? _processes.Start(name, _programs.DotnetHost, fullArguments)
-            : _processes.Start(name, "ip", ["netns", "exec", onHost.Namespace, _programs.DotnetHost, .. fullArguments]);
+            ? _processes.Start(name, _programs.DotnetHost, fullArguments, environment)
+            : _processes.Start(name, "ip", ["netns", "exec", onHost.Namespace, _programs.DotnetHost, .. fullArguments], environment);
         string shownArguments = arguments.Count == 0 ? "(no arguments)" : string.Join(' ', arguments.Select(ShowArgument));
         Step($"started {name} (pid {process.Id}){(onHost is null ? "" : $" on {onHost.Name}")}: Lab.{program} {shownArguments}");
         return process;

@@ -87,7 +87,8 @@ internal sealed class ManagedProcess : IAsyncDisposable
     /// Starts <paramref name="fileName"/> with redirected streams and begins recording its output;
     /// <paramref name="onLine"/> sees every line as it arrives (the narration's live echo).
     /// </summary>
-    public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<ManagedProcess, OutputLine>? onLine)
+    public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<ManagedProcess, OutputLine>? onLine,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -107,6 +108,10 @@ internal sealed class ManagedProcess : IAsyncDisposable
 
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach ((string variable, string value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[variable] = value;
+        }
 
         var process = new Process { StartInfo = startInfo };
         process.Start();

@@ -7,6 +7,9 @@ namespace Lab.Scenarios;
 /// <summary>The lab network part of a scenario's context: building hosts, running programs on them, faults.</summary>
 internal sealed partial class ScenarioContext
 {
+    /// <summary>The repository the programs were built in (where <c>compose.yaml</c> lives).</summary>
+    public string RepositoryRoot => _programs.RepositoryRoot;
+
     /// <summary>
     /// Builds a lab network owned by this scenario (torn down after its processes are killed, also
     /// on FAIL, timeout and Ctrl+C) and narrates its hosts and addresses.
