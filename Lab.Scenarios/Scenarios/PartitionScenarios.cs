@@ -55,9 +55,10 @@ internal static class PartitionScenarios
         TimeSpan evictAfter = evicted.Time - cutAt;
         await WaitTicksAsync(context, client, 8, fromLine: clientMark);
 
+        int healMark = client.LineCount;
         DateTimeOffset healAt = await HealAtAsync(context, unplugged);
         int serverMark = lab.B.Process.LineCount;
-        TimeSpan relistedAfter = await ListedAgainAsync(context, client, lab.B, healAt);
+        TimeSpan relistedAfter = await ListedAgainAsync(context, client, lab.B, healAt, healMark);
         await context.ExpectLineAsync(lab.B.Process, $@"Connection from {Regex.Escape(lab.Network["client-1"].Address)}:\d+ opened",
             "server-b takes load again: the client opened a connection to it", fromLine: serverMark);
         LoadFigures during = LoadFigures.Of(client, Concurrency, cutAt, healAt);
@@ -83,9 +84,10 @@ internal static class PartitionScenarios
         RunningServer c = await context.StartServerOnAsync(lab.Network["server-c"], "0.0.0.0", "server-c");
         await WaitTicksAsync(context, lab.Clients[0], 6, fromLine: clientMark);
 
+        int healMark = lab.Clients[0].LineCount;
         DateTimeOffset healAt = await HealAtAsync(context, cut);
         await context.ExpectLineAsync(lab.Clients[0], "Registry reachable again", "client-1 reached the registry again", fromLine: clientMark);
-        TimeSpan caughtUp = await ListedAgainAsync(context, lab.Clients[0], c, healAt);
+        TimeSpan caughtUp = await ListedAgainAsync(context, lab.Clients[0], c, healAt, healMark);
         int evictions = lab.Registry.Process.LinesMatching(new Regex("Evicted")).Count(line => lab.Registry.Process.Lines.ToList().IndexOf(line) >= registryMark);
         LoadFigures during = LoadFigures.Of(lab.Clients[0], Concurrency, cutAt, healAt);
         await FinishAsync(context, lab, during, [$"time to evict: none evicted ({evictions} evictions; the servers kept their heartbeats)",
@@ -189,10 +191,11 @@ internal static class PartitionScenarios
     }
 
     /// <summary>How long after <paramref name="healAt"/> the client's cache got <paramref name="server"/> back.</summary>
-    private static async Task<TimeSpan> ListedAgainAsync(ScenarioContext context, ManagedProcess client, RunningServer server, DateTimeOffset healAt)
+    private static async Task<TimeSpan> ListedAgainAsync(ScenarioContext context, ManagedProcess client, RunningServer server, DateTimeOffset healAt, int fromLine)
     {
-        OutputLine added = await context.ExpectLineAsync(client, $@"Server cache updated .*added: [^;]*{Regex.Escape(server.ListedAs)}",
-            $"{client.Name}'s cache lists {server.Process.Name} again");
+        // The client says so in one of two lines: a cache update, or the registry answering again after an outage.
+        OutputLine added = await context.ExpectLineAsync(client, $@"(Server cache updated .*added: [^;]*|Registry reachable again .*){Regex.Escape(server.ListedAs)}",
+            $"{client.Name}'s cache lists {server.Process.Name} again", fromLine: fromLine);
         return added.Time - healAt;
     }
 
