@@ -21,6 +21,7 @@ internal static class ScenarioCatalog
         .. ConcurrencyScenarios.All,
         .. RegistryFaultScenarios.All,
         .. ServerStopScenarios.All,
+        .. AvailabilityScenarios.All,
         .. ClientTimeoutScenarios.All,
         .. ServerTimeoutScenarios.All,
     ];
