@@ -308,7 +308,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         }
         finally
         {
-            _health.Ended(instance.Key, answered);
+            _health.Ended(instance, answered);
         }
     }
 

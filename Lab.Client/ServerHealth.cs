@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Lab.Client.Transport;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -8,67 +7,55 @@ using Microsoft.Extensions.Logging;
 namespace Lab.Client;
 
 /// <summary>
-/// Keeps calls flowing when one server goes silent: frozen (SIGSTOP, a long GC pause) or its host cut
-/// off the network. Such a server refuses nothing — the kernel still accepts connections, or packets
-/// vanish — so without help every caller ends up waiting on it for the whole call timeout.
+/// Keeps calls flowing when a server goes silent: frozen (SIGSTOP, a long pause) or cut off the
+/// network. Such a server refuses nothing — the kernel still accepts for a frozen process, a cut link
+/// loses packets — so without help every caller ends up waiting on it for the whole call timeout.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Two defences. <see cref="Preferred"/> narrows the candidates before <see cref="LoadBalance"/> picks:
-/// it keeps the servers with the fewest calls outstanding (per unit of weight for weighted_random),
-/// so calls stuck on a silent server push new calls to the others at once and a client with several
-/// workers never stalls. A watchdog then finds a server that has had calls outstanding and answered
-/// none for <c>silent_after</c>, and probes it (<c>all_your_methods</c> on a fresh connection,
-/// <c>probe_timeout</c>). A slow method does not fail the probe; a frozen or unreachable server does,
-/// and <c>onSilent</c> bans it and ends the calls stuck on it.
+/// Two defences. <see cref="Preferred"/> keeps the candidates with the fewest calls outstanding (per
+/// unit of weight for weighted_random) before the strategy picks, so calls stuck on a silent server
+/// push new calls to the others at once. A watchdog probes every server that has had calls
+/// outstanding and answered none for <c>silent_after</c> (<c>all_your_methods</c> on a fresh
+/// connection): a slow method still answers, a frozen or cut-off server misses <c>probe_timeout</c>,
+/// and <c>onSilent</c> bans it and ends the calls stuck there.
 /// </para>
 /// <para>
-/// Concurrency: <see cref="Started"/>, <see cref="Ended"/> and <see cref="Preferred"/> may be called by
-/// any number of calls at once; each server's <see cref="State"/> is guarded by locking it. The watchdog
-/// is owned here: started by <see cref="StartWatchdog"/>, stopped and awaited by <see cref="DisposeAsync"/>.
+/// Concurrency: every member may be called concurrently; <see cref="_gate"/> guards <see cref="_servers"/>.
+/// The watchdog is owned here: started by <see cref="StartWatchdog"/>, awaited by <see cref="DisposeAsync"/>.
 /// </para>
 /// <example>
 /// <code>
-/// var health = new ServerHealth(settings, TimeProvider.System, logger, (server, why) => BanAsync(server, why));
-/// health.StartWatchdog();
-/// health.Started(server); try { ... } finally { health.Ended(server.Key, answered); }
+/// InstanceMeta server = loadBalance.Select(health.Preferred(candidates, byWeight: false));
+/// health.Started(server); try { ... } finally { health.Ended(server, answered); }
 /// </code>
 /// </example>
 /// </remarks>
 public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILogger logger, Func<InstanceMeta, string, Task> onSilent) : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<InstanceKey, State> _servers = new();
+    private readonly Lock _gate = new();
+    private readonly Dictionary<InstanceKey, Load> _servers = [];
     private readonly CancellationTokenSource _stopping = new();
     private Task? _watchdog;
 
     /// <summary>Calls outstanding on <paramref name="server"/>: connecting, sent, or waiting for the reply.</summary>
-    public int Outstanding(InstanceKey server) => _servers.TryGetValue(server, out State? state) ? Volatile.Read(ref state.Outstanding) : 0;
+    public int Outstanding(InstanceKey server)
+    {
+        lock (_gate)
+        {
+            return _servers.GetValueOrDefault(server)?.Outstanding ?? 0;
+        }
+    }
 
     /// <summary>A call to <paramref name="server"/> begins (before it connects).</summary>
-    public void Started(InstanceMeta server)
-    {
-        State state = _servers.GetOrAdd(server.Key, _ => new State(server));
-        lock (state)
-        {
-            // The silence clock starts with the first outstanding call, not at the last answer long ago.
-            state.QuietSince = state.Outstanding++ == 0 ? time.GetUtcNow() : state.QuietSince;
-        }
-    }
+    public void Started(InstanceMeta server) => Update(server, +1, answered: false);
 
     /// <summary>A call ended; <paramref name="answered"/> when the server replied (a result or an error reply).</summary>
-    public void Ended(InstanceKey server, bool answered)
-    {
-        State state = _servers[server];
-        lock (state)
-        {
-            state.Outstanding--;
-            state.QuietSince = answered ? time.GetUtcNow() : state.QuietSince;
-        }
-    }
+    public void Ended(InstanceMeta server, bool answered) => Update(server, -1, answered);
 
     /// <summary>
-    /// The candidates worth sending the next call to: silent servers are left out (unless all are),
-    /// then those with the fewest outstanding calls are kept. The strategy chooses among them.
+    /// The candidates worth the next call: silent servers left out (unless all are), then those with
+    /// the fewest outstanding calls. With equal loads it returns <paramref name="candidates"/> itself.
     /// </summary>
     public IReadOnlyList<InstanceMeta> Preferred(IReadOnlyList<InstanceMeta> candidates, bool byWeight)
     {
@@ -78,45 +65,45 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
         }
 
         DateTimeOffset now = time.GetUtcNow();
-        var scored = candidates.Select(server => (server, silent: IsSilent(server.Key, now),
-                                                  load: Outstanding(server.Key) / (byWeight ? server.Weight : 1))).ToList();
-        if (scored.Exists(entry => !entry.silent))
+        List<(InstanceMeta Server, bool Silent, double Load)> scored;
+        lock (_gate)
         {
-            scored.RemoveAll(entry => entry.silent);
+            scored = [.. candidates.Select(server => _servers.GetValueOrDefault(server.Key) is { } load
+                ? (server, IsSilent(load, now), load.Outstanding / (byWeight ? server.Weight : 1))
+                : (server, false, 0))];
         }
 
-        double least = scored.Min(entry => entry.load);
-        return scored.Count(entry => entry.load == least) == candidates.Count
-            ? candidates
-            : [.. scored.Where(entry => entry.load == least).Select(entry => entry.server)];
+        if (scored.Exists(entry => !entry.Silent))
+        {
+            scored.RemoveAll(entry => entry.Silent);
+        }
+
+        double least = scored.Min(entry => entry.Load);
+        return scored.Count(entry => entry.Load == least) == candidates.Count ? candidates : [.. scored.Where(entry => entry.Load == least).Select(entry => entry.Server)];
     }
 
-    /// <summary>Starts the watchdog loop (registry mode: a banned server leaves the others to answer).</summary>
+    /// <summary>Starts the watchdog (registry mode only: in direct mode a ban would turn a pause into failures).</summary>
     public void StartWatchdog() => _watchdog ??= WatchAsync(_stopping.Token);
 
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
-        if (_watchdog is not null)
-        {
-            await _watchdog;
-        }
-
+        await (_watchdog ?? Task.CompletedTask);
         _stopping.Dispose();
     }
 
-    private bool IsSilent(InstanceKey server, DateTimeOffset now)
+    // The silence clock restarts with every answer, and with the first call after an idle spell.
+    private void Update(InstanceMeta server, int change, bool answered)
     {
-        if (!_servers.TryGetValue(server, out State? state))
+        lock (_gate)
         {
-            return false;
-        }
-
-        lock (state)
-        {
-            return state.Outstanding > 0 && now - state.QuietSince >= settings.SilentAfter;
+            Load load = _servers.GetValueOrDefault(server.Key) ?? (_servers[server.Key] = new Load(server));
+            load.QuietSince = answered || load.Outstanding == 0 ? time.GetUtcNow() : load.QuietSince;
+            load.Outstanding += change;
         }
     }
+
+    private bool IsSilent(Load load, DateTimeOffset now) => load.Outstanding > 0 && now - load.QuietSince >= settings.SilentAfter;
 
     private async Task WatchAsync(CancellationToken stopping)
     {
@@ -126,16 +113,15 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
             while (await timer.WaitForNextTickAsync(stopping))
             {
                 DateTimeOffset now = time.GetUtcNow();
-                try
+                (InstanceMeta Server, string Why)[] silent;
+                lock (_gate)
                 {
-                    // Probes run side by side and the loop waits for them, so each is owned and awaited.
-                    await Task.WhenAll(_servers.Values.Where(state => IsSilent(state.Server.Key, now))
-                                                   .Select(state => ProbeAsync(state, now - state.QuietSince, stopping)));
+                    silent = [.. _servers.Values.Where(load => IsSilent(load, now)).Select(load =>
+                        (load.Server, $"{load.Outstanding} calls outstanding, none answered for {(now - load.QuietSince).TotalSeconds:0.0} s"))];
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    logger.LogError(ex, "Server health check failed; checking again at the next tick");
-                }
+
+                // Side by side; the loop awaits them, so every probe is owned.
+                await Task.WhenAll(silent.Select(entry => ProbeAsync(entry.Server, entry.Why, stopping)));
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -144,10 +130,8 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
         }
     }
 
-    private async Task ProbeAsync(State state, TimeSpan silence, CancellationToken stopping)
+    private async Task ProbeAsync(InstanceMeta server, string why, CancellationToken stopping)
     {
-        InstanceMeta server = state.Server;
-        string why = $"{Outstanding(server.Key)} calls outstanding, none answered for {silence.TotalSeconds:0.0} s";
         string? failure = null;
         using (var timeout = new CancellationTokenSource(settings.ProbeTimeout, time))
         using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopping))
@@ -160,7 +144,7 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
             }
             catch (RpcRemoteException)
             {
-                // An error reply is still an answer: the server is alive.
+                // An error reply is an answer too: the server is alive.
             }
             catch (Exception ex) when (ex is RpcException or OperationCanceledException && !stopping.IsCancellationRequested)
             {
@@ -170,28 +154,31 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
 
         // Either way a new silence window starts: alive, it gets another silent_after; banned, the
         // calls about to end there must not make it look silent again at the next tick.
-        lock (state)
-        {
-            state.QuietSince = time.GetUtcNow();
-        }
-
+        Update(server, 0, answered: true);
         if (failure is null)
         {
             logger.LogInformation("Server {Server} is slow but answered a probe ({Why}); keeping it", server.Address, why);
+            return;
         }
-        else
+
+        try
         {
             await onSilent(server, $"{why}; probe: {failure}");
         }
+        catch (Exception ex)
+        {
+            // A failed ban must not end the watchdog: the next tick tries again.
+            logger.LogError(ex, "Banning silent server {Server} failed", server.Address);
+        }
     }
 
-    // Guarded by locking the instance itself.
-    private sealed class State(InstanceMeta server)
+    // Guarded by _gate.
+    private sealed class Load(InstanceMeta server)
     {
         public InstanceMeta Server { get; } = server;
 
-        public int Outstanding;
+        public int Outstanding { get; set; }
 
-        public DateTimeOffset QuietSince;
+        public DateTimeOffset QuietSince { get; set; }
     }
 }

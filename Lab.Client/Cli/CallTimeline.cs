@@ -3,15 +3,15 @@ using System.Globalization;
 namespace Lab.Client.Cli;
 
 /// <summary>
-/// When the calls of a <c>--duration</c> run completed and how long each took, split into phases
-/// (each line on standard input starts one, e.g. <c>frozen</c> right after a server was stopped), so
-/// a stall shows as the longest gap without a completed call and a slowdown as the phase's p99.
-/// Safe to use from every worker at once; <see cref="_gate"/> guards all fields.
+/// When the calls of a <c>--duration</c> run completed and how long each took, in phases (each line
+/// of <see cref="FollowMarks">the marks</see>, e.g. <c>frozen</c> right after a server was stopped,
+/// starts one), so a stall shows as the longest gap without a completed call. Safe from every worker
+/// at once; <see cref="_gate"/> guards all fields.
 /// </summary>
 /// <example>
 /// <code>
-/// timeline.Completed(latency);    // after each successful call
-/// timeline.StartPhase("frozen");  // "Phase frozen (from 5.2 s): 812 calls, p50 0.41 ms, p99 2.90 ms, longest gap 0.12 s"
+/// timeline.Completed(latency);   // after each successful call
+/// timeline.WriteSummary(output); // "Phase frozen (from 5.2 s): 812 calls, p50 0.41 ms, p99 2.90 ms, max 4.41 ms, longest gap 0.12 s"
 /// </code>
 /// </example>
 /// <param name="time">The clock; tests pass a fake one.</param>
@@ -20,11 +20,11 @@ public sealed class CallTimeline(TimeProvider? time = null)
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _gate = new();
     private readonly long _started = (time ?? TimeProvider.System).GetTimestamp();
-    private readonly List<(string Name, TimeSpan From, List<double> Milliseconds, TimeSpan LongestGap)> _phases = [("start", TimeSpan.Zero, [], TimeSpan.Zero)];
+    private readonly List<Phase> _phases = [new("start", TimeSpan.Zero)];
     private TimeSpan _lastCompleted;
     private TimeSpan _longestGap;
 
-    /// <summary>The longest stretch without a completed call so far, the start of the run counting as one.</summary>
+    /// <summary>The longest stretch without a completed call so far; the start of the run counts.</summary>
     public TimeSpan LongestGap
     {
         get
@@ -40,9 +40,29 @@ public sealed class CallTimeline(TimeProvider? time = null)
     {
         lock (_gate)
         {
-            _phases.Add((name, _time.GetElapsedTime(_started), [], TimeSpan.Zero));
+            _phases.Add(new Phase(name, _time.GetElapsedTime(_started)));
         }
     }
+
+    /// <summary>
+    /// Starts a phase for each line of <paramref name="marks"/> (the program's standard input). A
+    /// console read blocks its thread and cannot be cancelled, so a background thread reads; it ends
+    /// with the input or with the process.
+    /// </summary>
+    public void FollowMarks(TextReader marks) => new Thread(() =>
+    {
+        try
+        {
+            while (marks.ReadLine() is { } line)
+            {
+                StartPhase(line.Trim());
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // No more input: the current phase lasts to the end.
+        }
+    }) { IsBackground = true, Name = "phase marks" }.Start();
 
     public void Completed(TimeSpan latency) => Record(latency);
 
@@ -53,28 +73,27 @@ public sealed class CallTimeline(TimeProvider? time = null)
         lock (_gate)
         {
             output.WriteLine(Invariant($"Longest gap without a completed call: {_longestGap.TotalSeconds:0.00} s"));
-            foreach ((string name, TimeSpan from, List<double> milliseconds, TimeSpan gap) in _phases)
+            foreach (Phase phase in _phases)
             {
-                milliseconds.Sort();
-                output.WriteLine(Invariant($"Phase {name} (from {from.TotalSeconds:0.0} s): {milliseconds.Count} calls, p50 {Percentile(milliseconds, 0.50):0.00} ms, p99 {Percentile(milliseconds, 0.99):0.00} ms, longest gap {gap.TotalSeconds:0.00} s"));
+                List<double> sorted = [.. phase.Milliseconds.Order()];
+                output.WriteLine(Invariant($"Phase {phase.Name} (from {phase.From.TotalSeconds:0.0} s): {sorted.Count} calls, p50 {Percentile(sorted, 0.50):0.00} ms, p99 {Percentile(sorted, 0.99):0.00} ms, max {Percentile(sorted, 1):0.00} ms, longest gap {phase.LongestGap.TotalSeconds:0.00} s"));
             }
         }
     }
 
-    // A gap ends at a completion, and belongs to the phase that completion falls in.
+    // A gap ends at a completion (or at the summary) and belongs to the phase it ends in.
     private void Record(TimeSpan? latency)
     {
         lock (_gate)
         {
-            TimeSpan now = _time.GetElapsedTime(_started);
-            TimeSpan gap = now - _lastCompleted;
-            (string name, TimeSpan from, List<double> milliseconds, TimeSpan longest) = _phases[^1];
-            _phases[^1] = (name, from, milliseconds, gap > longest ? gap : longest);
+            TimeSpan now = _time.GetElapsedTime(_started), gap = now - _lastCompleted;
+            Phase phase = _phases[^1];
+            phase.LongestGap = gap > phase.LongestGap ? gap : phase.LongestGap;
             _longestGap = gap > _longestGap ? gap : _longestGap;
             if (latency is { } taken)
             {
                 _lastCompleted = now;
-                milliseconds.Add(taken.TotalMilliseconds);
+                phase.Milliseconds.Add(taken.TotalMilliseconds);
             }
         }
     }
@@ -84,4 +103,15 @@ public sealed class CallTimeline(TimeProvider? time = null)
         sorted.Count == 0 ? 0 : sorted[Math.Max(0, (int)Math.Ceiling(share * sorted.Count) - 1)];
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private sealed class Phase(string name, TimeSpan from)
+    {
+        public string Name { get; } = name;
+
+        public TimeSpan From { get; } = from;
+
+        public List<double> Milliseconds { get; } = [];
+
+        public TimeSpan LongestGap { get; set; }
+    }
 }

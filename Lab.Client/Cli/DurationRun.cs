@@ -44,9 +44,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
 
         if (phaseMarks is not null)
         {
-            // Reading a console blocks the thread and cannot be cancelled: a background thread reads
-            // the marks and ends with the input or with the process.
-            new Thread(ReadPhaseMarks) { IsBackground = true, Name = "phase marks" }.Start(phaseMarks);
+            _timeline.FollowMarks(phaseMarks);
         }
 
         Task progress = ReportProgressAsync(stopwatch, workersDone.Token);
@@ -124,21 +122,6 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         catch (OperationCanceledException)
         {
             // The workers finished: no more progress lines.
-        }
-    }
-
-    private void ReadPhaseMarks(object? reader)
-    {
-        try
-        {
-            while (((TextReader)reader!).ReadLine() is { } line)
-            {
-                _timeline.StartPhase(line.Trim());
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-        {
-            // No more input: the current phase lasts to the end.
         }
     }
 

@@ -58,6 +58,7 @@ internal static class AvailabilityScenarios
             OutputLine banned = await context.ExpectLineAsync(client, $@"Server {Regex.Escape(frozen.Address)} stopped answering \(.*\); banned",
                 "the client noticed: calls outstanding, none answered, and the probe went unanswered", fromLine: clientMark);
             TimeSpan detectedAfter = frozenFor.Elapsed, bound = silentAfter * 1.25 + probeTimeout + TimeSpan.FromSeconds(2);
+            // 1.25: the watchdog looks every silent_after / 4; 2 s: a loaded machine's scheduling.
             context.Check(detectedAfter <= bound,
                 $"it banned the frozen server and ended the calls stuck there {detectedAfter.TotalSeconds:0.0} s after the freeze (silent_after + a watchdog tick + probe_timeout, limit {bound.TotalSeconds:0.0} s)");
             context.Note(banned.Text);
@@ -97,6 +98,9 @@ internal static class AvailabilityScenarios
             gap is null ? "no 'Longest gap' line" : $"{gap:0.00} s without a completed call");
         PrintedPhase? during = phases.FirstOrDefault(phase => phase.Name == "frozen");
         context.Check(during is { Calls: > 0 }, $"calls kept completing while it was frozen: {during}", "no 'frozen' phase with calls");
+        TimeSpan banBound = silentAfter * 1.25 + probeTimeout + TimeSpan.FromSeconds(2);
+        context.Check(during!.MaxMilliseconds <= banBound.TotalMilliseconds,
+            $"the slowest call of that phase took {during.MaxMilliseconds / 1000:0.00} s: caught on the frozen server, it ended at the ban and was answered by the other one (limit {banBound.TotalSeconds:0.0} s, call_timeout {context.Timings.Seconds("client:call_timeout").TotalSeconds:0} s)");
         long survivorCalls = summary!.PerServer.TryGetValue(survivor.Address, out var counts) ? counts.Succeeded : 0;
         context.Check(survivorCalls > 0 && summary.PerServer.ContainsKey(frozen.Address),
             $"both servers answered calls over the run ({survivor.Process.Name}: {survivorCalls}, {frozen.Process.Name}: {summary.PerServer[frozen.Address].Succeeded})");

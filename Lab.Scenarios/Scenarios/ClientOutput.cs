@@ -11,12 +11,12 @@ internal sealed record PrintedCall(string Method, string ArgumentText, string Re
 internal sealed record PrintedSummary(long Succeeded, long Failed, IReadOnlyDictionary<string, (long Succeeded, long Failed)> PerServer);
 
 /// <summary>
-/// One phase of a <c>--duration</c> run: <c>Phase frozen (from 5.2 s): 812 calls, p50 0.41 ms, p99 2.90 ms, longest gap 0.12 s</c>.
+/// One phase of a <c>--duration</c> run: <c>Phase frozen (from 5.2 s): 812 calls, p50 0.41 ms, p99 2.90 ms, max 4.41 ms, longest gap 0.12 s</c>.
 /// </summary>
-internal sealed record PrintedPhase(string Name, double FromSeconds, long Calls, double P50Milliseconds, double P99Milliseconds, double LongestGapSeconds)
+internal sealed record PrintedPhase(string Name, double FromSeconds, long Calls, double P50Milliseconds, double P99Milliseconds, double MaxMilliseconds, double LongestGapSeconds)
 {
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Name}: {Calls} calls, p50 {P50Milliseconds:0.00} ms, p99 {P99Milliseconds:0.00} ms, longest gap {LongestGapSeconds:0.00} s");
+        $"{Name}: {Calls} calls, p50 {P50Milliseconds:0.00} ms, p99 {P99Milliseconds:0.00} ms, max {MaxMilliseconds:0.00} ms, longest gap {LongestGapSeconds:0.00} s");
 }
 
 /// <summary>
@@ -74,7 +74,7 @@ internal static partial class ClientOutput
     public static IReadOnlyList<PrintedPhase> Phases(IEnumerable<OutputLine> lines) =>
         [.. lines.Select(line => PhaseLine().Match(line.Text)).Where(match => match.Success).Select(match => new PrintedPhase(
             match.Groups["name"].Value, Decimal(match.Groups["from"]), Number(match.Groups["calls"]),
-            Decimal(match.Groups["p50"]), Decimal(match.Groups["p99"]), Decimal(match.Groups["gap"])))];
+            Decimal(match.Groups["p50"]), Decimal(match.Groups["p99"]), Decimal(match.Groups["max"]), Decimal(match.Groups["gap"])))];
 
     /// <summary>Matches a progress line (to wait for the next one).</summary>
     public const string ProgressPattern = @"^\[\s*\d+s\] \d+ succeeded, \d+ failed";
@@ -99,6 +99,6 @@ internal static partial class ClientOutput
     [GeneratedRegex(@"^Longest gap without a completed call: (?<seconds>[\d.]+) s")]
     private static partial Regex LongestGapLine();
 
-    [GeneratedRegex(@"^Phase (?<name>.*) \(from (?<from>[\d.]+) s\): (?<calls>\d+) calls, p50 (?<p50>[\d.]+) ms, p99 (?<p99>[\d.]+) ms, longest gap (?<gap>[\d.]+) s")]
+    [GeneratedRegex(@"^Phase (?<name>.*) \(from (?<from>[\d.]+) s\): (?<calls>\d+) calls, p50 (?<p50>[\d.]+) ms, p99 (?<p99>[\d.]+) ms, max (?<max>[\d.]+) ms, longest gap (?<gap>[\d.]+) s")]
     private static partial Regex PhaseLine();
 }

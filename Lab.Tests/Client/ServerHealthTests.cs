@@ -45,7 +45,7 @@ public class ServerHealthTests
         health.Started(B);
 
         health.Preferred([A, B], byWeight: false).ShouldBe([B]);
-        health.Ended(A.Key, answered: true);
+        health.Ended(A, answered: true);
         health.Preferred([A, B], byWeight: false).ShouldBe([A, B]);
     }
 
@@ -87,7 +87,7 @@ public class ServerHealthTests
 
                 if (onA[worker])
                 {
-                    health.Ended(A.Key, answered: true);
+                    health.Ended(A, answered: true);
                 }
 
                 InstanceMeta chosen = load.Select(health.Preferred([A, B], byWeight: false));
@@ -113,7 +113,7 @@ public class ServerHealthTests
         _clock.Advance(Settings.SilentAfter - TimeSpan.FromMilliseconds(1));
         health.Preferred([A, B], byWeight: false).ShouldBe([A]);
 
-        health.Ended(B.Key, answered: true);   // B answered one: its silence starts again
+        health.Ended(B, answered: true);   // B answered one: its silence starts again
         _clock.Advance(TimeSpan.FromMilliseconds(1));
 
         // A has one call outstanding for silent_after and no answer: left out, although B has as many.

@@ -29,8 +29,8 @@ public class CallTimelineTests
 
         summary.ShouldBe("""
             Longest gap without a completed call: 2.50 s
-            Phase start (from 0.0 s): 100 calls, p50 50.00 ms, p99 99.00 ms, longest gap 0.01 s
-            Phase frozen (from 1.5 s): 2 calls, p50 4.00 ms, p99 2400.00 ms, longest gap 2.50 s
+            Phase start (from 0.0 s): 100 calls, p50 50.00 ms, p99 99.00 ms, max 100.00 ms, longest gap 0.01 s
+            Phase frozen (from 1.5 s): 2 calls, p50 4.00 ms, p99 2400.00 ms, max 2400.00 ms, longest gap 2.50 s
 
             """.ReplaceLineEndings());
         timeline.LongestGap.ShouldBe(TimeSpan.FromSeconds(2.5));
@@ -57,7 +57,7 @@ public class CallTimelineTests
 
         Summary(timeline).ShouldBe("""
             Longest gap without a completed call: 1.00 s
-            Phase start (from 0.0 s): 0 calls, p50 0.00 ms, p99 0.00 ms, longest gap 1.00 s
+            Phase start (from 0.0 s): 0 calls, p50 0.00 ms, p99 0.00 ms, max 0.00 ms, longest gap 1.00 s
 
             """.ReplaceLineEndings());
     }
