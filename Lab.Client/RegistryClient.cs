@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
@@ -80,7 +79,6 @@ public sealed class RegistryClient : IAsyncDisposable
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
-        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
     }
 
     /// <summary>The registry's base address, e.g. <c>http://127.0.0.1:9999/</c>.</summary>
@@ -292,14 +290,7 @@ public sealed class RegistryClient : IAsyncDisposable
         deadline.CancelAfter(_settings.RegistryTimeout);
         try
         {
-            using HttpResponseMessage response = await _http.GetAsync(_findUri, HttpCompletionOption.ResponseContentRead, deadline.Token);
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}");
-            }
-
-            await using Stream body = await response.Content.ReadAsStreamAsync(deadline.Token);
-            using JsonDocument document = await JsonDocument.ParseAsync(body, ProtocolJson.DocumentOptions, deadline.Token);
+            using JsonDocument document = await RegistryHttp.GetJsonAsync(_http, _findUri, deadline.Token);
             return ParseInstances(document.RootElement);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
