@@ -22,6 +22,7 @@ internal static class ScenarioCatalog
         .. ConcurrencyScenarios.All,
         .. RegistryFaultScenarios.All,
         .. ServerStopScenarios.All,
+        .. AvailabilityScenarios.All,
         .. ClientTimeoutScenarios.All,
         .. ServerTimeoutScenarios.All,
         .. MultiHostScenarios.All,

@@ -217,6 +217,16 @@ internal sealed class ManagedProcess : IAsyncDisposable
     public Task<int> TerminateAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         SignalAndWaitAsync(ProcessSignal.Terminate, timeout, cancellationToken);
 
+    /// <summary>SIGSTOP (<see cref="ProcessSignal.Freeze"/>) or SIGCONT (<see cref="ProcessSignal.Resume"/>), without waiting for anything.</summary>
+    public void Signal(ProcessSignal signal) => ProcessSignals.Send(_process, signal);
+
+    /// <summary>Writes one line to the process's standard input (the client reads phase marks there).</summary>
+    public async Task WriteInputLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
     /// <summary>Kills the process if it is still running, then releases it.</summary>
     public async ValueTask DisposeAsync()
     {
