@@ -13,8 +13,8 @@ namespace Lab.Scenarios.Scenarios;
 /// The progress has a resolution of one line a second, so a stall is known between two bounds:
 /// at least the time between the first and last line showing the same count, at most that plus the
 /// lines on either side. The mean latency follows from Little's law: N workers always busy complete
-/// N calls per mean latency. Where the client itself prints finer figures (<c>p50</c>/<c>p99</c>,
-/// the longest gap), <see cref="Printed"/> picks them up too.
+/// N calls per mean latency. It is the harness's own cross-check of the finer figures the client
+/// prints per phase (p50/p99, the longest gap).
 /// <example>
 /// <code>
 /// LoadFigures during = LoadFigures.Of(client, concurrency: 4, from: cutAt, to: healedAt);
@@ -63,16 +63,6 @@ internal sealed partial record LoadFigures(long Completed, long Failed, TimeSpan
         return new LoadFigures(completed, ticks[last].Failed - ticks[first].Failed, atLeast, atMost, mean, span);
     }
 
-    /// <summary>Latency percentiles and the longest gap, when the client printed them in its summary (null otherwise).</summary>
-    public static (double? P50Ms, double? P99Ms, double? LongestGapSeconds) Printed(ManagedProcess client)
-    {
-        string text = string.Join('\n', client.Lines.Select(line => line.Text));
-        Match p50 = Percentile().Match(text);
-        Match p99 = Percentile99().Match(text);
-        Match gap = LongestGap().Match(text);
-        return (p50.Success ? Parse(p50.Groups["ms"].Value) : null, p99.Success ? Parse(p99.Groups["ms"].Value) : null, gap.Success ? Parse(gap.Groups["s"].Value) : null);
-    }
-
     /// <summary>The mean latency as text, or "n/a".</summary>
     public string Mean => MeanLatencyMs is { } mean ? $"{mean.ToString("0.#", CultureInfo.InvariantCulture)} ms" : "n/a";
 
@@ -88,13 +78,4 @@ internal sealed partial record LoadFigures(long Completed, long Failed, TimeSpan
 
     [GeneratedRegex(@"^\[\s*\d+s\] (?<ok>\d+) succeeded, (?<failed>\d+) failed")]
     private static partial Regex ProgressLine();
-
-    [GeneratedRegex(@"p50\D{0,5}(?<ms>\d+(\.\d+)?) ?ms", RegexOptions.IgnoreCase)]
-    private static partial Regex Percentile();
-
-    [GeneratedRegex(@"p99\D{0,5}(?<ms>\d+(\.\d+)?) ?ms", RegexOptions.IgnoreCase)]
-    private static partial Regex Percentile99();
-
-    [GeneratedRegex(@"longest[^\n\d]*(?<s>\d+(\.\d+)?) ?s\b", RegexOptions.IgnoreCase)]
-    private static partial Regex LongestGap();
 }
