@@ -61,6 +61,7 @@ internal sealed partial class ScenarioContext
         Step($"HEALED: {fault.Description}");
     }
 
-    [GeneratedRegex(@"Registered with registry at \S+ as json://(?<address>\S+)")]
+    // The first registration may time out on a busy machine; the retry then says "reachable again".
+    [GeneratedRegex(@"(Registered with registry at \S+|Registry reachable again; registered) as json://(?<address>\S+)")]
     private static partial Regex RegisteredAs();
 }

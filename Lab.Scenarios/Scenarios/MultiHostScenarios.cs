@@ -59,7 +59,7 @@ internal static class MultiHostScenarios
                     registry = new RunningRegistry(process, host.Address, int.Parse(port, CultureInfo.InvariantCulture)) { OnHost = host };
                     break;
                 case LabProgram.Server:
-                    OutputLine registered = await context.ExpectLineAsync(process, @"Registered with registry at \S+ as json://\S+",
+                    OutputLine registered = await context.ExpectLineAsync(process, @"(Registered with registry at \S+|Registry reachable again; registered) as json://\S+",
                         $"{service.Name} registered with the registry at {service.Environment.GetValueOrDefault("RPCLAB_REGISTRY__HOST")} (from RPCLAB_REGISTRY__HOST)", ScenarioContext.StartupTimeout);
                     string advertised = Regex.Match(registered.Text, @"as json://(\S+)").Groups[1].Value;
                     servers.Add(new RunningServer(process, host.Address, 0) { OnHost = host, Advertised = advertised });
