@@ -49,8 +49,8 @@ internal static class PartitionScenarios
         int clientMark = client.LineCount;
         NetworkFault unplugged = await context.ApplyFaultAsync((network, token) => network.UnplugAsync(network["server-b"], token), lab.Network,
             "its packets are now lost without an error: calls in flight there can only time out");
-        await MarkPhaseAsync(lab, "cut");
         DateTimeOffset cutAt = DateTimeOffset.UtcNow;
+        await MarkPhaseAsync(lab, "cut");
         OutputLine evicted = await context.ExpectLineAsync(lab.Registry.Process, $"Evicted json://{Regex.Escape(lab.B.ListedAs)}",
             "the registry evicted server-b (no heartbeat)", fromLine: registryMark);
         TimeSpan evictAfter = evicted.Time - cutAt;
@@ -78,8 +78,8 @@ internal static class PartitionScenarios
         NetworkFault cut = await context.ApplyFaultAsync((network, token) => network.PartitionAsync(
             [.. lab.Clients.Select(client => network[client.Name])], [network["registry"]], token), lab.Network,
             "the clients' polls get no answer; servers still heartbeat");
-        await MarkPhaseAsync(lab, "cut");
         DateTimeOffset cutAt = DateTimeOffset.UtcNow;
+        await MarkPhaseAsync(lab, "cut");
         await context.ExpectLineAsync(lab.Clients[0], "Registry unreachable at .*keeping \\d+ cached instances",
             "client-1 noticed the registry is unreachable and keeps its cached servers", fromLine: clientMark);
         context.Note("meanwhile a third server starts: only the registry knows it, the cut-off clients cannot");
@@ -106,8 +106,8 @@ internal static class PartitionScenarios
         NetworkFault cut = await context.ApplyFaultAsync((network, token) => network.PartitionAsync(
             [network["server-a"], network["server-b"]], [network["registry"]], token), lab.Network,
             "no heartbeat reaches the registry; clients still reach both the registry and the servers");
-        await MarkPhaseAsync(lab, "cut");
         DateTimeOffset cutAt = DateTimeOffset.UtcNow;
+        await MarkPhaseAsync(lab, "cut");
 
         // The harness asks the registry (from its own host) all through the cut, as the clients do.
         int smallest = int.MaxValue;
@@ -149,8 +149,8 @@ internal static class PartitionScenarios
         int clientMark = client.LineCount;
         NetworkFault cut = await context.ApplyFaultAsync((network, token) => network.PartitionAsync([network["client-1"]], [network["server-b"]], token),
             lab.Network, "server-b still heartbeats and stays listed, but nothing from client-1 reaches it");
-        await MarkPhaseAsync(lab, "cut");
         cutAt = DateTimeOffset.UtcNow;
+        await MarkPhaseAsync(lab, "cut");
         await WaitTicksAsync(context, client, 8, fromLine: clientMark);
         DateTimeOffset healAt = await HealAtAsync(context, lab, cut);
         LoadFigures during = LoadFigures.Of(client, Concurrency, cutAt, healAt);
@@ -202,8 +202,9 @@ internal static class PartitionScenarios
     private static async Task<DateTimeOffset> HealAtAsync(ScenarioContext context, Lab lab, NetworkFault fault)
     {
         await context.HealAsync(fault);
+        DateTimeOffset healedAt = DateTimeOffset.UtcNow;
         await MarkPhaseAsync(lab, "healed");
-        return DateTimeOffset.UtcNow;
+        return healedAt;
     }
 
     /// <summary>Starts a new phase in every load client (a line on its standard input): its summary then gives p50/p99 and the longest gap per phase.</summary>
