@@ -11,6 +11,9 @@ internal sealed record RunningRegistry(ManagedProcess Process, string Host, int 
     /// <summary>The lab network host it runs on, or null on this machine's loopback.</summary>
     public LabHost? OnHost { get; init; }
 
+    /// <summary>Another implementation's registry (<c>--registry-command</c>): only its HTTP API can be observed.</summary>
+    public bool IsForeign { get; init; }
+
     public override string ToString() => BaseUri.ToString().TrimEnd('/');
 }
 
@@ -29,6 +32,9 @@ internal sealed record RunningServer(ManagedProcess Process, string Host, int Po
     /// <summary>What findAllInstances should list for it.</summary>
     public string ListedAs => Advertised ?? Address;
 
+    /// <summary>Another implementation's server (<c>--server-command</c>): only its wire protocol can be observed.</summary>
+    public bool IsForeign { get; init; }
+
     /// <summary>The client flags that dial this server directly.</summary>
     public string[] DirectClientArguments => ["-m", "server", "-i", Host, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
 
@@ -38,6 +44,9 @@ internal sealed record RunningServer(ManagedProcess Process, string Host, int Po
 /// <summary>What a client process printed and returned.</summary>
 internal sealed record ClientRun(ManagedProcess Process, int ExitCode)
 {
+    /// <summary>Another implementation's client (<c>--client-command</c>): it ran its own calls, not the ones asked for.</summary>
+    public bool IsForeign { get; init; }
+
     public IReadOnlyList<OutputLine> Lines => Process.Lines;
 
     public IEnumerable<string> StandardOutput => Lines.Where(line => !line.IsError).Select(line => line.Text);
