@@ -94,8 +94,8 @@ internal sealed partial class ScenarioContext : IDisposable
         // `ip netns exec` enters the namespace and then execs the program itself (no shell, no fork
         // in between): the pid we get is the program's, so signals and kill -9 reach it directly.
         ManagedProcess process = onHost is null
-            ? _processes.Start(name, _programs.DotnetHost, fullArguments, environment)
-            : _processes.Start(name, "ip", ["netns", "exec", onHost.Namespace, _programs.DotnetHost, .. fullArguments], environment);
+            ? _processes.Start(name, _programs.DotnetHost, fullArguments, environment: environment)
+            : _processes.Start(name, "ip", ["netns", "exec", onHost.Namespace, _programs.DotnetHost, .. fullArguments], environment: environment);
         string shownArguments = arguments.Count == 0 ? "(no arguments)" : string.Join(' ', arguments.Select(ShowArgument));
         Step($"started {name} (pid {process.Id}){(onHost is null ? "" : $" on {onHost.Name}")}: Lab.{program} {shownArguments}");
         return process;
