@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Lab.Client.Transport;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -44,6 +45,31 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
         lock (_gate)
         {
             return _servers.GetValueOrDefault(server)?.Outstanding ?? 0;
+        }
+    }
+
+    /// <summary>
+    /// Runs one call to <paramref name="server"/> as outstanding, from before it connects (a connect
+    /// hanging on a cut-off host counts too) to its end. A result or an error reply is an answer.
+    /// </summary>
+    public async Task<T> TrackAsync<T>(InstanceMeta server, Func<Task<T>> call)
+    {
+        Started(server);
+        bool answered = false;
+        try
+        {
+            T value = await call();
+            answered = true;
+            return value;
+        }
+        catch (Exception ex) when (ex is RpcRemoteException or JsonException)
+        {
+            answered = true;
+            throw;
+        }
+        finally
+        {
+            Ended(server, answered);
         }
     }
 
