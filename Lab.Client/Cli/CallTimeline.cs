@@ -20,16 +20,6 @@ public sealed class CallTimeline(TimeProvider? time = null)
     private TimeSpan _lastCompleted;
     private TimeSpan _longestGap;
 
-    /// <summary>The longest stretch without a completed call so far; the start of the run counts.</summary>
-    public TimeSpan LongestGap
-    {
-        get
-        {
-            lock (_gate)
-                return _longestGap;
-        }
-    }
-
     public void StartPhase(string name)
     {
         lock (_gate)
