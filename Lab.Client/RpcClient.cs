@@ -284,32 +284,18 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
             throw new ObjectDisposedException(nameof(RpcClient));
         }
 
-        // Outstanding from before the connect: calls hanging in a connect to a cut-off host count too.
-        _health.Started(instance);
-        bool answered = false;
-        try
+        return await _health.TrackAsync(instance, async () =>
         {
             ServerConnection connection = await pool.RentAsync(cancellationToken);
             try
             {
-                T? value = await connection.CallAsync(method, args, kwargs, readResult, cancellationToken);
-                answered = true;
-                return value;
-            }
-            catch (Exception ex) when (ex is RpcRemoteException or JsonException)
-            {
-                answered = true;
-                throw;
+                return await connection.CallAsync(method, args, kwargs, readResult, cancellationToken);
             }
             finally
             {
                 await pool.ReturnAsync(connection);
             }
-        }
-        finally
-        {
-            _health.Ended(instance, answered);
-        }
+        });
     }
 
     // The watchdog's verdict: ban the server and end the calls stuck there, so they fail over (when

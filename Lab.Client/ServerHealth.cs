@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Lab.Client.Transport;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -6,31 +7,22 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Client;
 
-/// <summary>
-/// Keeps calls flowing when a server goes silent: frozen (SIGSTOP, a long pause) or cut off the
+/// <summary>Keeps calls flowing when a server goes silent: frozen (SIGSTOP, a long pause) or cut off the
 /// network. Such a server refuses nothing — the kernel still accepts for a frozen process, a cut link
-/// loses packets — so without help every caller ends up waiting on it for the whole call timeout.
-/// </summary>
-/// <remarks>
-/// <para>
+/// loses packets — so without help every caller ends up waiting on it for the whole call timeout.</summary>
+/// <remarks><para>
 /// Two defences. <see cref="Preferred"/> keeps the candidates with the fewest calls outstanding (per
 /// unit of weight for weighted_random) before the strategy picks, so calls stuck on a silent server
 /// push new calls to the others at once. A watchdog probes every server that has had calls
 /// outstanding and answered none for <c>silent_after</c> (<c>all_your_methods</c> on a fresh
 /// connection): a slow method still answers, a frozen or cut-off server misses <c>probe_timeout</c>,
-/// and <c>onSilent</c> bans it and ends the calls stuck there.
-/// </para>
-/// <para>
-/// Concurrency: every member may be called concurrently; <see cref="_gate"/> guards <see cref="_servers"/>.
-/// The watchdog is owned here: started by <see cref="StartWatchdog"/>, awaited by <see cref="DisposeAsync"/>.
-/// </para>
-/// <example>
-/// <code>
+/// and <c>onSilent</c> bans it and ends the calls stuck there.</para>
+/// <para>Concurrency: every member may be called concurrently; <see cref="_gate"/> guards <see cref="_servers"/>.
+/// The watchdog is owned here: started by <see cref="StartWatchdog"/>, awaited by <see cref="DisposeAsync"/>.</para>
+/// <example><code>
 /// InstanceMeta server = loadBalance.Select(health.Preferred(candidates, byWeight: false));
-/// health.Started(server); try { ... } finally { health.Ended(server, answered); }
-/// </code>
-/// </example>
-/// </remarks>
+/// long sum = await health.TrackAsync(server, () => connection.CallAsync(...));
+/// </code></example></remarks>
 public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILogger logger, Func<InstanceMeta, string, Task> onSilent) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
@@ -42,8 +34,29 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
     public int Outstanding(InstanceKey server)
     {
         lock (_gate)
-        {
             return _servers.GetValueOrDefault(server)?.Outstanding ?? 0;
+    }
+
+    /// <summary>Runs one call to <paramref name="server"/> as outstanding, from before it connects (a connect
+    /// hanging on a cut-off host counts too) to its end. A result or an error reply is an answer.</summary>
+    public async Task<T> TrackAsync<T>(InstanceMeta server, Func<Task<T>> call)
+    {
+        Started(server);
+        bool answered = false;
+        try
+        {
+            T value = await call();
+            answered = true;
+            return value;
+        }
+        catch (Exception ex) when (ex is RpcRemoteException or JsonException)
+        {
+            answered = true;
+            throw;
+        }
+        finally
+        {
+            Ended(server, answered);
         }
     }
 
@@ -53,17 +66,12 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
     /// <summary>A call ended; <paramref name="answered"/> when the server replied (a result or an error reply).</summary>
     public void Ended(InstanceMeta server, bool answered) => Update(server, -1, answered);
 
-    /// <summary>
-    /// The candidates worth the next call: silent servers left out (unless all are), then those with
-    /// the fewest outstanding calls. With equal loads it returns <paramref name="candidates"/> itself.
-    /// </summary>
+    /// <summary>The candidates worth the next call: silent servers left out (unless all are), then those with
+    /// the fewest outstanding calls. With equal loads it returns <paramref name="candidates"/> itself.</summary>
     public IReadOnlyList<InstanceMeta> Preferred(IReadOnlyList<InstanceMeta> candidates, bool byWeight)
     {
         if (candidates.Count < 2)
-        {
             return candidates;
-        }
-
         DateTimeOffset now = time.GetUtcNow();
         List<(InstanceMeta Server, bool Silent, double Load)> scored;
         lock (_gate)
@@ -74,10 +82,7 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
         }
 
         if (scored.Exists(entry => !entry.Silent))
-        {
             scored.RemoveAll(entry => entry.Silent);
-        }
-
         double least = scored.Min(entry => entry.Load);
         return scored.Count(entry => entry.Load == least) == candidates.Count ? candidates : [.. scored.Where(entry => entry.Load == least).Select(entry => entry.Server)];
     }

@@ -2,18 +2,14 @@ using System.Globalization;
 
 namespace Lab.Client.Cli;
 
-/// <summary>
-/// When the calls of a <c>--duration</c> run completed and how long each took, in phases (each line
+/// <summary>When the calls of a <c>--duration</c> run completed and how long each took, in phases (each line
 /// of <see cref="FollowMarks">the marks</see>, e.g. <c>frozen</c> right after a server was stopped,
 /// starts one), so a stall shows as the longest gap without a completed call. Safe from every worker
-/// at once; <see cref="_gate"/> guards all fields.
-/// </summary>
-/// <example>
-/// <code>
+/// at once; <see cref="_gate"/> guards all fields.</summary>
+/// <example><code>
 /// timeline.Completed(latency);   // after each successful call
 /// timeline.WriteSummary(output); // "Phase frozen (from 5.2 s): 812 calls, p50 0.41 ms, p99 2.90 ms, max 4.41 ms, longest gap 0.12 s"
-/// </code>
-/// </example>
+/// </code></example>
 /// <param name="time">The clock; tests pass a fake one.</param>
 public sealed class CallTimeline(TimeProvider? time = null)
 {
@@ -24,39 +20,21 @@ public sealed class CallTimeline(TimeProvider? time = null)
     private TimeSpan _lastCompleted;
     private TimeSpan _longestGap;
 
-    /// <summary>The longest stretch without a completed call so far; the start of the run counts.</summary>
-    public TimeSpan LongestGap
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _longestGap;
-            }
-        }
-    }
-
     public void StartPhase(string name)
     {
         lock (_gate)
-        {
             _phases.Add(new Phase(name, _time.GetElapsedTime(_started)));
-        }
     }
 
-    /// <summary>
-    /// Starts a phase for each line of <paramref name="marks"/> (the program's standard input). A
+    /// <summary>Starts a phase for each line of <paramref name="marks"/> (the program's standard input). A
     /// console read blocks its thread and cannot be cancelled, so a background thread reads; it ends
-    /// with the input or with the process.
-    /// </summary>
+    /// with the input or with the process.</summary>
     public void FollowMarks(TextReader marks) => new Thread(() =>
     {
         try
         {
             while (marks.ReadLine() is { } line)
-            {
                 StartPhase(line.Trim());
-            }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {

@@ -31,8 +31,6 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
 
     public CallTally Tally => _tally;
 
-    public CallTimeline Timeline => _timeline;
-
     /// <param name="cancellationToken">Ctrl+C: stop early, still print the summary.</param>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {

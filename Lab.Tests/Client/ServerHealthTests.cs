@@ -187,7 +187,7 @@ public class ServerHealthTests
     private static InstanceMeta Weighted(InstanceMeta instance, double weight)
     {
         var weighted = new InstanceMeta { Host = instance.Host, Port = instance.Port };
-        weighted.Parameters[InstanceMeta.WeightParameter] = System.Text.Json.JsonSerializer.SerializeToElement(weight);
+        weighted.Parameters["weight"] = System.Text.Json.JsonSerializer.SerializeToElement(weight);
         return weighted;
     }
 
