@@ -132,13 +132,17 @@ internal static class MultiHostScenarios
         }
 
         await context.ExpectListedAsync(context.Probe(registry), [a, b], "discovery lists both servers at their IPv6 addresses");
-        ManagedProcess[] clients = [.. new[] { "client-1", "client-2" }.Select(name => context.StartClient(["--duration", "4", "--concurrency", "2"], name, network[name]))];
+        ManagedProcess[] clients = [.. new[] { "client-1", "client-2" }.Select(name => context.StartClient(["--duration", "4", "--concurrency", "1"], name, network[name]))];
         int[] exitCodes = await Task.WhenAll(clients.Select(client => client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation)));
         context.Step($"the clients exited with codes {string.Join(", ", exitCodes)}");
         CheckSpread(context, clients, [a, b]);
     }
 
-    /// <summary>Every client ended with 0 failed calls, and each server answered at least 30% of all calls.</summary>
+    /// <summary>
+    /// Every client ended with 0 failed calls, and each server answered at least 30% of all calls.
+    /// The clients make one call at a time: with more, a client prefers the server with fewer calls
+    /// outstanding and the spread would follow each server's speed on a busy machine, not the strategy.
+    /// </summary>
     private static void CheckSpread(ScenarioContext context, IReadOnlyList<ManagedProcess> clients, IReadOnlyList<RunningServer> servers)
     {
         PrintedSummary?[] summaries = [.. clients.Select(client => ClientOutput.Summary(client.Lines))];
