@@ -7,7 +7,8 @@ namespace Lab.Registry;
 
 /// <summary>The registry center's periodic health check (the lab's timer thread inside <c>RegistryService</c>):
 /// every <c>health_check_interval</c> it evicts the instances whose last heartbeat is older than
-/// <c>heartbeat_timeout</c>, so clients stop being sent to servers that died without unregistering.</summary>
+/// <c>heartbeat_timeout</c>, so clients stop being sent to servers that died without unregistering —
+/// unless most of them went silent at once (self-preservation, see <see cref="RegistryService.SelfPreservation"/>).</summary>
 /// <remarks>A hosted service: the host starts it with the registry and stops it (cancelling
 /// <c>stoppingToken</c>) on shutdown, so the loop is owned and awaited. The timer runs on the injected
 /// <see cref="TimeProvider"/>: tests advance a fake clock and the check runs at once.
@@ -24,6 +25,7 @@ public sealed class HealthChecker : BackgroundService
     // Created here, not in ExecuteAsync: the host runs ExecuteAsync on another thread, and a test that
     // advances the clock right after start-up must not slip in before the timer exists.
     private readonly PeriodicTimer _timer;
+    private bool _preserving;   // only the timer loop touches it, one check at a time
 
     public HealthChecker(RegistryService registry, RegistrySettings settings, TimeProvider timeProvider, ILogger<HealthChecker> logger)
     {
@@ -40,6 +42,15 @@ public sealed class HealthChecker : BackgroundService
             {
                 try
                 {
+                    (bool preserving, int silent, int total) = _registry.SelfPreservation();
+                    if (preserving != _preserving)
+                    {
+                        _preserving = preserving;
+                        _logger.LogWarning(preserving
+                            ? "Self-preservation on: {Silent} of {Total} instances missed their heartbeats at once; evicting nobody until heartbeats return"
+                            : "Self-preservation off: {Silent} of {Total} instances silent; evicting again", silent, total);
+                    }
+
                     IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
                     foreach (EvictedInstance gone in evicted)
                         _logger.LogInformation("Evicted {Instance} (no heartbeat for {Seconds} s)", gone.Instance, gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));

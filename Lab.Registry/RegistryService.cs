@@ -80,15 +80,17 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     }
 
     /// <summary>The healthy instances of one protocol, ordered by host and port so answers are stable.
-    /// An instance past its heartbeat timeout is left out even before the next health check evicts it.</summary>
+    /// An instance past its heartbeat timeout is left out even before the next health check evicts it,
+    /// except during <see cref="SelfPreservation">self-preservation</see>.</summary>
     public IReadOnlyList<InstanceMeta> FindHealthy(string protocol)
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
         lock (_gate)
         {
+            bool preserving = SelfPreservationAt(now).Preserving;
             return _instances.Values
                 .Where(entry => string.Equals(entry.Instance.Protocol, protocol, StringComparison.OrdinalIgnoreCase)
-                                && now - entry.LastHeartbeat <= settings.HeartbeatTimeout)
+                                && (preserving || now - entry.LastHeartbeat <= settings.HeartbeatTimeout))
                 .Select(entry => entry.Instance)
                 .OrderBy(instance => instance.Host, StringComparer.OrdinalIgnoreCase)
                 .ThenBy(instance => instance.Port)
@@ -96,13 +98,27 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         }
     }
 
-    /// <summary>Removes every instance whose last heartbeat is older than the heartbeat timeout.</summary>
+    /// <summary>Eureka's self-preservation: when more than <c>self_preservation_percent</c> of the instances,
+    /// and at least two, are silent at once, the likelier story is that the registry was cut off from
+    /// them (a network partition), not that they all died. Evicting them would hand every client an
+    /// empty list; keeping them costs only the failover the clients do anyway. Two at least, so the
+    /// lab's "kill 1 of 2 servers" (one silent, 50%) is still evicted.</summary>
+    public (bool Preserving, int Silent, int Total) SelfPreservation()
+    {
+        DateTimeOffset now = timeProvider.GetUtcNow();
+        lock (_gate)
+            return SelfPreservationAt(now);
+    }
+
+    /// <summary>Removes every instance whose last heartbeat is older than the heartbeat timeout, unless self-preserving.</summary>
     /// <returns>What was removed and how long each had been silent.</returns>
     public IReadOnlyList<EvictedInstance> EvictExpired()
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
         lock (_gate)
         {
+            if (SelfPreservationAt(now).Preserving)
+                return [];
             List<EvictedInstance> evicted = [.. _instances.Values
                 .Where(entry => now - entry.LastHeartbeat > settings.HeartbeatTimeout)
                 .Select(entry => new EvictedInstance(entry.Instance, now - entry.LastHeartbeat))];
@@ -114,6 +130,13 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
 
             return evicted;
         }
+    }
+
+    // Called under _gate.
+    private (bool Preserving, int Silent, int Total) SelfPreservationAt(DateTimeOffset now)
+    {
+        int silent = _instances.Values.Count(entry => now - entry.LastHeartbeat > settings.HeartbeatTimeout);
+        return (silent >= 2 && silent * 100 > settings.SelfPreservationPercent * _instances.Count, silent, _instances.Count);
     }
 
     /// <summary>Every stored instance with the time of its last heartbeat (the dashboard's view).</summary>

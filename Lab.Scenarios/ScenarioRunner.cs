@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Lab.Scenarios.Harness;
+using Lab.Scenarios.Network;
 
 namespace Lab.Scenarios;
 
@@ -76,6 +77,12 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
             const string skipReason = "needs Ctrl+C/SIGTERM delivered to a child process, which Windows cannot do";
             output.WriteLine($"SKIP: {skipReason}");
             return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, skipReason, clock.Elapsed, narrator.Lines, []);
+        }
+
+        if (scenario.NeedsNetwork && LabNetwork.UnsupportedReason() is { } networkReason)
+        {
+            output.WriteLine($"SKIP: {networkReason}");
+            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, networkReason, clock.Elapsed, narrator.Lines, []);
         }
 
         if (ForeignSkipReason(scenario, _foreign) is { } foreignReason)

@@ -18,7 +18,8 @@ public static class ClientApp
         TextWriter output,
         TextWriter error,
         ILoggerFactory? loggerFactory = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        TextReader? phaseMarks = null)
     {
         LabConfiguration configuration = LabConfiguration.Load(options.ConfigPath, Overrides(options));
         ClientSettings settings = ClientSettings.Read(configuration);
@@ -37,7 +38,7 @@ public static class ClientApp
                 return await RunOneCallAsync(client, call, output, error, cancellationToken);
 
             if (options.DurationSeconds is { } seconds)
-                return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error).RunAsync(cancellationToken);
+                return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error, phaseMarks).RunAsync(cancellationToken);
 
             return await new DemoRun(client, output, error).RunAsync(cancellationToken);
         }

@@ -6,9 +6,10 @@ namespace Lab.Client.Cli;
 
 /// <summary><c>--duration SECONDS --concurrency N</c>: N workers call <c>add</c> back to back for that long —
 /// the steady load the scenarios keep on while they kill servers and restart the registry. Prints
-/// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary; exit code 1 if
-/// any call failed.</summary>
-public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error)
+/// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary and the
+/// <see cref="CallTimeline"/> (longest gap, latency per phase); exit code 1 if any call failed. Each
+/// line read from <c>phaseMarks</c> (the program's standard input) starts a new phase.</summary>
+public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error, TextReader? phaseMarks = null)
 {
     // A stream of failures would bury the summary; the first few say what went wrong.
     private const int MaxFailuresShown = 20;
@@ -18,6 +19,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
     private readonly TextWriter _output = TextWriter.Synchronized(output);
     private readonly TextWriter _error = TextWriter.Synchronized(error);
     private readonly CallTally _tally = new();
+    private readonly CallTimeline _timeline = new();
     private int _failuresShown;
 
     /// <param name="cancellationToken">Ctrl+C: stop early, still print the summary.</param>
@@ -28,6 +30,9 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(duration);
         using var workersDone = new CancellationTokenSource();
+
+        if (phaseMarks is not null)
+            _timeline.FollowMarks(phaseMarks);
 
         Task progress = ReportProgressAsync(stopwatch, workersDone.Token);
         try
@@ -41,6 +46,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         }
 
         _tally.WriteSummary(_output);
+        _timeline.WriteSummary(_output);
         return _tally.TotalFailed == 0 ? 0 : 1;
     }
 
@@ -52,6 +58,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         for (long n = 0; !deadline.IsCancellationRequested; n++)
         {
             object?[] args = [worker, n];
+            long started = Stopwatch.GetTimestamp();
             try
             {
                 // add is pure, so a call whose server died mid-call may be re-sent elsewhere: this is
@@ -61,7 +68,9 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
                 string expected = (worker + n + 10).ToString(CultureInfo.InvariantCulture);
                 bool correct = DemoRun.SameValue(result.Value, expected);
                 _tally.Record(result.Server, correct);
-                if (!correct)
+                if (correct)
+                    _timeline.Completed(Stopwatch.GetElapsedTime(started));
+                else
                     await ShowFailureAsync($"{CallText.Call("add", args)} = {CallText.Value(result.Value)}  [server {result.Server}]  WRONG, expected {expected}");
             }
             catch (OperationCanceledException) when (interrupted.IsCancellationRequested)

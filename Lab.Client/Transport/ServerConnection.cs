@@ -35,6 +35,7 @@ public sealed class ServerConnection : IAsyncDisposable
     private readonly MessageWriter _writer;
     private readonly ClientSettings _settings;
     private int _disposed;
+    private string? _abortReason;
 
     private ServerConnection(Socket socket, string server, ClientSettings settings)
     {
@@ -137,6 +138,13 @@ public sealed class ServerConnection : IAsyncDisposable
         return InterpretReply(method, message, readResult);
     }
 
+    /// <summary>Closes the socket; a call waiting for its reply fails with an <see cref="RpcReadException"/> saying <paramref name="reason"/>.</summary>
+    public ValueTask AbortAsync(string? reason)
+    {
+        _abortReason = reason;
+        return DisposeAsync();
+    }
+
     /// <summary>Closes the socket; a call in progress on it fails with a read or write error.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -180,7 +188,7 @@ public sealed class ServerConnection : IAsyncDisposable
         try
         {
             return await _reader.ReadMessageAsync(_settings.ReadTimeout, callDeadline.Token)
-                   ?? throw new RpcReadException(Server, "the server closed the connection without replying");
+                   ?? throw new RpcReadException(Server, _abortReason ?? "the server closed the connection without replying");
         }
         catch (Exception ex)
         {
@@ -191,7 +199,7 @@ public sealed class ServerConnection : IAsyncDisposable
             if (ex is MessageReadTimeoutException)
                 throw new RpcReadException(Server, $"the reply started but did not finish within the read timeout ({ex.Message})", ex);
             if (ex is FramingException or IOException or SocketException or ObjectDisposedException)
-                throw new RpcReadException(Server, ex.Message, ex);
+                throw new RpcReadException(Server, _abortReason ?? ex.Message, ex);
             throw;
         }
     }

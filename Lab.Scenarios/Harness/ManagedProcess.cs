@@ -87,7 +87,8 @@ internal sealed class ManagedProcess : IAsyncDisposable
     /// Starts <paramref name="fileName"/> with redirected streams and begins recording its output;
     /// <paramref name="onLine"/> sees every line as it arrives (the narration's live echo).
     /// </summary>
-    public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<ManagedProcess, OutputLine>? onLine)
+    public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<ManagedProcess, OutputLine>? onLine,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -107,6 +108,10 @@ internal sealed class ManagedProcess : IAsyncDisposable
 
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach ((string variable, string value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[variable] = value;
+        }
 
         var process = new Process { StartInfo = startInfo };
         process.Start();
@@ -211,6 +216,16 @@ internal sealed class ManagedProcess : IAsyncDisposable
     /// <summary>Sends SIGTERM and waits up to <paramref name="timeout"/> for the exit; returns the exit code.</summary>
     public Task<int> TerminateAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         SignalAndWaitAsync(ProcessSignal.Terminate, timeout, cancellationToken);
+
+    /// <summary>SIGSTOP (<see cref="ProcessSignal.Freeze"/>) or SIGCONT (<see cref="ProcessSignal.Resume"/>), without waiting for anything.</summary>
+    public void Signal(ProcessSignal signal) => ProcessSignals.Send(_process, signal);
+
+    /// <summary>Writes one line to the process's standard input (the client reads phase marks there).</summary>
+    public async Task WriteInputLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
 
     /// <summary>Kills the process if it is still running, then releases it.</summary>
     public async ValueTask DisposeAsync()

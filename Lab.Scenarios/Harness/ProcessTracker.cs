@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Lab.Scenarios.Network;
 
 namespace Lab.Scenarios.Harness;
 
@@ -96,7 +97,12 @@ internal static class ProcessTracker
         }
 
         ConsoleCancelEventHandler cancelKeyPress = (_, e) => Interrupted(cancel => e.Cancel = cancel);
-        EventHandler processExit = (_, _) => KillAll();
+        EventHandler processExit = (_, _) =>
+        {
+            KillAll();
+            // After the kills: a namespace lives on while a process runs in it.
+            LabNetwork.DisposeAll();
+        };
         Console.CancelKeyPress += cancelKeyPress;
         AppDomain.CurrentDomain.ProcessExit += processExit;
 
