@@ -132,6 +132,7 @@ public sealed class RegistryClient : IAsyncDisposable
                 _logger.LogDebug("Registry poll failed: {Reason}", ex.Message);
             }
 
+            ClientMetrics.DiscoveryRefreshed(succeeded: false);
             return false;
         }
 
@@ -184,6 +185,7 @@ public sealed class RegistryClient : IAsyncDisposable
             LogChanges(previous, found);
         }
 
+        ClientMetrics.DiscoveryRefreshed(succeeded: true);
         return true;
     }
 

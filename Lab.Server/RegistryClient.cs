@@ -135,6 +135,8 @@ public sealed class RegistryClient : IAsyncDisposable
             {
                 try
                 {
+                    // The heartbeat carries this server's call counters to the registry's dashboard.
+                    ServerMetrics.StampHeartbeat(instance.Parameters);
                     await SendAsync(RegisterPath, instance, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TimeoutException && !stoppingToken.IsCancellationRequested)
