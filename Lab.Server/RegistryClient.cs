@@ -57,6 +57,11 @@ public sealed class RegistryClient : IAsyncDisposable
             BaseAddress = registry.BaseUri,
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        if (registry.Token.Length > 0)
+        {
+            // The registry's shared token: without it, register and unregister are refused (401).
+            _http.DefaultRequestHeaders.Authorization = new("Bearer", registry.Token);
+        }
     }
 
     /// <summary>The registry's address as logs show it: <c>http://127.0.0.1:9999</c>.</summary>
@@ -139,8 +144,10 @@ public sealed class RegistryClient : IAsyncDisposable
                     ServerMetrics.StampHeartbeat(instance.Parameters);
                     await SendAsync(RegisterPath, instance, stoppingToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is HttpRequestException or TimeoutException && !stoppingToken.IsCancellationRequested)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
+                    // Any exception, not only HTTP ones: a heartbeat that gives up for good (even on a
+                    // bug, or a process briefly out of file descriptors) leaves a server nobody finds.
                     // Once per outage, not once per attempt: a down registry must not flood the log.
                     if (!inOutage)
                     {
@@ -178,11 +185,6 @@ public sealed class RegistryClient : IAsyncDisposable
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopped: the only way out of the loop.
-        }
-        catch (Exception ex)
-        {
-            // A bug, not an outage (those are handled above). Say so; the server keeps serving.
-            _logger.LogError(ex, "Heartbeat loop failed; the server is no longer heartbeating");
         }
     }
 

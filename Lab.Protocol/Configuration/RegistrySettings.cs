@@ -30,6 +30,15 @@ public sealed record RegistrySettings
     /// <summary>Largest request body accepted, in bytes. Default 64 KiB (an InstanceMeta is tiny).</summary>
     public int MaxBodySize { get; init; } = 64 * 1024;
 
+    /// <summary>At most this many instances are stored; a new one beyond it is refused (503). Default 1000.</summary>
+    public int MaxInstances { get; init; } = 1000;
+
+    /// <summary>
+    /// Shared secret; when set, register and unregister need <c>Authorization: Bearer TOKEN</c> (servers
+    /// send it) and discovery stays open. Default empty: no token.
+    /// </summary>
+    public string Token { get; init; } = "";
+
     /// <summary>The registry's base URL, as servers and clients dial it.</summary>
     public Uri BaseUri => new($"http://{Discovery.InstanceMeta.FormatAddress(Host, Port)}/");
 
@@ -45,6 +54,8 @@ public sealed record RegistrySettings
             HeartbeatTimeout = section.GetSeconds("heartbeat_timeout", defaults.HeartbeatTimeout.TotalSeconds),
             SelfPreservationPercent = section.GetInt("self_preservation_percent", defaults.SelfPreservationPercent, 0, 100),
             MaxBodySize = section.GetInt("max_body_size", defaults.MaxBodySize, 256, 16 * 1024 * 1024),
+            MaxInstances = section.GetInt("max_instances", defaults.MaxInstances, 1, 1_000_000),
+            Token = section.GetString("token", defaults.Token),
         };
     }
 }
