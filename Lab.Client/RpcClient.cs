@@ -42,14 +42,14 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     private readonly ClientSettings _settings;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly RegistryClient? _registry;
+    private readonly IServiceDiscovery? _registry;
     private readonly IReadOnlyList<InstanceMeta> _directServer;
     private readonly LoadBalance _loadBalance;
     private readonly ConcurrentDictionary<InstanceKey, ConnectionPool> _pools = new();
     private readonly ConcurrentDictionary<string, IReadOnlySet<string>> _methodsByServer = new(StringComparer.OrdinalIgnoreCase);
     private int _disposed;
 
-    private RpcClient(ClientSettings settings, ILoggerFactory? loggerFactory, RegistryClient? registry, InstanceMeta? directServer, LoadBalance? loadBalance)
+    private RpcClient(ClientSettings settings, ILoggerFactory? loggerFactory, IServiceDiscovery? registry, InstanceMeta? directServer, LoadBalance? loadBalance)
     {
         _settings = settings;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -60,7 +60,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The registry client in registry mode; null in direct mode.</summary>
-    public RegistryClient? Registry => _registry;
+    public IServiceDiscovery? Registry => _registry;
 
     /// <summary>The servers calls can go to now: the cache in registry mode, the one server in direct mode.</summary>
     public IReadOnlyList<InstanceMeta> Instances => _registry?.Instances ?? _directServer;
@@ -95,7 +95,9 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(settings);
         ILoggerFactory factory = loggerFactory ?? NullLoggerFactory.Instance;
-        var registryClient = new RegistryClient(registry, settings, factory.CreateLogger<RegistryClient>());
+        IServiceDiscovery registryClient = registry.Backend == RegistryBackend.Etcd
+            ? new Lab.Discovery.Etcd.EtcdDiscovery(registry, settings, factory.CreateLogger<Lab.Discovery.Etcd.EtcdDiscovery>())
+            : new RegistryClient(registry, settings, factory.CreateLogger<RegistryClient>());
         try
         {
             await registryClient.StartAsync(cancellationToken);
@@ -253,7 +255,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                 $"no server available: all {tried.Count} instances failed; the last one said: {lastFailure.Message}", lastFailure);
         }
 
-        string where = _registry is null ? "no server configured" : $"the registry at {_registry.RegistryUri} lists no {RegistryClient.Protocol} instance"
+        string where = _registry is null ? "no server configured" : $"the registry at {_registry.RegistryAddress} lists no {RegistryClient.Protocol} instance"
                                                                     + (_registry.RegistryDown ? " (and is unreachable)" : "");
         throw new NoServerAvailableException($"no server available: {where}");
     }

@@ -37,7 +37,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
     private readonly ServerSettings _settings;
     private readonly ILogger<RpcServer> _logger;
     private readonly TcpServer _tcp;
-    private readonly RegistryClient _registry;
+    private readonly IServiceRegistration _registry;
     private readonly IHostApplicationLifetime? _lifetime;
     private CancellationTokenRegistration _listenerFailure;
     private bool _started;
@@ -57,7 +57,9 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         _settings = settings ?? throw new ArgumentNullException(nameof(settings));
         _logger = loggerFactory.CreateLogger<RpcServer>();
         _tcp = new TcpServer(stub, settings, loggerFactory);
-        _registry = new RegistryClient(registry, settings, loggerFactory.CreateLogger<RegistryClient>());
+        _registry = registry.Backend == RegistryBackend.Etcd
+            ? new Lab.Discovery.Etcd.EtcdRegistration(registry, settings, loggerFactory.CreateLogger<Lab.Discovery.Etcd.EtcdRegistration>())
+            : new RegistryClient(registry, settings, loggerFactory.CreateLogger<RegistryClient>());
     }
 
     /// <summary>The bound address and real port (after start).</summary>
@@ -88,7 +90,6 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         IPEndPoint bound = _tcp.LocalEndPoint;
         _logger.LogInformation("Server listening on {Address}", InstanceMeta.FormatAddress(bound.Address.ToString(), bound.Port));
         Instance = new InstanceMeta { Protocol = "json", Host = ChooseAdvertisedHost(_settings.AdvertiseHost, bound.Address), Port = bound.Port };
-        _registry.Start(Instance);
         // Passive shutdown (SPEC §1): a server that can no longer accept must leave the registry and stop.
         _listenerFailure = _tcp.ListenerFailed.Register(() =>
         {
@@ -96,7 +97,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
             _logger.LogCritical("Stopping the server: it can no longer accept connections");
             _lifetime?.StopApplication();
         });
-        return Task.CompletedTask;
+        return _registry.StartAsync(Instance, cancellationToken);
     }
 
     /// <summary>Graceful stop; see the class remarks. Safe to call twice, or without a start.</summary>

@@ -1,5 +1,15 @@
 namespace Lab.Protocol.Configuration;
 
+/// <summary>Who keeps the list of servers.</summary>
+public enum RegistryBackend
+{
+    /// <summary>The lab's registry center (Lab.Registry): HTTP, heartbeats, polling.</summary>
+    Builtin,
+
+    /// <summary>An etcd cluster: a lease per server, a watch per client, a Raft majority behind both.</summary>
+    Etcd,
+}
+
 /// <summary>
 /// <c>[registry]</c>: where the registry center listens (and so where servers and clients find it),
 /// and how it judges health. Defaults are those documented in <c>config.ini</c>.
@@ -23,6 +33,15 @@ public sealed record RegistrySettings
     /// <summary>Largest request body accepted, in bytes. Default 64 KiB (an InstanceMeta is tiny).</summary>
     public int MaxBodySize { get; init; } = 64 * 1024;
 
+    /// <summary>builtin (the registry center above) or etcd. Default builtin.</summary>
+    public RegistryBackend Backend { get; init; } = RegistryBackend.Builtin;
+
+    /// <summary>etcd's client URLs (backend = etcd); comma-separated in the file. Default http://127.0.0.1:2379.</summary>
+    public string EtcdEndpoints { get; init; } = "http://127.0.0.1:2379";
+
+    /// <summary>The etcd key prefix every server registers under. Default /rpclab.</summary>
+    public string EtcdPrefix { get; init; } = "/rpclab";
+
     /// <summary>The registry's base URL, as servers and clients dial it.</summary>
     public Uri BaseUri => new($"http://{Discovery.InstanceMeta.FormatAddress(Host, Port)}/");
 
@@ -37,6 +56,9 @@ public sealed record RegistrySettings
             HealthCheckInterval = section.GetSeconds("health_check_interval", defaults.HealthCheckInterval.TotalSeconds),
             HeartbeatTimeout = section.GetSeconds("heartbeat_timeout", defaults.HeartbeatTimeout.TotalSeconds),
             MaxBodySize = section.GetInt("max_body_size", defaults.MaxBodySize, 256, 16 * 1024 * 1024),
+            Backend = section.GetEnum("backend", defaults.Backend),
+            EtcdEndpoints = section.GetString("etcd_endpoints", defaults.EtcdEndpoints),
+            EtcdPrefix = section.GetString("etcd_prefix", defaults.EtcdPrefix).TrimEnd('/'),
         };
     }
 }

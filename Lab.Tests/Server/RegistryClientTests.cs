@@ -36,7 +36,7 @@ public class RegistryClientTests
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RegistryClient client = CreateClient(registry.Port);
 
-        client.Start(Instance);
+        await client.StartAsync(Instance);
 
         await registry.WaitUntilAsync(r => r.CountEvents($"register {InstanceText}") >= 3, "three registrations");
         await _log.WaitForLineAsync($@"INFO  RegistryClient: Registered with registry at http://127\.0\.0\.1:{registry.Port} as json://127\.0\.0\.1:5555");
@@ -50,7 +50,7 @@ public class RegistryClientTests
         await using FakeRegistry registry = FakeRegistry.NotStarted();
         await using RegistryClient client = CreateClient(registry.Port);
 
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{registry.Port}: .*; serving anyway and retrying");
         await _log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
         await registry.StartAsync();
@@ -65,7 +65,7 @@ public class RegistryClientTests
     {
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RegistryClient client = CreateClient(registry.Port);
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the first registration");
 
         await registry.StopAsync();
@@ -82,7 +82,7 @@ public class RegistryClientTests
     {
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RegistryClient client = CreateClient(registry.Port);
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await registry.WaitUntilAsync(r => r.CountEvents("register") >= 2, "a heartbeat");
 
         bool unregistered = await client.StopAsync();
@@ -102,7 +102,7 @@ public class RegistryClientTests
     {
         await using FakeRegistry registry = FakeRegistry.NotStarted();
         await using RegistryClient client = CreateClient(registry.Port);
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await _log.WaitForLineAsync("Registry unreachable");
 
         bool unregistered = await client.StopAsync().WaitAsync(TestTimeouts.Unexpected);
@@ -121,7 +121,7 @@ public class RegistryClientTests
         int port = ((IPEndPoint)silent.LocalEndPoint!).Port;
         await using RegistryClient client = CreateClient(port, TestSettings.Server() with { RegistryTimeout = TimeSpan.FromSeconds(0.2) });
 
-        client.Start(Instance);
+        await client.StartAsync(Instance);
 
         await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{port}: no answer from http://127\.0\.0\.1:{port}/myRegistry/register within 0\.2 s");
     }
