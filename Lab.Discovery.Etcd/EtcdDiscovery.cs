@@ -172,6 +172,10 @@ public sealed class EtcdDiscovery : IServiceDiscovery
             {
                 _logger.LogInformation("etcd watch ended ({Reason}); reading the list again and watching anew", ex.Message);
             }
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                break;   // stopping cancels the stream: the loop's normal end
+            }
 
             haveFreshRead = false;
             try
