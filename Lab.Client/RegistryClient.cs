@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
@@ -63,7 +62,6 @@ public sealed class RegistryClient : IServiceDiscovery
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
-        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
     }
 
     /// <inheritdoc/>
@@ -184,14 +182,7 @@ public sealed class RegistryClient : IServiceDiscovery
         deadline.CancelAfter(_settings.RegistryTimeout);
         try
         {
-            using HttpResponseMessage response = await _http.GetAsync(_findUri, HttpCompletionOption.ResponseContentRead, deadline.Token);
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}");
-            }
-
-            await using Stream body = await response.Content.ReadAsStreamAsync(deadline.Token);
-            using JsonDocument document = await JsonDocument.ParseAsync(body, ProtocolJson.DocumentOptions, deadline.Token);
+            using JsonDocument document = await RegistryHttp.GetJsonAsync(_http, _findUri, deadline.Token);
             if (document.RootElement.ValueKind != JsonValueKind.Array)
             {
                 throw new FormatException("the registry's answer is not a JSON array");

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -129,14 +128,7 @@ public sealed class RegistryClient : IServiceRegistration
         deadline.CancelAfter(_settings.RegistryTimeout);
         try
         {
-            using HttpResponseMessage response = await _http
-                .PostAsJsonAsync(path, instance, ProtocolJson.Options, deadline.Token)
-                .ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                string body = await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false);
-                throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}: {body.Trim()}");
-            }
+            await RegistryHttp.PostAsync(_http, new Uri(path, UriKind.Relative), instance, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
