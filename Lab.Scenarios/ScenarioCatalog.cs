@@ -23,6 +23,7 @@ internal static class ScenarioCatalog
         .. ServerStopScenarios.All,
         .. ClientTimeoutScenarios.All,
         .. ServerTimeoutScenarios.All,
+        .. EtcdScenarios.All,
     ];
 
     /// <summary>The scenario with this name (case-insensitive), or null.</summary>

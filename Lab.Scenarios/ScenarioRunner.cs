@@ -63,6 +63,12 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
             return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, skipReason, clock.Elapsed, narrator.Lines, []);
         }
 
+        if (scenario.MissingPrerequisite?.Invoke() is { } missing)
+        {
+            output.WriteLine($"SKIP: {missing}");
+            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, missing, clock.Elapsed, narrator.Lines, []);
+        }
+
         TimeSpan limit = scenario.MinimumTimeout is { } minimum && minimum > scenarioTimeout ? minimum : scenarioTimeout;
         string workDirectory = Path.Combine(Path.GetTempPath(), "rpclab-scenarios", $"{scenario.Name}-{Guid.NewGuid():N}"[..(scenario.Name.Length + 9)]);
         Directory.CreateDirectory(workDirectory);

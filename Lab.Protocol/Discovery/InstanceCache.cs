@@ -44,7 +44,7 @@ public sealed class InstanceCache(string registryAddress, TimeSpan dropFor, ILog
             {
                 lock (_gate)
                 {
-                    LogChanges(Publish(), _instances);
+                    Publish();
                 }
             }
 
@@ -101,8 +101,9 @@ public sealed class InstanceCache(string registryAddress, TimeSpan dropFor, ILog
                 _dropped.Remove(key);
             }
 
+            IReadOnlyList<InstanceMeta> previous = _listed;
             _listed = found;
-            IReadOnlyList<InstanceMeta> previous = Publish();
+            Publish();
             if (_down)
             {
                 logger.LogInformation("Registry reachable again at {Registry}; {Count} instances: {Instances}", registryAddress, _instances.Count, Describe(_instances));
@@ -114,7 +115,9 @@ public sealed class InstanceCache(string registryAddress, TimeSpan dropFor, ILog
             }
             else
             {
-                LogChanges(previous, _instances);
+                // What the registry lists, not what failover left: "removed" is the moment discovery
+                // itself says a server is gone, even if a failed call dropped it earlier.
+                LogChanges(previous, found);
             }
 
             (_down, _discovered) = (false, true);

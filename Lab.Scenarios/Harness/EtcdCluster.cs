@@ -50,10 +50,17 @@ internal sealed partial class EtcdCluster : IAsyncDisposable
     public string Name(int index) => _members[index].Name;
 
     /// <summary>The full path of the <c>etcd</c> program, or null when it is not installed.</summary>
-    public static string? FindEtcd() =>
+    public static string? FindEtcd() => FindProgram("etcd");
+
+    /// <summary>The full path of <paramref name="name"/> on the PATH, or null.</summary>
+    public static string? FindProgram(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, "etcd"))
+            .Select(directory => Path.Combine(directory, name))
             .FirstOrDefault(File.Exists);
+
+    /// <summary>Why the etcd scenarios cannot run here, or null when etcd and etcdctl are installed.</summary>
+    public static string? Missing() =>
+        FindEtcd() is null || FindProgram("etcdctl") is null ? $"etcd is not installed; to run this scenario: {InstallCommand} etcd-client" : null;
 
     /// <summary>Starts <paramref name="size"/> members and waits until each serves clients.</summary>
     /// <param name="size">1 or 3.</param>
