@@ -2,10 +2,9 @@ namespace Lab.Protocol.Discovery;
 
 /// <summary>
 /// The server side of discovery, whoever keeps the list: register this server, keep the entry alive
-/// while it runs, remove it on a graceful stop. The built-in registry does it with HTTP heartbeats
-/// (Lab.Server's <c>RegistryClient</c>), etcd with a lease (<c>EtcdRegistration</c>).
+/// while it runs, remove it on a graceful stop. Built in: Lab.Server's <c>RegistryClient</c> (HTTP
+/// heartbeats); on etcd: <c>EtcdRegistration</c> (a lease). <see cref="StartAsync"/> once, then <see cref="StopAsync"/> once.
 /// </summary>
-/// <remarks>Concurrency: <see cref="StartAsync"/> once, then <see cref="StopAsync"/> once.</remarks>
 public interface IServiceRegistration : IAsyncDisposable
 {
     /// <summary>Where the list is kept, as logs show it: <c>http://127.0.0.1:9999</c>.</summary>
@@ -14,26 +13,24 @@ public interface IServiceRegistration : IAsyncDisposable
     /// <summary>Starts keeping <paramref name="instance"/> registered, in the background; returns at once.</summary>
     Task StartAsync(InstanceMeta instance, CancellationToken cancellationToken = default);
 
-    /// <summary>Stops the keep-alive (none can follow), then removes the entry. Never throws.</summary>
-    /// <returns>True if the registry confirmed the removal.</returns>
+    /// <summary>Stops the keep-alive (none can follow), then removes the entry. Never throws; true if the registry confirmed.</summary>
     Task<bool> StopAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>
-/// The client side of discovery: list the servers and follow changes into an <see cref="InstanceCache"/>.
-/// The built-in registry is polled (Lab.Client's <c>RegistryClient</c>), etcd is watched
-/// (<c>EtcdDiscovery</c>). Load balancing, failover and the call path only see this.
+/// The client side of discovery: list the servers, follow changes into an <see cref="InstanceCache"/>.
+/// Built in: Lab.Client's <c>RegistryClient</c> (polling); on etcd: <c>EtcdDiscovery</c> (a watch).
+/// Load balancing, failover and the call path see only this. All members but start/stop may be called from any thread.
 /// </summary>
-/// <remarks>Concurrency: every member but start/stop may be called from any thread at any time.</remarks>
 public interface IServiceDiscovery : IAsyncDisposable
 {
-    /// <summary>Where the list is kept, as logs show it: <c>http://127.0.0.1:9999</c>.</summary>
+    /// <inheritdoc cref="IServiceRegistration.RegistryAddress"/>
     string RegistryAddress { get; }
 
-    /// <summary>The servers to call now: an immutable snapshot.</summary>
+    /// <inheritdoc cref="InstanceCache.Instances"/>
     IReadOnlyList<InstanceMeta> Instances { get; }
 
-    /// <summary>True while the registry cannot be reached (the cache is then the last known list).</summary>
+    /// <inheritdoc cref="InstanceCache.RegistryDown"/>
     bool RegistryDown { get; }
 
     /// <summary>Reads the list once, then follows changes in the background. A registry that is down is not fatal.</summary>
@@ -45,6 +42,6 @@ public interface IServiceDiscovery : IAsyncDisposable
     /// <summary>Reads the list now. False (cache kept) when the registry cannot be reached.</summary>
     Task<bool> RefreshAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Drops a server that failed (see <see cref="InstanceCache.Remove"/>).</summary>
+    /// <inheritdoc cref="InstanceCache.Remove"/>
     bool Remove(InstanceMeta instance);
 }

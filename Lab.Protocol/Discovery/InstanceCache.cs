@@ -30,7 +30,7 @@ public sealed class InstanceCache(string registryAddress, TimeSpan dropFor, ILog
     private IReadOnlyList<InstanceMeta> _instances = [];
     private DateTimeOffset? _emptySince;
     private long _nextDropEndTicks = long.MaxValue;   // when the first drop ends; read without the lock
-    private bool _down;
+    private bool _down;   // written under _gate, read without it
     private bool _discovered;
 
     /// <summary>The servers to call now; a snapshot that never changes after it is handed out.</summary>
@@ -53,16 +53,7 @@ public sealed class InstanceCache(string registryAddress, TimeSpan dropFor, ILog
     }
 
     /// <summary>True from a failed read until the next successful one.</summary>
-    public bool RegistryDown
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _down;
-            }
-        }
-    }
+    public bool RegistryDown => Volatile.Read(ref _down);
 
     /// <summary>
     /// Takes the registry's current list. The built-in registry, just restarted, lists nothing until

@@ -14,13 +14,7 @@ namespace Lab.Protocol.Discovery;
 /// </remarks>
 public static class KeepAliveLoop
 {
-    /// <param name="renewAsync">Registers or renews once; throws when the registry cannot be reached.</param>
-    /// <param name="instance">The server being kept registered, for the log.</param>
-    /// <param name="registryAddress">Where, for the log.</param>
-    /// <param name="interval">Time between renewals.</param>
-    /// <param name="timeProvider">The clock for the waits.</param>
-    /// <param name="logger">Where registrations and outages are logged.</param>
-    /// <param name="stoppingToken">Ends the loop.</param>
+    /// <summary>Runs until <paramref name="stoppingToken"/> fires; <paramref name="renewAsync"/> throws when the registry cannot be reached.</summary>
     public static async Task RunAsync(Func<CancellationToken, Task> renewAsync, InstanceMeta instance, string registryAddress,
         TimeSpan interval, TimeProvider timeProvider, ILogger logger, CancellationToken stoppingToken)
     {
