@@ -16,6 +16,10 @@
     ./run-scenarios.ps1 graceful-stop server-killed-failover -Report grading/run1.md
 .EXAMPLE
     ./run-scenarios.ps1                  # all of them
+.EXAMPLE
+    ./run-scenarios.ps1 -ServerCommand 'python3 server.py -l {host} -p {port}' -Rubric Lab.Scenarios/rubric.ini
+    # grades another implementation's server; placeholders: {host} {port} {registry_host}
+    # {registry_port} {config} {workdir} {mode}
 #>
 [CmdletBinding()]
 param(
@@ -34,6 +38,18 @@ param(
 
     # Seconds one scenario may take before it is stopped and counted as FAIL.
     [double] $Timeout = 0,
+
+    # INI file of points per scenario: the summary and the report end with the score.
+    [string] $Rubric,
+
+    # Grade another implementation's registry: a command template run instead of Lab.Registry.
+    [string] $RegistryCommand,
+
+    # Grade another implementation's server: a command template run instead of Lab.Server.
+    [string] $ServerCommand,
+
+    # Grade another implementation's client: a command template run instead of Lab.Client.
+    [string] $ClientCommand,
 
     # Build configuration of the programs to run.
     [ValidateSet('Debug', 'Release')]
@@ -55,6 +71,10 @@ if ($List) { $runnerArguments += '--list' }
 if ($Config) { $runnerArguments += @('--config', $Config) }
 if ($Report) { $runnerArguments += @('--report', $Report) }
 if ($Timeout -gt 0) { $runnerArguments += @('--timeout', $Timeout.ToString([System.Globalization.CultureInfo]::InvariantCulture)) }
+if ($Rubric) { $runnerArguments += @('--rubric', $Rubric) }
+if ($RegistryCommand) { $runnerArguments += @('--registry-command', $RegistryCommand) }
+if ($ServerCommand) { $runnerArguments += @('--server-command', $ServerCommand) }
+if ($ClientCommand) { $runnerArguments += @('--client-command', $ClientCommand) }
 $runnerArguments += $Scenario
 
 & dotnet @runnerArguments

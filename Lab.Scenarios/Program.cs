@@ -9,6 +9,7 @@ using Lab.Scenarios.Harness;
 //   dotnet run --project Lab.Scenarios -- --list
 //   dotnet run --project Lab.Scenarios -- happy-path
 //   dotnet run --project Lab.Scenarios                  (all of them)
+//   dotnet run --project Lab.Scenarios -- --server-command "python3 server.py -l {host} -p {port}" --rubric rubric.ini
 var namesArgument = new Argument<string[]>("scenarios")
 {
     Description = "Scenarios to run, by name (see --list); none = all of them",
@@ -32,21 +33,49 @@ var timeoutOption = new Option<double>("--timeout")
     HelpName = "SECONDS",
 };
 
+var rubricOption = new Option<string?>("--rubric")
+{
+    Description = "INI file of points per scenario (name = points): the summary and the report end with the score",
+    HelpName = "FILE",
+};
+const string Placeholders = "placeholders: {host} {port} {registry_host} {registry_port} {config} {workdir} {mode}";
+var registryCommandOption = new Option<string?>("--registry-command")
+{
+    Description = $"Grade another implementation's registry: a command run through the shell instead of Lab.Registry ({Placeholders})",
+    HelpName = "COMMAND",
+};
+var serverCommandOption = new Option<string?>("--server-command")
+{
+    Description = $"Grade another implementation's server: a command run instead of Lab.Server, e.g. \"python3 server.py -l {{host}} -p {{port}}\" ({Placeholders})",
+    HelpName = "COMMAND",
+};
+var clientCommandOption = new Option<string?>("--client-command")
+{
+    Description = $"Grade another implementation's client: a command run instead of Lab.Client; {{mode}} is server or registry ({Placeholders})",
+    HelpName = "COMMAND",
+};
+
 var root = new RootCommand("RpcLab scenario runner: starts the real registry, server and client, injects one fault per scenario, "
                            + "narrates what happens and ends each with PASS or FAIL. Exit code = number of failed scenarios.")
 {
-    namesArgument, listOption, configOption, reportOption, timeoutOption,
+    namesArgument, listOption, configOption, reportOption, timeoutOption, rubricOption,
+    registryCommandOption, serverCommandOption, clientCommandOption,
 };
 
 root.SetAction(async (parseResult, _) =>
 {
     if (parseResult.GetValue(listOption))
     {
+        // The grades column: which foreign program (--registry/--server/--client-command) each scenario can grade.
         int width = ScenarioCatalog.All.Max(scenario => scenario.Name.Length);
+        Console.WriteLine($"{"scenario".PadRight(width)}  grades  what it demonstrates  [requirement]");
         foreach (Scenario scenario in ScenarioCatalog.All)
         {
-            Console.WriteLine($"{scenario.Name.PadRight(width)}  {scenario.Demonstrates}  [{scenario.Requirement}]");
+            string grades = string.Concat(Enum.GetValues<LabProgram>().Select(kind => scenario.Grades.Contains(kind) ? kind.ToString()[..1] : "-"));
+            Console.WriteLine($"{scenario.Name.PadRight(width)}  {grades,-6}  {scenario.Demonstrates}  [{scenario.Requirement}]");
         }
+
+        Console.WriteLine("grades: R/S/C = can grade a foreign registry/server/client given with --registry/--server/--client-command");
 
         return 0;
     }
@@ -64,7 +93,9 @@ root.SetAction(async (parseResult, _) =>
         LabPrograms programs = LabPrograms.Locate();
         programs.EnsureBuilt();
         ScenarioTimings timings = ScenarioTimings.Load(parseResult.GetValue(configOption));
-        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out);
+        Rubric? rubric = parseResult.GetValue(rubricOption) is { } rubricPath ? Rubric.Load(rubricPath, ScenarioCatalog.All.Select(scenario => scenario.Name)) : null;
+        var foreign = new ForeignPrograms(parseResult.GetValue(registryCommandOption), parseResult.GetValue(serverCommandOption), parseResult.GetValue(clientCommandOption));
+        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out, foreign);
         IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
 
         using var interrupted = new CancellationTokenSource();
@@ -81,13 +112,14 @@ root.SetAction(async (parseResult, _) =>
             results.Add(await runner.RunAsync(scenario, interrupted.Token));
         }
 
-        ScenarioReport.WriteSummary(Console.Out, results, clock.Elapsed);
+        IReadOnlyList<string>? score = rubric?.Score(results);
+        ScenarioReport.WriteSummary(Console.Out, results, clock.Elapsed, score);
         if (interrupted.IsCancellationRequested && results.Count < selected.Count)
         {
             Console.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
         }
 
-        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot));
+        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot), score);
         Console.WriteLine($"report: {markdown} (and {Path.GetFileName(json)})");
         int failures = results.Count(result => result.Outcome == ScenarioOutcome.Fail);
         return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;

@@ -20,6 +20,13 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
     /// </summary>
     public bool NeedsPosixSignals { get; init; }
 
+    /// <summary>
+    /// The kinds of foreign program (<c>--registry-command</c>...) this scenario can grade: its verdict
+    /// for them comes only from the wire, the registry API, exit codes and timings. With any other
+    /// foreign program it reports SKIP, because it reads our own program's log lines or command line.
+    /// </summary>
+    public IReadOnlyList<LabProgram> Grades { get; init; } = [];
+
     /// <summary>A longer limit than the runner's per-scenario timeout, for scenarios that run load for a while.</summary>
     public TimeSpan? MinimumTimeout { get; init; }
 

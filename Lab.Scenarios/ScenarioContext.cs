@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Lab.Protocol.Discovery;
 using Lab.Scenarios.Harness;
 
 namespace Lab.Scenarios;
@@ -42,8 +43,9 @@ internal sealed partial class ScenarioContext : IDisposable
     private readonly List<IDisposable> _owned = [];
     private readonly Dictionary<string, int> _nameCounters = []; // guarded by itself: clients start from parallel tasks
 
-    public ScenarioContext(Narrator narrator, LabPrograms programs, ScenarioTimings timings, string workDirectory, ProcessGroup processes, CancellationToken cancellation)
+    public ScenarioContext(Narrator narrator, LabPrograms programs, ScenarioTimings timings, string workDirectory, ProcessGroup processes, CancellationToken cancellation, ForeignPrograms? foreign = null)
     {
+        Foreign = foreign ?? ForeignPrograms.None;
         Narrator = narrator;
         _programs = programs;
         Timings = timings;
@@ -54,6 +56,9 @@ internal sealed partial class ScenarioContext : IDisposable
     }
 
     public Narrator Narrator { get; }
+
+    /// <summary>The other implementation's programs that replace ours in this run (none by default).</summary>
+    public ForeignPrograms Foreign { get; }
 
     public ScenarioTimings Timings { get; }
 
@@ -107,6 +112,15 @@ internal sealed partial class ScenarioContext : IDisposable
     public async Task<RunningRegistry> StartRegistryAsync(int port = 0, string name = "registry")
     {
         string host = Config.Get("registry:host") ?? "127.0.0.1";
+        if (Foreign.Replaces(LabProgram.Registry))
+        {
+            port = port == 0 ? UnusedPort() : port;
+            Config.Set("registry:port", Invariant(port));
+            ManagedProcess foreign = await StartForeignAsync(LabProgram.Registry, name, host, port);
+            Step($"{name} accepts connections at {host}:{port}; config.ini points servers and clients there");
+            return new RunningRegistry(foreign, host, port) { IsForeign = true };
+        }
+
         ManagedProcess process = Start(LabProgram.Registry, name, ["-l", host, "-p", Invariant(port)]);
         OutputLine ready = await process.WaitForLineAsync(RegistryReady(), StartupTimeout, cancellationToken: Cancellation);
         Match match = RegistryReady().Match(ready.Text);
@@ -119,6 +133,14 @@ internal sealed partial class ScenarioContext : IDisposable
     /// <summary>Starts a server on <paramref name="host"/> (port 0 = a free port) and waits for <c>Server listening on H:P</c>.</summary>
     public async Task<RunningServer> StartServerAsync(string host = "127.0.0.1", int port = 0, string? name = null)
     {
+        if (Foreign.Replaces(LabProgram.Server))
+        {
+            // A foreign server cannot tell us which port it got, so the harness picks a free one.
+            port = port == 0 ? UnusedPort(host) : port;
+            ManagedProcess foreign = await StartForeignAsync(LabProgram.Server, name ?? NextName("server"), host, port);
+            return new RunningServer(foreign, host, port) { IsForeign = true };
+        }
+
         ManagedProcess process = Start(LabProgram.Server, name ?? NextName("server"), ["-l", host, "-p", Invariant(port)]);
         OutputLine ready = await process.WaitForLineAsync(ServerReady(), StartupTimeout, cancellationToken: Cancellation);
         Match match = ServerReady().Match(ready.Text);
@@ -127,19 +149,109 @@ internal sealed partial class ScenarioContext : IDisposable
 
     /// <summary>Waits until the registry logs <c>Registered json://H:P</c> for <paramref name="server"/>.</summary>
     public Task ExpectRegisteredAsync(RunningRegistry registry, RunningServer server, int fromLine = 0) =>
-        ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(server.Address)}\b", $"{registry.Process.Name} registered {server.Process.Name} ({server.Address})", fromLine: fromLine);
+        registry.IsForeign
+            ? ExpectListedAsync(Probe(registry), server)
+            : ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(server.Address)}\b", $"{registry.Process.Name} registered {server.Process.Name} ({server.Address})", fromLine: fromLine);
 
     /// <summary>Starts a client process with <paramref name="arguments"/> (registry mode unless they say <c>-m server</c>).</summary>
     public ManagedProcess StartClient(IReadOnlyList<string> arguments, string? name = null) =>
         Start(LabProgram.Client, name ?? NextName("client"), arguments);
 
     /// <summary>Runs a client to completion and returns its exit code and output.</summary>
+    /// <remarks>
+    /// A foreign client (<c>--client-command</c>) runs its own calls: it is only told where to go —
+    /// <c>{mode}</c> <c>server</c> with the <c>-i</c>/<c>-p</c> of <paramref name="arguments"/> as
+    /// <c>{host}</c>/<c>{port}</c>, else <c>registry</c> with the registry's address there.
+    /// </remarks>
     public async Task<ClientRun> RunClientAsync(IReadOnlyList<string> arguments, TimeSpan? timeout = null, string? name = null)
     {
-        ManagedProcess process = StartClient(arguments, name);
+        ManagedProcess process = Foreign.Replaces(LabProgram.Client) ? StartForeignClient(arguments, name ?? NextName("client")) : StartClient(arguments, name);
         int exitCode = await process.WaitForExitAsync(timeout ?? Unexpected, Cancellation);
         Step($"{process.Name} exited with code {exitCode}");
-        return new ClientRun(process, exitCode);
+        return new ClientRun(process, exitCode) { IsForeign = Foreign.Replaces(LabProgram.Client) };
+    }
+
+    /// <summary>Waits until findAllInstances lists <paramref name="server"/> (among others), and records the check.</summary>
+    public async Task ExpectListedAsync(RegistryProbe probe, RunningServer server)
+    {
+        bool listed = await PollAsync(async token =>
+        {
+            try
+            {
+                return (await probe.ListedAddressesAsync(token)).Contains(server.Address);
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, Unexpected);
+        Check(listed, $"the registry lists {server.Process.Name} ({server.Address})", $"findAllInstances did not list it within {Unexpected.TotalSeconds:0} s");
+    }
+
+    private ManagedProcess StartForeignClient(IReadOnlyList<string> arguments, string name)
+    {
+        int host = IndexOf(arguments, "-i");
+        int port = IndexOf(arguments, "-p");
+        bool direct = host >= 0 && port >= 0;
+        return StartForeign(LabProgram.Client, name,
+            direct ? arguments[host + 1] : Config.Get("registry:host") ?? "127.0.0.1",
+            direct ? int.Parse(arguments[port + 1], CultureInfo.InvariantCulture) : int.Parse(Config.Get("registry:port") ?? "9999", CultureInfo.InvariantCulture),
+            direct ? "server" : "registry");
+
+        // The index of a flag that has a value after it, or -1.
+        static int IndexOf(IReadOnlyList<string> list, string flag) =>
+            Enumerable.Range(0, Math.Max(0, list.Count - 1)).FirstOrDefault(i => list[i] == flag, -1);
+    }
+
+    // Starts the foreign program of this kind through the platform shell, in its own fresh directory.
+    private ManagedProcess StartForeign(LabProgram kind, string name, string host, int port, string mode = "")
+    {
+        string directory = Path.Combine(WorkDirectory, name);
+        Directory.CreateDirectory(directory);
+        var values = new Dictionary<string, string>
+        {
+            ["host"] = host,
+            ["port"] = Invariant(port),
+            ["registry_host"] = Config.Get("registry:host") ?? "127.0.0.1",
+            ["registry_port"] = Config.Get("registry:port") ?? "9999",
+            ["config"] = Config.Path,
+            ["workdir"] = directory,
+            ["mode"] = mode,
+        };
+        string command = Foreign.Expand(kind, values);
+        (string fileName, string[] shellArguments) = ForeignPrograms.ShellCommand(command);
+        ManagedProcess process = _processes.Start(name, fileName, shellArguments, directory);
+        Step($"started {name} (pid {process.Id}, foreign {kind.ToString().ToLowerInvariant()}): {command}");
+        return process;
+    }
+
+    // A foreign registry or server prints nothing we can read: it is ready when its port accepts a connection.
+    private async Task<ManagedProcess> StartForeignAsync(LabProgram kind, string name, string host, int port)
+    {
+        ManagedProcess process = StartForeign(kind, name, host, port);
+        string dial = System.Net.IPAddress.TryParse(host, out IPAddress? address) && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+            ? (address.AddressFamily == AddressFamily.InterNetworkV6 ? "::1" : "127.0.0.1")
+            : host;
+        bool ready = await PollAsync(async token =>
+        {
+            if (process.HasExited)
+            {
+                throw new ScenarioFailedException($"{name} exited with code {process.ExitCode} before accepting connections on {host}:{port}");
+            }
+
+            using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await probe.ConnectAsync(dial, port, token);
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }, StartupTimeout);
+        Check(ready, $"{name} accepts connections on {InstanceMeta.FormatAddress(host, port)}", $"nothing accepted a connection there within {StartupTimeout.TotalSeconds:0} s");
+        return process;
     }
 
     /// <summary>Waits for a line matching <paramref name="pattern"/> and records it as a passed check.</summary>
@@ -219,10 +331,11 @@ internal sealed partial class ScenarioContext : IDisposable
     }
 
     /// <summary>A loopback port nothing listens on right now (for "the registry is down": nothing answers there).</summary>
-    public static int UnusedPort()
+    public static int UnusedPort(string host = "127.0.0.1")
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        IPAddress address = IPAddress.TryParse(host, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
+        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(address, 0));
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 

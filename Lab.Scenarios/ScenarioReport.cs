@@ -22,8 +22,8 @@ internal static class ScenarioReport
     public static string DefaultPath(string repositoryRoot) =>
         Path.Combine(repositoryRoot, "scenario-reports", $"scenarios-{DateTime.Now:yyyyMMdd-HHmmss}.md");
 
-    /// <summary>The table printed at the end of every run.</summary>
-    public static void WriteSummary(TextWriter output, IReadOnlyList<ScenarioResult> results, TimeSpan total)
+    /// <summary>The table printed at the end of every run; then the rubric's score lines, if any (<see cref="Rubric.Score"/>).</summary>
+    public static void WriteSummary(TextWriter output, IReadOnlyList<ScenarioResult> results, TimeSpan total, IReadOnlyList<string>? score = null)
     {
         int width = Math.Max(8, results.Count == 0 ? 0 : results.Max(result => result.Name.Length));
         output.WriteLine();
@@ -39,18 +39,22 @@ internal static class ScenarioReport
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{Count(results, ScenarioOutcome.Pass)} passed, {Count(results, ScenarioOutcome.Fail)} failed, {Count(results, ScenarioOutcome.Skip)} skipped in {total.TotalSeconds:0.0} s"));
+        foreach (string line in score ?? [])
+        {
+            output.WriteLine(line);
+        }
     }
 
     /// <summary>
     /// Writes the Markdown report to <paramref name="path"/> (".md" added if it has another extension)
     /// and the JSON report next to it; returns both paths.
     /// </summary>
-    public static (string Markdown, string Json) Save(IReadOnlyList<ScenarioResult> results, TimeSpan total, string path)
+    public static (string Markdown, string Json) Save(IReadOnlyList<ScenarioResult> results, TimeSpan total, string path, IReadOnlyList<string>? score = null)
     {
         string markdownPath = Path.GetFullPath(Path.GetExtension(path).Equals(".md", StringComparison.OrdinalIgnoreCase) ? path : path + ".md");
         string jsonPath = Path.ChangeExtension(markdownPath, ".json");
         Directory.CreateDirectory(Path.GetDirectoryName(markdownPath)!);
-        File.WriteAllText(markdownPath, Markdown(results, total));
+        File.WriteAllText(markdownPath, Markdown(results, total, score ?? []));
         File.WriteAllText(jsonPath, JsonSerializer.Serialize(new
         {
             finished = DateTimeOffset.Now,
@@ -59,6 +63,7 @@ internal static class ScenarioReport
             passed = Count(results, ScenarioOutcome.Pass),
             failed = Count(results, ScenarioOutcome.Fail),
             skipped = Count(results, ScenarioOutcome.Skip),
+            score,
             scenarios = results.Select(result => new
             {
                 name = result.Name,
@@ -72,7 +77,7 @@ internal static class ScenarioReport
         return (markdownPath, jsonPath);
     }
 
-    private static string Markdown(IReadOnlyList<ScenarioResult> results, TimeSpan total)
+    private static string Markdown(IReadOnlyList<ScenarioResult> results, TimeSpan total, IReadOnlyList<string> score)
     {
         var text = new StringBuilder();
         text.AppendLine("# RpcLab scenario report").AppendLine();
@@ -92,6 +97,17 @@ internal static class ScenarioReport
             text.AppendLine(CultureInfo.InvariantCulture, $"Requirement: {result.Requirement}").AppendLine();
             text.AppendLine("```text");
             foreach (string line in result.Narration)
+            {
+                text.AppendLine(line);
+            }
+
+            text.AppendLine("```");
+        }
+
+        if (score.Count > 0)
+        {
+            text.AppendLine().AppendLine("## Score").AppendLine().AppendLine("```text");
+            foreach (string line in score)
             {
                 text.AppendLine(line);
             }

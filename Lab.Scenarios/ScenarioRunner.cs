@@ -45,8 +45,20 @@ internal sealed record ScenarioResult(
 /// </code>
 /// </example>
 /// </remarks>
-internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timings, TimeSpan scenarioTimeout, TextWriter output)
+internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timings, TimeSpan scenarioTimeout, TextWriter output, ForeignPrograms? foreign = null)
 {
+    private readonly ForeignPrograms _foreign = foreign ?? ForeignPrograms.None;
+
+    /// <summary>Why <paramref name="scenario"/> cannot grade this run's foreign programs, or null when it can.</summary>
+    public static string? ForeignSkipReason(Scenario scenario, ForeignPrograms foreign)
+    {
+        LabProgram[] ungraded = [.. foreign.Kinds.Where(kind => !scenario.Grades.Contains(kind))];
+        return ungraded.Length == 0
+            ? null
+            : $"cannot grade a foreign {string.Join(" or ", ungraded.Select(kind => kind.ToString().ToLowerInvariant()))}: "
+              + $"its verdict reads {string.Join(" and ", ungraded.Select(kind => $"Lab.{kind}"))}'s own log lines or command line";
+    }
+
     public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
     {
         var narrator = new Narrator(output);
@@ -69,12 +81,18 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
             return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, missing, clock.Elapsed, narrator.Lines, []);
         }
 
+        if (ForeignSkipReason(scenario, _foreign) is { } foreignReason)
+        {
+            output.WriteLine($"SKIP: {foreignReason}");
+            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, foreignReason, clock.Elapsed, narrator.Lines, []);
+        }
+
         TimeSpan limit = scenario.MinimumTimeout is { } minimum && minimum > scenarioTimeout ? minimum : scenarioTimeout;
         string workDirectory = Path.Combine(Path.GetTempPath(), "rpclab-scenarios", $"{scenario.Name}-{Guid.NewGuid():N}"[..(scenario.Name.Length + 9)]);
         Directory.CreateDirectory(workDirectory);
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token);
+        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign);
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
 
         ScenarioOutcome outcome = ScenarioOutcome.Pass;

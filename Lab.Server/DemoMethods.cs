@@ -10,6 +10,9 @@ namespace Lab.Server;
 /// <remarks>
 /// Numbers are <see cref="double"/>, as in the lab's Python, so <c>add(1, 2)</c> is 13 (c defaults
 /// to 10) and <c>divide(1, 4)</c> is 0.25. Parameter names are the keyword names callers use.
+/// <c>hi</c> and <c>hello</c> take any JSON value and format it as Python's <c>str()</c> does
+/// (<see cref="PythonText"/>), because lab clients call <c>hi(0)</c>; the methods that need a type
+/// keep it, so <c>to_uppercase(5)</c> is an InvalidArguments reply that says why.
 /// <example>
 /// <code>
 /// var stub = new ServerStub(TimeSpan.FromSeconds(30));
@@ -71,9 +74,10 @@ public sealed class DemoMethods
         return string.Concat(elements);
     }
 
-    public static string Hi(string user) => $"hi {user}, welcome";
+    // Any JSON value, formatted as Python's f-string would: hi(0) is "hi 0, welcome", as in the lab.
+    public static string Hi(JsonElement user) => $"hi {PythonText.Str(user)}, welcome";
 
-    public static string Hello(string name) => $"Hello, {name}!";
+    public static string Hello(JsonElement name) => $"Hello, {PythonText.Str(name)}!";
 
     /// <summary>Waits <paramref name="seconds"/> and returns them; stops early when the method timeout fires.</summary>
     public static async Task<double> SleepAsync(double seconds, CancellationToken cancellationToken)

@@ -7,6 +7,9 @@ internal sealed record RunningRegistry(ManagedProcess Process, string Host, int 
 {
     public Uri BaseUri => new($"http://{InstanceMeta.FormatAddress(Host, Port)}/");
 
+    /// <summary>Another implementation's registry (<c>--registry-command</c>): only its HTTP API can be observed.</summary>
+    public bool IsForeign { get; init; }
+
     public override string ToString() => BaseUri.ToString().TrimEnd('/');
 }
 
@@ -15,6 +18,9 @@ internal sealed record RunningServer(ManagedProcess Process, string Host, int Po
 {
     /// <summary><c>127.0.0.1:40123</c> or <c>[::1]:40123</c>: how the server, the client and the registry print it.</summary>
     public string Address => InstanceMeta.FormatAddress(Host, Port);
+
+    /// <summary>Another implementation's server (<c>--server-command</c>): only its wire protocol can be observed.</summary>
+    public bool IsForeign { get; init; }
 
     /// <summary>The client flags that dial this server directly.</summary>
     public string[] DirectClientArguments => ["-m", "server", "-i", Host, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
@@ -25,6 +31,9 @@ internal sealed record RunningServer(ManagedProcess Process, string Host, int Po
 /// <summary>What a client process printed and returned.</summary>
 internal sealed record ClientRun(ManagedProcess Process, int ExitCode)
 {
+    /// <summary>Another implementation's client (<c>--client-command</c>): it ran its own calls, not the ones asked for.</summary>
+    public bool IsForeign { get; init; }
+
     public IReadOnlyList<OutputLine> Lines => Process.Lines;
 
     public IEnumerable<string> StandardOutput => Lines.Where(line => !line.IsError).Select(line => line.Text);

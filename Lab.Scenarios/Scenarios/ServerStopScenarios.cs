@@ -20,19 +20,19 @@ internal static partial class ServerStopScenarios
         new("server-killed-failover",
             "kill -9 of one of two servers during a --duration run: zero failed calls (failover), the registry evicts it after the heartbeat timeout",
             "SPEC §1/§4/§6: the client handles server faults (failover); the registry evicts unhealthy instances",
-            ServerKilledAsync) { MinimumTimeout = TimeSpan.FromSeconds(120) },
+            ServerKilledAsync) { MinimumTimeout = TimeSpan.FromSeconds(120), Grades = [LabProgram.Registry, LabProgram.Server] },
         new("graceful-stop",
             "Ctrl+C (SIGINT) to a server during a sleep call: it leaves the registry at once, finishes the call, exits 0",
             "SPEC §1/§5: graceful stop — stop accepting, unregister, let in-flight calls finish, exit 0",
-            GracefulStopAsync) { NeedsPosixSignals = true },
+            GracefulStopAsync) { NeedsPosixSignals = true, Grades = [LabProgram.Registry] },
         new("shutdown-registry-up-service-up",
             "SIGTERM to a registered server with the registry up: unregistered at once, exit 0",
             "SPEC §1: shut down gracefully, actively — registry up + service up",
-            RegistryUpServiceUpAsync) { NeedsPosixSignals = true },
+            RegistryUpServiceUpAsync) { NeedsPosixSignals = true, Grades = [LabProgram.Registry, LabProgram.Server] },
         new("shutdown-registry-down-service-up",
             "SIGTERM to a server whose registry has died: it says it could not unregister and still exits 0 promptly",
             "SPEC §1: shut down gracefully, actively — registry down + service up",
-            RegistryDownServiceUpAsync) { NeedsPosixSignals = true },
+            RegistryDownServiceUpAsync) { NeedsPosixSignals = true, Grades = [LabProgram.Registry] },
         new("shutdown-registry-up-service-broken",
             "a server whose port is already taken: one clear error line, non-zero exit, never registered",
             "SPEC §1/§5: shut down passively on a fatal fault — registry up + service broken",
@@ -60,11 +60,23 @@ internal static partial class ServerStopScenarios
         await victim.Process.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
 
         TimeSpan heartbeatTimeout = context.Timings.Seconds("registry:heartbeat_timeout");
-        OutputLine evicted = await context.ExpectLineAsync(registry.Process, $@"Evicted json://{Regex.Escape(victim.Address)} \(no heartbeat for [\d.]+ s\)",
-            $"the registry evicted {victim.Process.Name}");
-        context.Step($"eviction came {killedAt.Elapsed.TotalSeconds:0.0} s after the kill (heartbeat_timeout {heartbeatTimeout.TotalSeconds:0.#} s, health check every {context.Timings.Seconds("registry:health_check_interval").TotalSeconds:0.#} s)");
-        double silence = double.Parse(EvictedSeconds().Match(evicted.Text).Groups[1].Value, CultureInfo.InvariantCulture);
-        context.Check(silence >= heartbeatTimeout.TotalSeconds, $"only after the heartbeat timeout: no heartbeat for {silence:0.0} s >= {heartbeatTimeout.TotalSeconds:0.0} s");
+        if (registry.IsForeign)
+        {
+            // A foreign registry's log means nothing to us: the eviction is seen in discovery. Its last
+            // heartbeat came up to one heartbeat interval before the kill, hence the lower bound.
+            await context.ExpectListedAsync(probe, [survivor], "discovery now lists only the survivor (the registry evicted the victim)");
+            TimeSpan earliest = heartbeatTimeout - context.Timings.Seconds("server:heartbeat_interval");
+            context.Check(killedAt.Elapsed >= earliest, $"only after the heartbeat timeout: evicted {killedAt.Elapsed.TotalSeconds:0.0} s after the kill (>= heartbeat_timeout - heartbeat_interval = {earliest.TotalSeconds:0.0} s)");
+        }
+        else
+        {
+            OutputLine evicted = await context.ExpectLineAsync(registry.Process, $@"Evicted json://{Regex.Escape(victim.Address)} \(no heartbeat for [\d.]+ s\)",
+                $"the registry evicted {victim.Process.Name}");
+            context.Step($"eviction came {killedAt.Elapsed.TotalSeconds:0.0} s after the kill (heartbeat_timeout {heartbeatTimeout.TotalSeconds:0.#} s, health check every {context.Timings.Seconds("registry:health_check_interval").TotalSeconds:0.#} s)");
+            double silence = double.Parse(EvictedSeconds().Match(evicted.Text).Groups[1].Value, CultureInfo.InvariantCulture);
+            context.Check(silence >= heartbeatTimeout.TotalSeconds, $"only after the heartbeat timeout: no heartbeat for {silence:0.0} s >= {heartbeatTimeout.TotalSeconds:0.0} s");
+        }
+
         await context.ExpectListedAsync(probe, [survivor], "discovery now lists only the survivor");
 
         int exitCode = await client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
@@ -96,7 +108,7 @@ internal static partial class ServerStopScenarios
         context.Step($"Ctrl+C (SIGINT) to {server.Process.Name} while the sleep(2) call is in flight");
         var signalled = Stopwatch.StartNew();
         Task<int> serverExit = server.Process.InterruptAsync(ScenarioContext.Unexpected, context.Cancellation);
-        await context.ExpectLineAsync(registry.Process, $"Unregistered json://{Regex.Escape(server.Address)}", "the registry got the unregistration", fromLine: registryMark);
+        await ExpectUnregisteredAsync(context, registry, server, "the registry got the unregistration", registryMark);
         IReadOnlyList<string> listed = await probe.ListedAddressesAsync(context.Cancellation);
         TimeSpan heartbeatTimeout = context.Timings.Seconds("registry:heartbeat_timeout");
         context.Check(listed.Count == 0 && signalled.Elapsed < heartbeatTimeout,
@@ -114,7 +126,7 @@ internal static partial class ServerStopScenarios
         context.Check(exitCode == 0, "the server exited with code 0", $"exit code {exitCode}");
         await context.ExpectLineAsync(server.Process, "Unregistered from registry", "the server logged its unregistration");
         await context.ExpectLineAsync(server.Process, "Server stopped", "and, last, \"Server stopped\"");
-        CheckNoReRegistration(context, registry, server, registryMark);
+        await CheckNoReRegistrationAsync(context, registry, server, registryMark);
     }
 
     private static async Task RegistryUpServiceUpAsync(ScenarioContext context)
@@ -129,10 +141,14 @@ internal static partial class ServerStopScenarios
         var signalled = Stopwatch.StartNew();
         int exitCode = await server.Process.TerminateAsync(ScenarioContext.Unexpected, context.Cancellation);
         context.Check(exitCode == 0, $"the server exited with code 0 after {signalled.Elapsed.TotalSeconds:0.00} s", $"exit code {exitCode}");
-        await context.ExpectLineAsync(server.Process, "Unregistered from registry", "it unregistered on the way out");
-        await context.ExpectLineAsync(registry.Process, $"Unregistered json://{Regex.Escape(server.Address)}", "the registry confirms", fromLine: registryMark);
+        if (!server.IsForeign)
+        {
+            await context.ExpectLineAsync(server.Process, "Unregistered from registry", "it unregistered on the way out");
+        }
+
+        await ExpectUnregisteredAsync(context, registry, server, "the registry confirms", registryMark);
         await context.ExpectListedAsync(probe, [], "discovery lists nothing", timeout: TimeSpan.FromSeconds(1));
-        CheckNoReRegistration(context, registry, server, registryMark);
+        await CheckNoReRegistrationAsync(context, registry, server, registryMark);
     }
 
     private static async Task RegistryDownServiceUpAsync(ScenarioContext context)
@@ -218,9 +234,30 @@ internal static partial class ServerStopScenarios
         }
     }
 
-    private static void CheckNoReRegistration(ScenarioContext context, RunningRegistry registry, RunningServer server, int fromLine)
+    // Our registry logs the unregistration; a foreign one shows it in discovery, at once (before any eviction).
+    private static async Task ExpectUnregisteredAsync(ScenarioContext context, RunningRegistry registry, RunningServer server, string what, int registryMark)
     {
-        bool reRegistered = registry.Process.Lines.Skip(fromLine).Any(line => line.Text.Contains($"Registered json://{server.Address}", StringComparison.Ordinal));
+        if (!registry.IsForeign)
+        {
+            await context.ExpectLineAsync(registry.Process, $"Unregistered json://{Regex.Escape(server.Address)}", what, fromLine: registryMark);
+            return;
+        }
+
+        TimeSpan beforeEviction = context.Timings.Seconds("registry:heartbeat_timeout") / 2;
+        RegistryProbe probe = context.Probe(registry);
+        bool gone = await context.PollAsync(async token => !(await probe.ListedAddressesAsync(token)).Contains(server.Address), beforeEviction);
+        context.Check(gone, $"{what}: discovery stopped listing {server.Address} within {beforeEviction.TotalSeconds:0.#} s, before any eviction");
+    }
+
+    private static async Task CheckNoReRegistrationAsync(ScenarioContext context, RunningRegistry registry, RunningServer server, int fromLine)
+    {
+        // A foreign registry logs nothing we read: watch discovery for two heartbeat intervals, in
+        // which a heartbeat that outlived the unregistration would have listed the server again.
+        RegistryProbe probe = context.Probe(registry);
+        bool reRegistered = registry.IsForeign
+            ? await context.PollAsync(async token => (await probe.ListedAddressesAsync(token)).Contains(server.Address),
+                context.Timings.Seconds("server:heartbeat_interval") * 2)
+            : registry.Process.Lines.Skip(fromLine).Any(line => line.Text.Contains($"Registered json://{server.Address}", StringComparison.Ordinal));
         context.Check(!reRegistered, "no heartbeat re-registered it after it left (the original lab's bug)");
     }
 

@@ -137,6 +137,22 @@ public sealed class DocumentationLinksTests
         checker.ReferencesChecked.ShouldBe(4);
     }
 
+    [Test]
+    public void An_explicit_html_anchor_is_a_link_target_and_one_shown_as_code_is_not()
+    {
+        const string markdown = """
+            # Requirements
+
+            <a id="req-3"></a>
+            ## 3. The wire protocol
+
+            - <a id="req-3-2"></a>**3.2** Framing. An example anchor: `<a id="req-9"></a>`.
+            """;
+
+        MarkdownLinkChecker.Anchors(markdown).Order(StringComparer.Ordinal)
+            .ShouldBe(["3-the-wire-protocol", "req-3", "req-3-2", "requirements"]);
+    }
+
     [TestCase("Why JSON?", "why-json")]
     [TestCase("2. The message format", "2-the-message-format")]
     [TestCase("TCP is a byte stream: the sticky packet lesson", "tcp-is-a-byte-stream-the-sticky-packet-lesson")]

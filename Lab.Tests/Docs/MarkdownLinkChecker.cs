@@ -26,6 +26,7 @@ internal sealed record BrokenLink(string File, int Line, string Reference, strin
 /// <para>
 /// Anchors follow the code hosts' rule (GitHub, GitLab): the heading text in lower case, with
 /// punctuation removed and each space turned into <c>-</c>; a repeated heading gets <c>-1</c>, <c>-2</c>.
+/// An explicit <c>&lt;a id="req-3"&gt;&lt;/a&gt;</c> is an anchor too (docs/lab-requirements.md numbers its items so).
 /// Paths must match the file's case exactly: a link that works on a case-insensitive disk would
 /// still be broken on the code host.
 /// </para>
@@ -128,7 +129,10 @@ internal sealed partial class MarkdownLinkChecker(string repositoryRoot)
         return slug.ToString();
     }
 
-    /// <summary>Every anchor the headings of <paramref name="markdown"/> define, repeated headings numbered.</summary>
+    /// <summary>
+    /// Every anchor <paramref name="markdown"/> defines: its headings' (repeated headings numbered) and its
+    /// explicit <c>&lt;a id="..."&gt;</c> anchors.
+    /// </summary>
     public static IReadOnlySet<string> Anchors(string markdown)
     {
         var anchors = new HashSet<string>(StringComparer.Ordinal);
@@ -142,12 +146,24 @@ internal sealed partial class MarkdownLinkChecker(string repositoryRoot)
                 continue;
             }
 
-            if (!inFence && Heading().Match(line) is { Success: true } heading)
+            if (inFence)
+            {
+                continue;
+            }
+
+            if (Heading().Match(line) is { Success: true } heading)
             {
                 string slug = Slug(heading.Groups["text"].Value);
                 int count = seen.TryGetValue(slug, out int previous) ? previous + 1 : 0;
                 seen[slug] = count;
                 anchors.Add(count == 0 ? slug : $"{slug}-{count}");
+            }
+
+            // An explicit anchor, <a id="req-3-2"></a>, names a spot that is not a heading (a numbered
+            // requirement); one shown as code is an example, not an anchor.
+            foreach (Match explicitAnchor in HtmlAnchor().Matches(CodeSpan().Replace(line, "")))
+            {
+                anchors.Add(explicitAnchor.Groups["id"].Value);
             }
         }
 
@@ -230,6 +246,9 @@ internal sealed partial class MarkdownLinkChecker(string repositoryRoot)
 
     [GeneratedRegex(@"^\s{0,3}#{1,6}\s+(?<text>.*?)\s*#*\s*$")]
     private static partial Regex Heading();
+
+    [GeneratedRegex(@"<a\s+(?:id|name)=""(?<id>[^""]+)""")]
+    private static partial Regex HtmlAnchor();
 
     [GeneratedRegex(@"(?<ticks>`+)(?<content>.+?)\k<ticks>")]
     private static partial Regex CodeSpan();

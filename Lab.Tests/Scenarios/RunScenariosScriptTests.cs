@@ -20,12 +20,12 @@ public class RunScenariosScriptTests
     }
 
     [Test]
-    public void Script_param_block_offers_names_list_config_and_report()
+    public void Script_param_block_offers_names_list_config_report_rubric_and_foreign_commands()
     {
         ScriptBlockAst script = Parser.ParseFile(ScriptPath, out _, out _);
 
         string[] parameters = [.. script.ParamBlock.Parameters.Select(parameter => parameter.Name.VariablePath.UserPath)];
-        parameters.ShouldBe(["Scenario", "List", "Config", "Report", "Timeout", "Configuration"], ignoreOrder: true);
+        parameters.ShouldBe(["Scenario", "List", "Config", "Report", "Timeout", "Rubric", "RegistryCommand", "ServerCommand", "ClientCommand", "Configuration"], ignoreOrder: true);
     }
 
     [Test]
@@ -50,7 +50,7 @@ public class RunScenariosScriptTests
         await runner.WaitForExitAsync(TestTimeouts.Unexpected);
         string help = string.Join('\n', runner.Lines.Select(line => line.Text));
 
-        flags.ShouldBe(["--list", "--config", "--report", "--timeout"], ignoreOrder: true);
+        flags.ShouldBe(["--list", "--config", "--report", "--timeout", "--rubric", "--registry-command", "--server-command", "--client-command"], ignoreOrder: true);
         flags.Where(flag => !help.Contains(flag + " ", StringComparison.Ordinal)).ShouldBeEmpty();
     }
 

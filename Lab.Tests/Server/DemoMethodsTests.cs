@@ -28,6 +28,14 @@ public class DemoMethodsTests
     [TestCase("reverse_string", "[\"a😀b\"]", "\"b😀a\"")]
     [TestCase("hi", "[\"Ada\"]", "\"hi Ada, welcome\"")]
     [TestCase("hello", "[\"世界\"]", "\"Hello, 世界!\"")]
+    [TestCase("hi", "[0]", "\"hi 0, welcome\"")]
+    [TestCase("hello", "[true]", "\"Hello, True!\"")]
+    [TestCase("hello", "[false]", "\"Hello, False!\"")]
+    [TestCase("hello", "[null]", "\"Hello, None!\"")]
+    [TestCase("hello", "[1.0]", "\"Hello, 1.0!\"")]
+    [TestCase("hello", "[[1, 2]]", "\"Hello, [1, 2]!\"")]
+    [TestCase("hello", "[{\"a\": 1}]", "\"Hello, {'a': 1}!\"")]
+    [TestCase("hi", "[{\"it's\": [\"x\", null, 2.5e-7, 1e16, 123456789012345678901234567890]}]", "\"hi {\\\"it's\\\": ['x', None, 2.5e-07, 1e+16, 123456789012345678901234567890]}, welcome\"")]
     [TestCase("echo", "[{\"nested\": [1, \"two\", null]}]", "{\"nested\":[1,\"two\",null]}")]
     public async Task Demo_method_returns_the_lab_result(string method, string args, string expectedJson)
     {
@@ -46,6 +54,32 @@ public class DemoMethodsTests
 
         result.ErrorCode.ShouldBe(RpcErrorCode.MethodFailed);
         result.ErrorMessage.ShouldBe("Division by zero error!");
+    }
+
+    [Test]
+    public async Task To_uppercase_of_a_number_is_an_error_reply_that_says_why()
+    {
+        CallResult result = await CallAsync("""{"method_name": "to_uppercase", "method_args": [5]}""");
+
+        result.ErrorCode.ShouldBe(RpcErrorCode.InvalidArguments);
+        result.ErrorMessage.ShouldBe("to_uppercase() argument 'string' must be a string, not the number 5");
+    }
+
+    [TestCase(0.1, "0.1")]
+    [TestCase(100.0, "100.0")]
+    [TestCase(-2.5, "-2.5")]
+    [TestCase(1e15, "1000000000000000.0")]
+    [TestCase(1e16, "1e+16")]
+    [TestCase(1.5e-5, "1.5e-05")]
+    [TestCase(0.0001, "0.0001")]
+    [TestCase(0.0, "0.0")]
+    [TestCase(-0.0, "-0.0")]
+    [TestCase(1.5e15, "1500000000000000.0")]
+    [TestCase(123456.789, "123456.789")]
+    [TestCase(1.0 / 3, "0.3333333333333333")]
+    public void Floats_are_spelled_as_Python_repr_spells_them(double number, string python)
+    {
+        PythonText.FloatRepr(number).ShouldBe(python);
     }
 
     [Test]
