@@ -60,9 +60,9 @@ public static class KeepAliveLoop
                 wait = retryDelay;
                 retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, interval.Ticks));
             }
-            catch (OperationCanceledException)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                return;   // stopping cancels the renewal in flight, however the client library reports it
             }
 
             try
