@@ -17,9 +17,10 @@
 .EXAMPLE
     ./run-scenarios.ps1                  # all of them
 .EXAMPLE
-    ./run-scenarios.ps1 -ServerCommand 'python3 server.py -l {host} -p {port}' -Rubric Lab.Scenarios/rubric.ini
+    ./run-scenarios.ps1 -ServerCommand 'python3 {cwd}/server.py -l {host} -p {port}' -Rubric Lab.Scenarios/rubric.ini
     # grades another implementation's server; placeholders: {host} {port} {registry_host}
-    # {registry_port} {config} {workdir} {mode}
+    # {registry_port} {config} {workdir} {cwd} {mode}; it starts in {workdir}, so give paths
+    # from {cwd} or absolute ones
 #>
 [CmdletBinding()]
 param(

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Lab.Client;
 using Lab.Protocol.Configuration;
+using Lab.Terminal;
 
 namespace Lab.Bench;
 
@@ -77,8 +78,10 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
         await using (RpcClient client = RpcClient.Direct("127.0.0.1", server.Port, clientSettings))
         {
             await WarmUpAsync([floor, server, quietServer], cancellationToken);
-            foreach (Workload workload in Workload.RawWire)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            foreach ((Workload workload, int index) in Workload.RawWire.Select((workload, index) => (workload, index)))
             {
+                output.WriteLine(ProgressLine.Format(index + 1, Workload.RawWire.Count, workload.Key, clock.Elapsed));
                 report.Measurements.AddRange(await MeasureAsync(workload, TargetsFor(workload, floor, server, quietServer, client), cancellationToken));
             }
         }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Lab.Bench;
 using Lab.Protocol;
+using Lab.Terminal;
 
 // Lab.Bench: with no command, runs the whole benchmark (see docs/benchmark.md);
 // `floor` runs the floor server alone; `load` points the load generator at any server.
@@ -27,7 +28,7 @@ root.SetAction((parseResult, cancellationToken) => LabCommandLine.RunFatalSafeAs
         TimeSpan.FromSeconds(parseResult.GetValue(warmupOption)),
         TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)),
         parseResult.GetValue(outputOption) ?? Path.Combine(BenchPaths.Locate().Root, "bench-results"));
-    BenchReport report = await new Benchmark(settings, Console.Out).RunAsync(cancellationToken);
+    BenchReport report = await new Benchmark(settings, ColourWriter.ForConsole(Console.Out)).RunAsync(cancellationToken);
     return report.AllGoalsPass ? 0 : 1;
 }));
 

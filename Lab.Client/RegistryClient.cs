@@ -113,6 +113,7 @@ public sealed class RegistryClient : IServiceDiscovery
         try
         {
             _cache.Replace(await FindAllInstancesAsync(cancellationToken));
+            ClientMetrics.DiscoveryRefreshed(succeeded: true);
             return true;
         }
         catch (Exception ex) when ((ex is HttpRequestException or IOException or RegistryTimeoutException or JsonException or FormatException)
@@ -123,6 +124,7 @@ public sealed class RegistryClient : IServiceDiscovery
                 _logger.LogDebug("Registry poll failed: {Reason}", ex.Message);
             }
 
+            ClientMetrics.DiscoveryRefreshed(succeeded: false);
             return false;
         }
     }

@@ -223,6 +223,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
             catch (RpcTransportException ex) when (_registry is not null && CanTryAnotherInstance(ex, options))
             {
                 lastFailure = ex;
+                ClientMetrics.FailedOver(instance.Address);
                 await DropInstanceAsync(instance, ex);
             }
         }
@@ -281,7 +282,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         ServerConnection connection = await pool.RentAsync(cancellationToken);
         try
         {
-            return await connection.CallAsync(method, args, kwargs, readResult, cancellationToken);
+            return await ClientMetrics.CountAsync(instance.Address, connection.CallAsync(method, args, kwargs, readResult, cancellationToken));
         }
         finally
         {

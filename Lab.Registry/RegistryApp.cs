@@ -79,6 +79,7 @@ public static class RegistryApp
 
         WebApplication app = builder.Build();
         app.Services.GetRequiredService<RequestHandler>().MapRoutes(app);
+        app.MapDashboard(app.Services.GetRequiredService<RegistryService>().Snapshot, settings.HeartbeatTimeout);
 
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
         // ApplicationStarted fires only after Kestrel has bound its socket, so the readiness line that the

@@ -51,6 +51,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             if (_instances.TryAdd(instance.Key, entry))
             {
                 logger.LogInformation("Registered {Instance}", entry.Instance);
+                RegistryMetrics.Registered(isNew: true);
                 return entry.Instance;
             }
 
@@ -59,6 +60,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             if (_instances.TryGetValue(instance.Key, out Entry? existing) && _instances.TryUpdate(instance.Key, entry, existing))
             {
                 logger.LogDebug("Heartbeat from {Instance}", entry.Instance);
+                RegistryMetrics.Registered(isNew: false);
                 return entry.Instance;
             }
         }
@@ -72,6 +74,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         if (_instances.TryRemove(instance.Key, out Entry? removed))
         {
             logger.LogInformation("Unregistered {Instance}", removed.Instance);
+            RegistryMetrics.Removed(evicted: false);
             return true;
         }
 
@@ -107,11 +110,16 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             if (IsExpired(entry, now) && _instances.TryRemove(KeyValuePair.Create(key, entry)))
             {
                 evicted.Add(new EvictedInstance(entry.Instance, now - entry.LastHeartbeat));
+                RegistryMetrics.Removed(evicted: true);
             }
         }
 
         return evicted;
     }
+
+    /// <summary>Every stored instance with the time of its last heartbeat (the dashboard's view).</summary>
+    public IEnumerable<(InstanceMeta Instance, DateTimeOffset LastHeartbeat)> Snapshot() =>
+        _instances.Values.Select(entry => (entry.Instance, entry.LastHeartbeat));
 
     private bool IsExpired(Entry entry, DateTimeOffset now) => now - entry.LastHeartbeat > settings.HeartbeatTimeout;
 

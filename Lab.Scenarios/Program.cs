@@ -3,13 +3,14 @@ using System.Diagnostics;
 using Lab.Protocol;
 using Lab.Scenarios;
 using Lab.Scenarios.Harness;
+using Lab.Terminal;
 
 // The teaching assistant's runner (SPEC §9). Wiring only: the scenarios live in Scenarios/,
 // the process machinery in Harness/.
 //   dotnet run --project Lab.Scenarios -- --list
 //   dotnet run --project Lab.Scenarios -- happy-path
 //   dotnet run --project Lab.Scenarios                  (all of them)
-//   dotnet run --project Lab.Scenarios -- --server-command "python3 server.py -l {host} -p {port}" --rubric rubric.ini
+//   dotnet run --project Lab.Scenarios -- --server-command "python3 {cwd}/server.py -l {host} -p {port}" --rubric Lab.Scenarios/rubric.ini
 var namesArgument = new Argument<string[]>("scenarios")
 {
     Description = "Scenarios to run, by name (see --list); none = all of them",
@@ -38,7 +39,7 @@ var rubricOption = new Option<string?>("--rubric")
     Description = "INI file of points per scenario (name = points): the summary and the report end with the score",
     HelpName = "FILE",
 };
-const string Placeholders = "placeholders: {host} {port} {registry_host} {registry_port} {config} {workdir} {mode}";
+const string Placeholders = "placeholders: {host} {port} {registry_host} {registry_port} {config} {workdir} {cwd} {mode}; it starts in {workdir}";
 var registryCommandOption = new Option<string?>("--registry-command")
 {
     Description = $"Grade another implementation's registry: a command run through the shell instead of Lab.Registry ({Placeholders})",
@@ -46,7 +47,7 @@ var registryCommandOption = new Option<string?>("--registry-command")
 };
 var serverCommandOption = new Option<string?>("--server-command")
 {
-    Description = $"Grade another implementation's server: a command run instead of Lab.Server, e.g. \"python3 server.py -l {{host}} -p {{port}}\" ({Placeholders})",
+    Description = $"Grade another implementation's server: a command run instead of Lab.Server, e.g. \"python3 {{cwd}}/server.py -l {{host}} -p {{port}}\" ({Placeholders})",
     HelpName = "COMMAND",
 };
 var clientCommandOption = new Option<string?>("--client-command")
@@ -95,7 +96,14 @@ root.SetAction(async (parseResult, _) =>
         ScenarioTimings timings = ScenarioTimings.Load(parseResult.GetValue(configOption));
         Rubric? rubric = parseResult.GetValue(rubricOption) is { } rubricPath ? Rubric.Load(rubricPath, ScenarioCatalog.All.Select(scenario => scenario.Name)) : null;
         var foreign = new ForeignPrograms(parseResult.GetValue(registryCommandOption), parseResult.GetValue(serverCommandOption), parseResult.GetValue(clientCommandOption));
-        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), Console.Out, foreign);
+        string reportPath = Path.GetFullPath(parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot));
+        // Coloured verdicts on a terminal only; a redirected run (a file, the tests, PowerShell capturing it) stays plain.
+        TextWriter console = ColourWriter.ForConsole(Console.Out);
+        var runner = new ScenarioRunner(programs, timings, TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)), console, foreign)
+        {
+            // Screenshots and other files land next to the report: scenarios-<time>-happy-path-dashboard.png.
+            ArtifactPrefix = Path.ChangeExtension(reportPath, null) + "-",
+        };
         IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
 
         using var interrupted = new CancellationTokenSource();
@@ -109,17 +117,19 @@ root.SetAction(async (parseResult, _) =>
                 break;
             }
 
+            console.WriteLine();
+            console.WriteLine(ProgressLine.Format(results.Count + 1, selected.Count, scenario.Name, clock.Elapsed));
             results.Add(await runner.RunAsync(scenario, interrupted.Token));
         }
 
         IReadOnlyList<string>? score = rubric?.Score(results);
-        ScenarioReport.WriteSummary(Console.Out, results, clock.Elapsed, score);
+        ScenarioReport.WriteSummary(console, results, clock.Elapsed, score);
         if (interrupted.IsCancellationRequested && results.Count < selected.Count)
         {
             Console.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
         }
 
-        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, parseResult.GetValue(reportOption) ?? ScenarioReport.DefaultPath(programs.RepositoryRoot), score);
+        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, reportPath, score);
         Console.WriteLine($"report: {markdown} (and {Path.GetFileName(json)})");
         int failures = results.Count(result => result.Outcome == ScenarioOutcome.Fail);
         return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;

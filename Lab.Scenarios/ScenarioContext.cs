@@ -67,6 +67,15 @@ internal sealed partial class ScenarioContext : IDisposable
 
     public string WorkDirectory { get; }
 
+    /// <summary>
+    /// Where files a teaching assistant should keep (a screenshot) go: the report's folder, named after the
+    /// report, when the runner writes one; else the scenario's work directory, deleted at its end.
+    /// </summary>
+    public string ArtifactPath(string fileName) => (ArtifactPrefix ?? WorkDirectory + Path.DirectorySeparatorChar) + fileName;
+
+    /// <summary>Path prefix for <see cref="ArtifactPath"/>, e.g. <c>scenario-reports/scenarios-20261129-2130-</c>.</summary>
+    public string? ArtifactPrefix { get; set; }
+
     /// <summary>Fires when the scenario times out or the run is interrupted.</summary>
     public CancellationToken Cancellation { get; }
 
@@ -216,6 +225,7 @@ internal sealed partial class ScenarioContext : IDisposable
             ["registry_port"] = Config.Get("registry:port") ?? "9999",
             ["config"] = Config.Path,
             ["workdir"] = directory,
+            ["cwd"] = Directory.GetCurrentDirectory(),
             ["mode"] = mode,
         };
         string command = Foreign.Expand(kind, values);

@@ -55,9 +55,12 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         LabProgram[] ungraded = [.. foreign.Kinds.Where(kind => !scenario.Grades.Contains(kind))];
         return ungraded.Length == 0
             ? null
-            : $"cannot grade a foreign {string.Join(" or ", ungraded.Select(kind => kind.ToString().ToLowerInvariant()))}: "
-              + $"its verdict reads {string.Join(" and ", ungraded.Select(kind => $"Lab.{kind}"))}'s own log lines or command line";
+            : $"does not grade a foreign {string.Join(" or ", ungraded.Select(kind => kind.ToString().ToLowerInvariant()))}: "
+              + $"it runs none, or judges {string.Join(" and ", ungraded.Select(kind => $"Lab.{kind}"))} by its own log lines or command line";
     }
+
+    /// <summary>Where scenarios save files for the report (see <see cref="ScenarioContext.ArtifactPath"/>); null: nowhere kept.</summary>
+    public string? ArtifactPrefix { get; init; }
 
     public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
     {
@@ -92,7 +95,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         Directory.CreateDirectory(workDirectory);
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign);
+        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign) { ArtifactPrefix = ArtifactPrefix };
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
 
         ScenarioOutcome outcome = ScenarioOutcome.Pass;

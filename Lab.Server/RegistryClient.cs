@@ -72,7 +72,12 @@ public sealed class RegistryClient : IServiceRegistration
         }
 
         _instance = instance ?? throw new ArgumentNullException(nameof(instance));
-        _heartbeatLoop = KeepAliveLoop.RunAsync(token => SendAsync("myRegistry/register", instance, token), instance, RegistryAddress,
+        // Each heartbeat carries this server's call counters to the registry's dashboard.
+        _heartbeatLoop = KeepAliveLoop.RunAsync(token =>
+        {
+            ServerMetrics.StampHeartbeat(instance.Parameters);
+            return SendAsync("myRegistry/register", instance, token);
+        }, instance, RegistryAddress,
             _settings.HeartbeatInterval, _time, _logger, _stopHeartbeats.Token);
         return Task.CompletedTask;
     }

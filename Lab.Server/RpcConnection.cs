@@ -176,6 +176,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
 
         Calls++;
         LogCall(methodName, result, Stopwatch.GetElapsedTime(started));
+        ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
         await SendAsync(writer, abortToken).ConfigureAwait(false);
     }
 

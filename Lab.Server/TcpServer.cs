@@ -233,6 +233,7 @@ public sealed class TcpServer : IAsyncDisposable
     private async Task RunConnectionAsync(RpcConnection connection, Socket socket)
     {
         await Task.Yield();
+        ServerMetrics.ConnectionChanged(+1);
         string reason = "internal error";
         try
         {
@@ -249,6 +250,8 @@ public sealed class TcpServer : IAsyncDisposable
             {
                 _connections.Remove(connection);
             }
+
+            ServerMetrics.ConnectionChanged(-1);
         }
 
         // Logged only now, so "closed" means the socket is closed and the server holds nothing of it:

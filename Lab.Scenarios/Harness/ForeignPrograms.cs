@@ -11,7 +11,9 @@ namespace Lab.Scenarios.Harness;
 /// Each is a command template run through the platform shell, with placeholders filled per start:
 /// <c>{host}</c> <c>{port}</c> (where the program listens, or for a client the server to dial),
 /// <c>{registry_host}</c> <c>{registry_port}</c>, <c>{config}</c> (the scenario's INI file) and
-/// <c>{workdir}</c> (a fresh directory the command starts in).
+/// <c>{workdir}</c> (a fresh directory the command starts in, so relative paths start there too),
+/// <c>{cwd}</c> (the directory the runner was started from: <c>python3 {cwd}/server.py</c>) and, for
+/// a client, <c>{mode}</c> (<c>server</c> or <c>registry</c>).
 /// </para>
 /// <para>
 /// On POSIX the command runs as <c>/bin/sh -c 'exec COMMAND'</c>: the shell replaces itself with the

@@ -51,6 +51,7 @@ internal static class HappyPathScenarios
         context.Note("the client (registry mode, the lab's default) runs the demo: every demo method, then 30 concurrent calls");
         ClientRun run = await context.RunClientAsync([]);
         CheckDemoRun(context, run, servers);
+        await DashboardScreenshot.CaptureAsync(context, registry, servers);
 
         if (ProcessSignals.AreSupported)
         {
@@ -192,7 +193,7 @@ internal static class HappyPathScenarios
         JsonElement reply = await connection.ReadReplyAsync(ScenarioContext.Unexpected, context.Cancellation);
         string? echoed = reply.TryGetProperty("res", out JsonElement res) && res.ValueKind == JsonValueKind.String ? res.GetString() : null;
         context.Check(echoed == payload, $"the reply carries the same {payload.Length} characters back, byte for byte",
-            echoed is null ? $"reply {Narrator.Shorten(reply.GetRawText())}" : $"got {echoed.Length} characters, first difference at {FirstDifference(echoed, payload)}");
+            echoed is null ? $"reply {Narrator.Shorten(reply.GetRawText())}" : $"got {echoed.Length} characters, first difference at {FirstDifference(echoed, payload)}: {Narrator.Shorten(echoed)}");
 
         JsonElement after = await connection.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
         context.Check(after.TryGetProperty("res", out JsonElement sum) && sum.GetRawText() == "13", "the same connection then answers add(1, 2) = 13 (the message boundary was found exactly)");

@@ -13,15 +13,16 @@ public class ForeignProgramsTests
         ["registry_port"] = "9999",
         ["config"] = "/tmp/x/config.ini",
         ["workdir"] = "/tmp/x/server-1",
+        ["cwd"] = "/home/ta",
         ["mode"] = "",
     };
 
     [Test]
     public void Every_placeholder_is_filled()
     {
-        var foreign = new ForeignPrograms(null, "server -l {host} -p {port} -r [{registry_host}]:{registry_port} -c {config} -d {workdir}", null);
+        var foreign = new ForeignPrograms(null, "{cwd}/server -l {host} -p {port} -r [{registry_host}]:{registry_port} -c {config} -d {workdir}", null);
 
-        foreign.Expand(LabProgram.Server, Values).ShouldBe("server -l 127.0.0.1 -p 8001 -r [::1]:9999 -c /tmp/x/config.ini -d /tmp/x/server-1");
+        foreign.Expand(LabProgram.Server, Values).ShouldBe("/home/ta/server -l 127.0.0.1 -p 8001 -r [::1]:9999 -c /tmp/x/config.ini -d /tmp/x/server-1");
     }
 
     [Test]
@@ -75,7 +76,7 @@ public class ForeignProgramsTests
         ScenarioResult result = await runner.RunAsync(scenario);
 
         result.Outcome.ShouldBe(ScenarioOutcome.Skip);
-        result.Reason.ShouldBe("cannot grade a foreign server: its verdict reads Lab.Server's own log lines or command line");
+        result.Reason.ShouldBe("does not grade a foreign server: it runs none, or judges Lab.Server by its own log lines or command line");
         result.StartedProcessIds.ShouldBeEmpty();
     }
 
