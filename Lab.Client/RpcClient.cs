@@ -224,7 +224,10 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
             {
                 lastFailure = ex;
                 ClientMetrics.FailedOver(instance.Address);
-                await DropInstanceAsync(instance, ex);
+                if (ex is not RpcServerBusyException)
+                {
+                    await DropInstanceAsync(instance, ex);
+                }
             }
         }
     }

@@ -61,6 +61,16 @@ public sealed class RpcReadException(string server, string message, Exception? i
 }
 
 /// <summary>
+/// The server answered ServerBusy: all its method slots were taken, so the method never ran there. In
+/// registry mode the call moves to another instance (the busy one stays in the cache).
+/// </summary>
+public sealed class RpcServerBusyException(string server, string method, string remoteMessage)
+    : RpcTransportException(server, $"{method} on {server} refused: ServerBusy: {remoteMessage}")
+{
+    public override bool RequestSent => false;
+}
+
+/// <summary>
 /// The server answered with an error reply (<c>{"error": {"code": ..., "message": ...}}</c>): the
 /// method does not exist, the arguments did not bind, or the method itself failed.
 /// </summary>

@@ -20,8 +20,29 @@ public static class ProtocolJson
         MaxDepth = 64,
     };
 
-    /// <summary>Reader options shared by the framing layer and request parsing.</summary>
-    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = 64 };
+    /// <summary>
+    /// Reader options shared by request parsing on the server and the registry. A repeated key is refused
+    /// at every level: which of two <c>method_name</c>s or <c>host</c>s did the sender mean?
+    /// </summary>
+    public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = 64, AllowDuplicateProperties = false };
+
+    /// <summary>
+    /// A <see cref="JsonException"/>'s message without the parser's position and type-name noise, e.g.
+    /// <c>duplicate key "method_name"</c>: what a person reading an error reply needs.
+    /// </summary>
+    public static string Explain(JsonException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        string message = exception.Message;
+        int noise = message.IndexOf(" Path:", StringComparison.Ordinal);
+        message = noise > 0 ? message[..noise] : message;
+        return message.Contains("uplicate", StringComparison.Ordinal) && message.Split('\'') is { Length: >= 3 } parts
+            ? $"duplicate key \"{parts[1]}\": each key may appear once"
+            : message.TrimEnd('.');
+    }
+
+    /// <summary>The error text for a string escaping half a character (<c>"\ud800"</c>), which .NET strings cannot hold.</summary>
+    public static string UnpairedSurrogate(string field) => $"{field} is not valid Unicode text (an unpaired surrogate such as \\ud800)";
 
     private static JsonSerializerOptions CreateOptions()
     {

@@ -12,11 +12,10 @@ var hostOption = new Option<string?>("--host", "-l")
     Description = "Listen address, IPv4 or IPv6 (default: [registry] host in config.ini, 127.0.0.1)",
     HelpName = "ADDRESS",
 };
-var portOption = new Option<int>("--port", "-p")
+var portOption = new Option<int?>("--port", "-p")
 {
-    Description = "HTTP port to listen on (0 = any free port)",
+    Description = "HTTP port to listen on (0 = any free port; default: [registry] port in config.ini, else 9999)",
     HelpName = "PORT",
-    Required = true,
 };
 Option<string?> configOption = LabCommandLine.CreateConfigOption();
 
@@ -32,7 +31,7 @@ rootCommand.SetAction((parseResult, _) => LabCommandLine.RunFatalSafeAsync("Lab.
     var overrides = new Dictionary<string, string?>
     {
         ["registry:host"] = parseResult.GetValue(hostOption),
-        ["registry:port"] = parseResult.GetValue(portOption).ToString(CultureInfo.InvariantCulture),
+        ["registry:port"] = parseResult.GetValue(portOption)?.ToString(CultureInfo.InvariantCulture),
     };
     LabConfiguration configuration = LabConfiguration.Load(parseResult.GetValue(configOption), overrides);
 

@@ -42,12 +42,20 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     /// Adds the instance (first time) or refreshes its heartbeat timestamp (every later time).
     /// </summary>
     /// <returns>The stored instance, with <c>status: true</c>.</returns>
+    /// <exception cref="RegistryFullException">A new instance, and <c>max_instances</c> are stored already.</exception>
     public InstanceMeta Register(InstanceMeta instance)
     {
         ArgumentNullException.ThrowIfNull(instance);
         var entry = new Entry(instance.With(status: true), timeProvider.GetUtcNow());
         while (true)
         {
+            // A cap on entries, so a flood of made-up instances cannot fill the registry's memory or
+            // every client's cache. Checked without a lock: concurrent registrations may pass it by a few.
+            if (_instances.Count >= settings.MaxInstances && !_instances.ContainsKey(instance.Key))
+            {
+                throw new RegistryFullException($"the registry is full: it holds max_instances ({settings.MaxInstances}) instances");
+            }
+
             if (_instances.TryAdd(instance.Key, entry))
             {
                 logger.LogInformation("Registered {Instance}", entry.Instance);
@@ -131,6 +139,9 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         public DateTimeOffset LastHeartbeat { get; } = lastHeartbeat;
     }
 }
+
+/// <summary>A new instance was refused: the registry already holds <c>max_instances</c> (answered 503).</summary>
+public sealed class RegistryFullException(string message) : Exception(message);
 
 /// <summary>An instance the health check removed, and how long it had gone without a heartbeat.</summary>
 public sealed record EvictedInstance(InstanceMeta Instance, TimeSpan Silence);

@@ -2,7 +2,10 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text.Json;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Serialization;
+using System.Text.Unicode;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -65,7 +68,19 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
     {
         ArgumentNullException.ThrowIfNull(context);
         (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
-        return instance is null ? error! : Answer(registry.Register(instance));
+        if (instance is null)
+        {
+            return error!;
+        }
+
+        try
+        {
+            return Answer(registry.Register(instance));
+        }
+        catch (RegistryFullException ex)
+        {
+            return Error(StatusCodes.Status503ServiceUnavailable, ex.Message);
+        }
     }
 
     /// <summary><c>POST /myRegistry/unregister</c>: remove the instance; unknown instances are fine.</summary>
@@ -95,6 +110,14 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
     // Reads and validates the body as an InstanceMeta; exactly one of the pair is set.
     private async Task<(InstanceMeta? Instance, IResult? Error)> ReadInstanceAsync(HttpContext context)
     {
+        // With a [registry] token, only servers that know it may add or remove entries; discovery stays open.
+        if (settings.Token.Length > 0 && !CryptographicOperations.FixedTimeEquals(
+                Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), Encoding.UTF8.GetBytes($"Bearer {settings.Token}")))
+        {
+            return (null, Error(StatusCodes.Status401Unauthorized,
+                "this registry needs its token: send the header \"Authorization: Bearer <token>\" with the [registry] token of config.ini"));
+        }
+
         InstanceMeta instance;
         try
         {
@@ -180,19 +203,26 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
             throw new FormatException("the body is empty; send an InstanceMeta JSON object");
         }
 
-        JsonDocument document;
+        // JSON text is UTF-8; invalid bytes in "host" or a key used to surface as a 500.
+        if (!Utf8.IsValid(body.IsSingleSegment ? body.FirstSpan : body.ToArray()))
+        {
+            throw new FormatException("the body is not valid UTF-8 text");
+        }
+
         try
         {
-            document = JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
+            using JsonDocument document = JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
+            return InstanceMeta.Parse(document.RootElement);
         }
         catch (JsonException ex)
         {
-            throw new FormatException($"the body is not valid JSON: {ex.Message}", ex);
+            string why = ProtocolJson.Explain(ex);
+            throw new FormatException(why.StartsWith("duplicate", StringComparison.Ordinal) ? why : $"the body is not valid JSON: {why}", ex);
         }
-
-        using (document)
+        catch (InvalidOperationException ex)
         {
-            return InstanceMeta.Parse(document.RootElement);
+            // A string or key escaping half a character ("\ud800"), which .NET strings cannot hold.
+            throw new FormatException(ProtocolJson.UnpairedSurrogate("a string in the body"), ex);
         }
     }
 

@@ -16,7 +16,10 @@ var namesArgument = new Argument<string[]>("scenarios")
     Description = "Scenarios to run, by name (see --list); none = all of them",
     Arity = ArgumentArity.ZeroOrMore,
 };
-var listOption = new Option<bool>("--list") { Description = "List the scenarios (name, then what it demonstrates) and exit" };
+var listOption = new Option<bool>("--list")
+{
+    Description = "List the scenarios and exit: name; R, S, C where it can grade a foreign registry, server, client; what it demonstrates",
+};
 var configOption = new Option<string?>("--config")
 {
     Description = "INI file overriding the scenario timings (same sections and keys as config.ini)",
@@ -67,16 +70,13 @@ root.SetAction(async (parseResult, _) =>
 {
     if (parseResult.GetValue(listOption))
     {
-        // The grades column: which foreign program (--registry/--server/--client-command) each scenario can grade.
+        // Second column: the foreign programs (--registry/--server/--client-command) the scenario grades, R/S/C.
         int width = ScenarioCatalog.All.Max(scenario => scenario.Name.Length);
-        Console.WriteLine($"{"scenario".PadRight(width)}  grades  what it demonstrates  [requirement]");
         foreach (Scenario scenario in ScenarioCatalog.All)
         {
             string grades = string.Concat(Enum.GetValues<LabProgram>().Select(kind => scenario.Grades.Contains(kind) ? kind.ToString()[..1] : "-"));
-            Console.WriteLine($"{scenario.Name.PadRight(width)}  {grades,-6}  {scenario.Demonstrates}  [{scenario.Requirement}]");
+            Console.WriteLine($"{scenario.Name.PadRight(width)}  {grades}  {scenario.Demonstrates}  [{scenario.Requirement}]");
         }
-
-        Console.WriteLine("grades: R/S/C = can grade a foreign registry/server/client given with --registry/--server/--client-command");
 
         return 0;
     }

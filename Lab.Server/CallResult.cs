@@ -45,7 +45,9 @@ public sealed record CallResult(object? Value, RpcErrorCode? ErrorCode, string? 
         {
             // Half a reply may already be in the buffer: throw it away and send the error instead.
             writer.Discard();
-            CallResult failure = Failure(RpcErrorCode.MethodFailed, $"the result cannot be sent as JSON: {ex.Message}");
+            // A non-finite number is the usual case; the serializer's own message about it is a paragraph.
+            string why = Value is double or float ? $"{System.Convert.ToString(Value, System.Globalization.CultureInfo.InvariantCulture)} is not a finite number" : ex.Message;
+            CallResult failure = Failure(RpcErrorCode.MethodFailed, $"the result cannot be sent as JSON: {why}");
             RpcReply.WriteError(writer.Json, failure.ErrorCode!.Value, failure.ErrorMessage!);
             return failure;
         }

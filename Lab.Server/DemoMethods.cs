@@ -3,8 +3,9 @@ using System.Text.Json;
 namespace Lab.Server;
 
 /// <summary>
-/// The lab's ten demo functions (SPEC §5), all registered by default, plus three the scenarios and
-/// tests need: <c>sleep</c> (a slow call that honours cancellation), <c>echo</c> (large messages) and
+/// The lab's ten demo functions (SPEC §5), all registered by default, plus four the scenarios and
+/// tests need: <c>sleep</c> (a slow call that honours cancellation), <c>block</c> (one that blocks its
+/// thread and ignores the deadline), <c>echo</c> (large messages) and
 /// <c>rendezvous</c> (the proof of parallel calls).
 /// </summary>
 /// <remarks>
@@ -40,6 +41,7 @@ public sealed class DemoMethods
         stub.Register("hi", Hi);
         stub.Register("hello", Hello);
         stub.Register("sleep", SleepAsync);
+        stub.Register("block", Block);
         stub.Register("echo", Echo);
         stub.Register("rendezvous", RendezvousAsync);
     }
@@ -88,6 +90,21 @@ public sealed class DemoMethods
         }
 
         await Task.Delay(TimeSpan.FromSeconds(seconds), cancellationToken).ConfigureAwait(false);
+        return seconds;
+    }
+
+    /// <summary>
+    /// Blocks its thread for <paramref name="seconds"/>, as a student's synchronous method does: no
+    /// token, no await. The server still answers MethodTimeout at the deadline (see MethodWorkers).
+    /// </summary>
+    public static double Block(double seconds)
+    {
+        if (!double.IsFinite(seconds) || seconds < 0 || seconds > 3600)
+        {
+            throw new ArgumentOutOfRangeException(nameof(seconds), "seconds must be between 0 and 3600");
+        }
+
+        Thread.Sleep(TimeSpan.FromSeconds(seconds));
         return seconds;
     }
 

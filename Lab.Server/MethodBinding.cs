@@ -160,9 +160,16 @@ internal sealed class MethodBinding
             return value;
         }
 
+        object? converted;
         try
         {
-            return value.Deserialize(parameter.TypeInfo);
+            converted = value.Deserialize(parameter.TypeInfo);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException
+                                   && value.ValueKind == JsonValueKind.String && parameter.TypeInfo.Type == typeof(string))
+        {
+            // The only string .NET cannot read: an escape of half a character ("\ud800").
+            throw new ArgumentBindingException(ProtocolJson.UnpairedSurrogate($"{WireName}() argument '{parameter.Name}'"));
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or NotSupportedException)
         {
@@ -170,6 +177,12 @@ internal sealed class MethodBinding
             throw new ArgumentBindingException(
                 $"{WireName}() argument '{parameter.Name}' must be {Describe(parameter.TypeInfo.Type)}, not {DescribeJson(value)}");
         }
+
+        // 1e309 reads as infinity: refuse it here, short and naming the argument, rather than run the
+        // method and fail to send an infinite result.
+        return (converted is double d && !double.IsFinite(d)) || (converted is float f && !float.IsFinite(f))
+            ? throw new ArgumentBindingException($"{WireName}() argument '{parameter.Name}' is outside the range of a double: {DescribeJson(value)}")
+            : converted;
     }
 
     // Task, Task<T>, ValueTask and ValueTask<T> results are awaited; anything else is the result itself.
@@ -220,7 +233,7 @@ internal sealed class MethodBinding
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",
         JsonValueKind.String => "a string",
-        JsonValueKind.Number => $"the number {value.GetRawText()}",
+        JsonValueKind.Number => value.GetRawText() is { Length: <= 40 } number ? $"the number {number}" : "a number of over 40 characters",
         JsonValueKind.True or JsonValueKind.False => "a boolean",
         _ => "null",
     };

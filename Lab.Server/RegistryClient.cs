@@ -55,6 +55,11 @@ public sealed class RegistryClient : IServiceRegistration
             BaseAddress = registry.BaseUri,
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        if (registry.Token.Length > 0)
+        {
+            // The registry's shared token: without it, register and unregister are refused (401).
+            _http.DefaultRequestHeaders.Authorization = new("Bearer", registry.Token);
+        }
     }
 
     /// <inheritdoc/>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Unicode;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -37,6 +38,9 @@ namespace Lab.Server;
 /// </remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
+    /// <summary>How long the last reply may take once the drain deadline passed (a stop's grace beyond drain_timeout).</summary>
+    public static readonly TimeSpan StopReplyGrace = TimeSpan.FromSeconds(1);
+
     // The write deadline, reused by every reply on this connection (see SendAsync); disposed when RunAsync ends.
     private CancellationTokenSource? _writeDeadline;
 
@@ -57,7 +61,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         string reason = "closed";
         bool lingerForErrorReply = false;
         using var stream = new NetworkStream(socket, ownsSocket: false);
-        var reader = new MessageReader(stream, settings.MaxMessageSize);
+        var reader = new MessageReader(stream, settings.MaxMessageSize) { IdleTimeout = settings.IdleTimeout };
         using var writer = new MessageWriter(stream);
         try
         {
@@ -73,7 +77,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 ReadOnlyMemory<byte>? message;
                 try
                 {
-                    // No deadline while idle between requests (a client may keep a connection for reuse);
+                    // Idle between requests up to idle_timeout (a client may keep a connection for reuse);
                     // once a request's first byte arrived, the rest must come within read_timeout.
                     message = await reader.ReadMessageAsync(settings.ReadTimeout, drainToken).ConfigureAwait(false);
                 }
@@ -148,7 +152,14 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         JsonDocument? document = null;
         try
         {
-            // The framing layer proved this is one JSON value; the document reads the bytes in place.
+            // The framing layer proved this is one JSON value, but its tokenizer does not check the text
+            // inside strings: invalid UTF-8 is refused here, for this request only.
+            if (!Utf8.IsValid(message.Span))
+            {
+                throw new BadRequestException("the request is not valid UTF-8 text");
+            }
+
+            // The document reads the bytes in place.
             document = JsonDocument.Parse(message, ProtocolJson.DocumentOptions);
             RpcRequest request = RpcRequest.Parse(document.RootElement);
             methodName = request.MethodName;
@@ -160,8 +171,13 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
         catch (JsonException ex)
         {
-            // Tokens were fine but the value is not usable (nested deeper than the limit).
-            result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
+            // Tokens were fine but the value is not usable: nested deeper than the limit, or a repeated key.
+            result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.Explain(ex));
+        }
+        catch (InvalidOperationException)
+        {
+            // Comparing keys for duplicates decodes them; a key escaping half a character ("\ud800") fails there.
+            result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.UnpairedSurrogate("a key"));
         }
 
         try
@@ -177,6 +193,15 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         Calls++;
         LogCall(methodName, result, Stopwatch.GetElapsedTime(started));
         ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
+        if (abortToken.IsCancellationRequested)
+        {
+            // Past the drain deadline: one last, short try to tell the caller before its connection
+            // closes. This second is the "grace" a stop may take beyond drain_timeout.
+            using var grace = new CancellationTokenSource(StopReplyGrace);
+            await writer.SendAsync(grace.Token).ConfigureAwait(false);
+            return;
+        }
+
         await SendAsync(writer, abortToken).ConfigureAwait(false);
     }
 

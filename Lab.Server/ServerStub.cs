@@ -17,7 +17,8 @@ namespace Lab.Server;
 /// Errors are classified honestly (SPEC §3): an unknown name is MethodNotFound; a call that does not
 /// bind (missing, extra, duplicate or wrongly typed argument) is InvalidArguments and the method never
 /// runs; anything the method throws — even an ArgumentException — is MethodFailed; running past the
-/// method timeout is MethodTimeout, and the method's CancellationToken is cancelled.
+/// method timeout is MethodTimeout, and the method's CancellationToken is cancelled; a call beyond
+/// <c>max_concurrent_calls</c> is ServerBusy and never runs.
 /// </para>
 /// <para>
 /// Concurrency: register every method before the server starts; after that
@@ -31,8 +32,12 @@ namespace Lab.Server;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null)
+public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = ServerStub.DefaultMaxConcurrentCalls)
 {
+    /// <summary>Default bound on calls running at once (<c>max_concurrent_calls</c>).</summary>
+    public const int DefaultMaxConcurrentCalls = 1000;
+
+    private readonly MethodWorkers _workers = new(maxConcurrentCalls);
     private readonly ConcurrentDictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
 
@@ -60,6 +65,9 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
         }
     }
 
+    /// <summary>User methods running now (those past their deadline included), for the stop's log.</summary>
+    public IReadOnlyList<string> RunningMethods => _workers.DescribeRunning();
+
     /// <summary>True if a method of this wire name is registered (or it is the discovery call).</summary>
     public bool Supports(string wireName) => wireName == RpcRequest.DiscoveryMethodName || _methods.ContainsKey(wireName);
 
@@ -81,78 +89,69 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             return CallResult.Failure(RpcErrorCode.MethodNotFound, $"no method named '{request.MethodName}'");
         }
 
-        // A method that takes a CancellationToken receives the method-timeout token, so its source must
-        // exist before binding. Any other method needs the deadline only if it does not finish at once:
-        // the usual call (add, echo...) completes synchronously and then costs no source, no timer and
-        // no Task — allocations that showed up on every call in the benchmark (docs/benchmark.md).
-        CancellationTokenSource? timeout = method.TakesCancellationToken
+        // A method that takes a CancellationToken receives the method-timeout token, so its source
+        // must exist before binding; any other method is timed by WaitAsync alone (no source, no timer).
+        using CancellationTokenSource? timeout = method.TakesCancellationToken
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
             : null;
+        object?[] arguments;
         try
         {
-            object?[] arguments;
-            try
-            {
-                arguments = method.Bind(request.Args, request.Kwargs, timeout?.Token ?? CancellationToken.None);
-            }
-            catch (ArgumentBindingException ex)
-            {
-                return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
-            }
-
-            // The clock starts when the method starts; the token it received fires at the deadline.
-            long started = Stopwatch.GetTimestamp();
-            timeout?.CancelAfter(methodTimeout);
-            ValueTask<object?> invocation = method.InvokeAsync(arguments);
-            if (invocation.IsCompletedSuccessfully)
-            {
-                return CallResult.Success(invocation.Result);
-            }
-
-            Task<object?> running = invocation.AsTask();
-            if (timeout is null)
-            {
-                timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                TimeSpan left = methodTimeout - Stopwatch.GetElapsedTime(started);
-                timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-            }
-
-            try
-            {
-                // WaitAsync: the caller gets its MethodTimeout reply at the deadline even from a method
-                // that ignores its token (a well-behaved one stops, see DemoMethods.SleepAsync).
-                return CallResult.Success(await running.WaitAsync(timeout.Token).ConfigureAwait(false));
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                ObserveAbandoned(request.MethodName, running);
-                return CallResult.Failure(RpcErrorCode.MethodTimeout,
-                    $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
-            }
-            catch (Exception ex)
-            {
-                // Inside the method: MethodFailed whatever the exception type — it is the method's own
-                // failure, not the caller's arguments (the original reported these as argument errors).
-                _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
-                return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
-            }
+            arguments = method.Bind(request.Args, request.Kwargs, timeout?.Token ?? CancellationToken.None);
         }
-        finally
+        catch (ArgumentBindingException ex)
         {
-            timeout?.Dispose();
+            return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
+        }
+
+        // The method runs on a worker thread, never on this connection's: see MethodWorkers for why.
+        if (!_workers.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out Task<object?> running))
+        {
+            return CallResult.Failure(RpcErrorCode.ServerBusy,
+                $"the server is busy: all {_workers.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
+        }
+
+        // The clock starts when the method starts; a token it received fires at the deadline.
+        long started = Stopwatch.GetTimestamp();
+        timeout?.CancelAfter(methodTimeout);
+        try
+        {
+            // The caller gets its MethodTimeout reply at the deadline whatever the method does: blocks
+            // its thread, ignores its token, or honours it (a well-behaved one stops, see DemoMethods.SleepAsync).
+            return CallResult.Success(await running.WaitAsync(methodTimeout, cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _logger.LogWarning("{Method}() abandoned: still running when the server's drain deadline passed", request.MethodName);
+            ObserveAbandoned(request.MethodName, running, started, "it was abandoned at the drain deadline");
+            return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
+        }
+
+        // Timed out: WaitAsync's timer fired first, or the method's own token did and it stopped.
+        catch (Exception ex) when ((ex is TimeoutException && !running.IsFaulted)
+                                   || (ex is OperationCanceledException && timeout is { IsCancellationRequested: true }))
+        {
+            // WaitAsync's timer may beat the token's: cancel now, before `using` disposes the source
+            // (which would stop its timer and leave a cooperative method running on).
+            timeout?.Cancel();
+            ObserveAbandoned(request.MethodName, running, started, "its caller had a MethodTimeout reply");
+            return CallResult.Failure(RpcErrorCode.MethodTimeout,
+                $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
+        }
+        catch (Exception ex)
+        {
+            // Inside the method: MethodFailed whatever the exception type — it is the method's own
+            // failure, not the caller's arguments (the original reported these as argument errors).
+            _logger.LogDebug(ex, "{Method}() threw", request.MethodName);
+            return CallResult.Failure(RpcErrorCode.MethodFailed, ex.Message);
         }
     }
 
-    // The caller already has its MethodTimeout reply. Whether the method honoured its cancellation
-    // token is only known when it ends: a cooperative one ends cancelled moments later (its
-    // continuation may not have run yet when the reply is sent, so we must not judge it then); one
-    // that ignored the token runs on — .NET has no safe way to abort it — and is reported when it
-    // finally ends. Either way its outcome is observed, so it is never an unobserved exception.
-    private void ObserveAbandoned(string methodName, Task<object?> running) =>
+    // The caller already has its reply. How the method ends is only known later: a cooperative one
+    // ends cancelled moments later; one that blocks or ignores its token runs on (.NET cannot safely
+    // abort it; it keeps its worker slot) and is reported when it finally ends. Either way its outcome
+    // is observed, so it is never an unobserved exception.
+    private void ObserveAbandoned(string methodName, Task<object?> running, long started, string why) =>
         _ = running.ContinueWith(
             task =>
             {
@@ -163,7 +162,8 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
                 else
                 {
                     _logger.LogWarning(task.Exception?.GetBaseException(),
-                        "{Method}() ignored its cancellation token and ran past its timeout", methodName);
+                        "{Method}() ended after {Seconds:0.0} s, past its method timeout of {Timeout:0.###} s; {Why}",
+                        methodName, Stopwatch.GetElapsedTime(started).TotalSeconds, methodTimeout.TotalSeconds, why);
                 }
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

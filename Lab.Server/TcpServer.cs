@@ -33,6 +33,7 @@ public sealed class TcpServer : IAsyncDisposable
 {
     private const int ListenBacklog = 512;
     private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxAcceptRetryDelay = TimeSpan.FromSeconds(2);
 
     private readonly ServerStub _stub;
     private readonly ServerSettings _settings;
@@ -162,6 +163,12 @@ public sealed class TcpServer : IAsyncDisposable
             // Connection tasks never throw (RunConnectionAsync catches everything), so this only waits.
             await all.ConfigureAwait(false);
         }
+
+        // Methods still running are on background threads: the process leaves them behind, so name them.
+        if (_stub.RunningMethods is { Count: > 0 } abandoned)
+        {
+            _logger.LogWarning("Abandoning {Count} method(s) still running: {Methods}", abandoned.Count, string.Join(", ", abandoned));
+        }
     }
 
     private async Task StopAcceptingAsync()
@@ -176,6 +183,8 @@ public sealed class TcpServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
     {
+        int failedAccepts = 0;
+        int refused = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             Socket socket;
@@ -196,18 +205,14 @@ public sealed class TcpServer : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                // Out of file descriptors or memory: accept fails at once, again and again. Pause
-                // briefly so the loop does not spin, and keep serving the connections we have.
-                _logger.LogWarning("Accepting a connection failed: {Reason}; retrying shortly", ex.Message);
-                try
+                // Out of descriptors or memory: back off (doubling up to 2 s), log once per streak, keep serving.
+                if (failedAccepts++ == 0)
                 {
-                    await Task.Delay(AcceptRetryDelay, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
+                    _logger.LogWarning("Accepting connections failed: {Reason}; backing off and retrying (logged once until accepting works again)", ex.Message);
                 }
 
+                TimeSpan delay = AcceptRetryDelay * Math.Pow(2, Math.Min(failedAccepts - 1, 5));
+                await Task.WhenAny(Task.Delay(delay < MaxAcceptRetryDelay ? delay : MaxAcceptRetryDelay, cancellationToken)).ConfigureAwait(false);
                 continue;
             }
             catch (Exception ex)
@@ -219,6 +224,20 @@ public sealed class TcpServer : IAsyncDisposable
                 return;
             }
 
+            failedAccepts = 0;
+            if (ConnectionCount >= _settings.MaxConnections)
+            {
+                // Closed at once: one peer opening connections without end must not take every descriptor.
+                if (refused++ == 0)
+                {
+                    _logger.LogWarning("Refusing new connections: max_connections ({Max}) are open; closing each new one at once", _settings.MaxConnections);
+                }
+
+                socket.Dispose();
+                continue;
+            }
+
+            refused = 0;
             socket.NoDelay = true;
             var connection = new RpcConnection(socket, _stub, _settings, _logger);
             lock (_gate)

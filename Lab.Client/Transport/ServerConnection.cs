@@ -277,6 +277,11 @@ public sealed class ServerConnection : IAsyncDisposable
                 throw new RpcReadException(Server, $"the reply is not an RPC reply: {ex.Message}", ex);
             }
 
+            if (reply.Error is { Code: RpcErrorCode.ServerBusy } busy)
+            {
+                throw new RpcServerBusyException(Server, method, busy.Message);
+            }
+
             if (reply.Error is { } error)
             {
                 throw new RpcRemoteException(Server, method, error.Code, error.Message);

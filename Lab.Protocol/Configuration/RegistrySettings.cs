@@ -33,6 +33,15 @@ public sealed record RegistrySettings
     /// <summary>Largest request body accepted, in bytes. Default 64 KiB (an InstanceMeta is tiny).</summary>
     public int MaxBodySize { get; init; } = 64 * 1024;
 
+    /// <summary>At most this many instances are stored; a new one beyond it is refused (503). Default 1000.</summary>
+    public int MaxInstances { get; init; } = 1000;
+
+    /// <summary>
+    /// Shared secret; when set, register and unregister need <c>Authorization: Bearer TOKEN</c> (servers
+    /// send it) and discovery stays open. Default empty: no token.
+    /// </summary>
+    public string Token { get; init; } = "";
+
     /// <summary>builtin (the registry center above) or etcd. Default builtin.</summary>
     public RegistryBackend Backend { get; init; } = RegistryBackend.Builtin;
 
@@ -56,6 +65,8 @@ public sealed record RegistrySettings
             HealthCheckInterval = section.GetSeconds("health_check_interval", defaults.HealthCheckInterval.TotalSeconds),
             HeartbeatTimeout = section.GetSeconds("heartbeat_timeout", defaults.HeartbeatTimeout.TotalSeconds),
             MaxBodySize = section.GetInt("max_body_size", defaults.MaxBodySize, 256, 16 * 1024 * 1024),
+            MaxInstances = section.GetInt("max_instances", defaults.MaxInstances, 1, 1_000_000),
+            Token = section.GetString("token", defaults.Token),
             Backend = section.GetEnum("backend", defaults.Backend),
             EtcdEndpoints = section.GetString("etcd_endpoints", defaults.EtcdEndpoints),
             EtcdPrefix = section.GetString("etcd_prefix", defaults.EtcdPrefix).TrimEnd('/'),

@@ -35,6 +35,15 @@ public sealed record ServerSettings
     /// <summary>Largest request or reply in bytes. Default 1 MiB.</summary>
     public int MaxMessageSize { get; init; } = 1024 * 1024;
 
+    /// <summary>User methods running or waiting for a method thread at once; a call beyond it gets ServerBusy. Default 1000.</summary>
+    public int MaxConcurrentCalls { get; init; } = 1000;
+
+    /// <summary>Open connections; a connection beyond it is closed at once. Default 5000 (also capped below the descriptor limit).</summary>
+    public int MaxConnections { get; init; } = 5000;
+
+    /// <summary>A connection with no request for this long is closed. Default 300 s.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
     public static ServerSettings Read(LabConfiguration configuration)
     {
         ConfigSection section = configuration.Section(SectionName);
@@ -51,6 +60,9 @@ public sealed record ServerSettings
             MethodTimeout = section.GetSeconds("method_timeout", defaults.MethodTimeout.TotalSeconds),
             DrainTimeout = section.GetSeconds("drain_timeout", defaults.DrainTimeout.TotalSeconds),
             MaxMessageSize = section.GetInt("max_message_size", defaults.MaxMessageSize, 64, 256 * 1024 * 1024),
+            MaxConcurrentCalls = section.GetInt("max_concurrent_calls", defaults.MaxConcurrentCalls, 1, 4096),
+            MaxConnections = section.GetInt("max_connections", defaults.MaxConnections, 1, 1_000_000),
+            IdleTimeout = section.GetSeconds("idle_timeout", defaults.IdleTimeout.TotalSeconds),
         };
     }
 }

@@ -121,11 +121,8 @@ public sealed class InstanceMeta
             }
         }
 
-        if (meta.Host.Length > 0 && !IsWildcardHost(meta.Host) && Uri.CheckHostName(meta.Host) == UriHostNameType.Unknown)
-        {
-            throw new FormatException($"\"host\" is not a host name or IP address: \"{meta.Host}\"");
-        }
-
+        // One spelling per host (HostName): one server is one entry however it writes its address.
+        meta.Host = meta.Host.Length > 0 ? HostName.Normalize(meta.Host) : meta.Host;
         return meta;
     }
 

@@ -20,6 +20,10 @@ public sealed class MessageTooLargeException(int maxMessageSize)
 public sealed class IncompleteMessageException(int bytesReceived)
     : FramingException($"connection closed in the middle of a message ({bytesReceived} bytes received)");
 
+/// <summary>No message began within the idle timeout: the peer holds a connection it does not use.</summary>
+public sealed class IdleConnectionException(TimeSpan timeout)
+    : FramingException($"idle for {timeout.TotalSeconds:0.###} s (idle_timeout) without a request");
+
 /// <summary>
 /// A message started but its remaining bytes did not arrive within the allowed time
 /// (a peer that sends half a message and stalls).

@@ -54,6 +54,13 @@ public sealed class MessageReader
         _maxMessageSize = maxMessageSize;
     }
 
+    /// <summary>
+    /// How long a read may wait for a message to begin; then <see cref="IdleConnectionException"/>. Infinite by
+    /// default (a client keeps connections for reuse); the server sets <c>idle_timeout</c> so silent peers cannot
+    /// hold its descriptors for ever.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>Bytes of a started, unfinished message (0 when idle between messages).</summary>
     public int PendingBytes => _end - _start;
 
@@ -70,6 +77,7 @@ public sealed class MessageReader
     /// <exception cref="MessageTooLargeException">The message exceeds the maximum size; close the connection.</exception>
     /// <exception cref="IncompleteMessageException">The peer closed the connection mid-message.</exception>
     /// <exception cref="MessageReadTimeoutException">The rest of a started message did not arrive in time.</exception>
+    /// <exception cref="IdleConnectionException">No message began within <see cref="IdleTimeout"/>.</exception>
     // Called once per message and usually suspends (waiting for the next request): a pooled state
     // machine saves one allocation per message. Safe because callers await each result exactly once.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -79,7 +87,10 @@ public sealed class MessageReader
     {
         ReleasePreviousMessage();
 
+        // One deadline per call: first the idle limit (waiting for a message to begin), re-armed once to
+        // the rest-of-message limit when its first byte arrives, so a slow trickle cannot extend either.
         CancellationTokenSource? messageDeadline = null;
+        bool deadlineIsForMessage = false;
         try
         {
             while (true)
@@ -91,19 +102,21 @@ public sealed class MessageReader
                     return _buffer.AsMemory(_start, messageEnd - _start);
                 }
 
-                // A message has started and is not complete: its remaining bytes are on a deadline.
-                // The deadline is created once per message, so a slow trickle cannot extend it.
-                CancellationToken readToken = cancellationToken;
-                if (PendingBytes > 0 && restOfMessageTimeout != Timeout.InfiniteTimeSpan)
+                bool started = PendingBytes > 0;
+                TimeSpan limit = started ? restOfMessageTimeout : IdleTimeout;
+                if (messageDeadline is null && limit != Timeout.InfiniteTimeSpan)
                 {
-                    if (messageDeadline is null)
-                    {
-                        messageDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                        messageDeadline.CancelAfter(restOfMessageTimeout);
-                    }
-
-                    readToken = messageDeadline.Token;
+                    messageDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    messageDeadline.CancelAfter(limit);
+                    deadlineIsForMessage = started;
                 }
+                else if (messageDeadline is not null && started && !deadlineIsForMessage)
+                {
+                    messageDeadline.CancelAfter(restOfMessageTimeout);
+                    deadlineIsForMessage = true;
+                }
+
+                CancellationToken readToken = messageDeadline?.Token ?? cancellationToken;
 
                 int read;
                 try
@@ -113,7 +126,9 @@ public sealed class MessageReader
                 catch (OperationCanceledException) when (messageDeadline is { IsCancellationRequested: true }
                                                           && !cancellationToken.IsCancellationRequested)
                 {
-                    throw new MessageReadTimeoutException(restOfMessageTimeout, PendingBytes);
+                    throw PendingBytes == 0
+                        ? new IdleConnectionException(IdleTimeout)
+                        : new MessageReadTimeoutException(restOfMessageTimeout, PendingBytes);
                 }
 
                 if (read == 0)

@@ -22,4 +22,7 @@ public enum RpcErrorCode
 
     /// <summary>The message is over the maximum message size; the server closes the connection after this reply.</summary>
     MessageTooLarge,
+
+    /// <summary>Every method slot (<c>max_concurrent_calls</c>) is taken; the method never ran, so another try is safe.</summary>
+    ServerBusy,
 }

@@ -44,9 +44,15 @@ public sealed record RpcRequest(
             throw new BadRequestException($"the request has no \"{MethodNameProperty}\"");
         }
 
-        if (name.ValueKind != JsonValueKind.String || name.GetString() is not { Length: > 0 } methodName)
+        if (name.ValueKind != JsonValueKind.String)
         {
-            throw new BadRequestException($"\"{MethodNameProperty}\" must be a non-empty string, not {Describe(name.ValueKind)}");
+            throw new BadRequestException($"\"{MethodNameProperty}\" must be a string, not {Describe(name.ValueKind)}");
+        }
+
+        string methodName = ReadText(name, $"\"{MethodNameProperty}\"");
+        if (methodName.Length == 0)
+        {
+            throw new BadRequestException($"\"{MethodNameProperty}\" must not be empty");
         }
 
         IReadOnlyList<JsonElement> args = [];
@@ -78,10 +84,12 @@ public sealed record RpcRequest(
             var dictionary = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (JsonProperty property in kwargsElement.EnumerateObject())
             {
-                // A repeated key is ambiguous (which value did the caller mean?): refuse it.
-                if (!dictionary.TryAdd(property.Name, property.Value))
+                // A repeated key is ambiguous (which value did the caller mean?): refuse it. The server's
+                // parser already does (ProtocolJson.DocumentOptions); this covers any other JsonElement.
+                string key = ReadText(property, $"a key of \"{KwargsProperty}\"");
+                if (!dictionary.TryAdd(key, property.Value))
                 {
-                    throw new BadRequestException($"\"{KwargsProperty}\" names \"{property.Name}\" twice");
+                    throw new BadRequestException($"duplicate key \"{key}\" in \"{KwargsProperty}\": each key may appear once");
                 }
             }
 
@@ -125,6 +133,35 @@ public sealed record RpcRequest(
 
         writer.WriteEndObject();
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A string's text. The bytes were checked as UTF-8, but an escape can still encode half a character
+    /// (<c>"\ud800"</c>), which .NET strings cannot hold: that is the caller's error, naming the field.
+    /// </summary>
+    /// <exception cref="BadRequestException">The text is not valid Unicode.</exception>
+    public static string ReadText(JsonElement value, string field)
+    {
+        try
+        {
+            return value.GetString() ?? "";
+        }
+        catch (InvalidOperationException)
+        {
+            throw new BadRequestException(ProtocolJson.UnpairedSurrogate(field));
+        }
+    }
+
+    private static string ReadText(JsonProperty property, string field)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new BadRequestException(ProtocolJson.UnpairedSurrogate(field));
+        }
     }
 
     internal static string Describe(JsonValueKind kind) => kind switch

@@ -16,7 +16,7 @@ internal static class ConcurrencyScenarios
         new("ten-concurrent-clients",
             "10 client processes each call rendezvous(group, 10): all succeed only if all 10 are inside the server at once",
             "SPEC §1: at least 10 clients at the same time, truly in parallel (B never waits for A's call)",
-            TenClientsAsync),
+            TenClientsAsync) { Grades = [LabProgram.Server] },
         new("hundred-connections",
             "100 raw connections each call rendezvous(group, 100): all 100 are served at the same time",
             "SPEC §1: concurrent requests, one handler per connection",
@@ -34,6 +34,12 @@ internal static class ConcurrencyScenarios
         context.Config.Set("server:method_timeout", "60");
         context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
         RunningServer server = await context.StartServerAsync();
+        if (server.IsForeign)
+        {
+            await TenOpenConnectionsAsync(context, server);
+            return;
+        }
+
         context.Note("ten separate client processes, each calling rendezvous(\"ten\", 10): each call blocks until ten callers are inside at once");
         ManagedProcess[] clients = [.. Enumerable.Range(0, 10).Select(_ => context.StartClient([.. server.DirectClientArguments, "rendezvous", "ten", "10"]))];
         int[] exitCodes = await Task.WhenAll(clients.Select(client => client.WaitForExitAsync(TimeSpan.FromSeconds(90), context.Cancellation)));
@@ -43,6 +49,31 @@ internal static class ConcurrencyScenarios
             "all 10 rendezvous calls succeeded: the server ran the 10 clients' calls in parallel", $"{answered} of 10 printed a result");
         int connections = server.Process.LinesMatching(new Regex("Connection from .* opened")).Count;
         context.Check(connections >= 10, $"the server logged {connections} connections opened");
+    }
+
+    // A foreign server has no rendezvous method, so the proof is weaker but black-box: ten clients
+    // connect and stay connected; the last one's calls are answered while the first nine wait
+    // mid-conversation, and then each of them is answered too. A server that serves one connection
+    // at a time would never get past the first.
+    private static async Task TenOpenConnectionsAsync(ScenarioContext context, RunningServer server)
+    {
+        context.Note("ten raw connections opened at once and kept open; the tenth calls first, then the other nine");
+        RawRpcConnection[] connections = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+            RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation)));
+        try
+        {
+            JsonElement last = await connections[9].CallAsync("add", [9, 9], ScenarioContext.Unexpected, context.Cancellation);
+            context.Check(last.TryGetProperty("res", out JsonElement sum) && sum.GetRawText() == "28",
+                "the tenth connection got add(9, 9) = 28 while nine others were open and silent", last.GetRawText());
+            JsonElement[] replies = await Task.WhenAll(connections[..9].Select((connection, i) =>
+                connection.CallAsync("add", [i, i], ScenarioContext.Unexpected, context.Cancellation)));
+            int right = replies.Select((reply, i) => reply.TryGetProperty("res", out JsonElement res) && res.GetRawText() == ScenarioContext.Invariant((2 * i) + 10)).Count(ok => ok);
+            context.Check(right == 9, "then each of the nine got its own add(i, i) answered: ten clients served at the same time", $"{right} of 9 right");
+        }
+        finally
+        {
+            await Task.WhenAll(connections.Select(connection => connection.DisposeAsync().AsTask()));
+        }
     }
 
     private static async Task HundredConnectionsAsync(ScenarioContext context)

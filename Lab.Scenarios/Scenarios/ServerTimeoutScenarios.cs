@@ -26,6 +26,10 @@ internal static class ServerTimeoutScenarios
             "sleep(3) against method_timeout = 1 s: the caller gets a MethodTimeout reply, the server keeps serving",
             "SPEC §7: server, running the method (runs too long) — MethodTimeout reply",
             MethodAsync),
+        new("timeout-blocking-method",
+            "block(5) blocks its thread and ignores the deadline: MethodTimeout at 1 s all the same, 30 of them leave other clients served, SIGTERM exits within the drain deadline",
+            "SPEC §7: server, running the method (runs too long) — MethodTimeout reply, however the method is written",
+            BlockingMethodAsync) { NeedsPosixSignals = true },
     ];
 
     private static async Task ReadAsync(ScenarioContext context)
@@ -96,6 +100,71 @@ internal static class ServerTimeoutScenarios
             await stopSending.CancelAsync();
             await greedy.DisposeAsync();
             await sender.WaitAsync(ScenarioContext.Unexpected, CancellationToken.None);
+        }
+    }
+
+    private static async Task BlockingMethodAsync(ScenarioContext context)
+    {
+        context.Config.Set("server:method_timeout", "1");
+        context.Config.Set("server:drain_timeout", "2");
+        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        RunningServer server = await context.StartServerAsync();
+
+        await using (RawRpcConnection one = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
+        {
+            context.Step("block(5): a synchronous method that holds its thread for 5 s (Thread.Sleep, no token, no await)");
+            var timer = Stopwatch.StartNew();
+            JsonElement reply = await one.CallAsync("block", [5], ScenarioContext.Unexpected, context.Cancellation);
+            context.Check(HappyPathScenarios.ErrorCode(reply) == "MethodTimeout" && timer.Elapsed < TimeSpan.FromSeconds(2.5),
+                $"MethodTimeout after {timer.Elapsed.TotalSeconds:0.00} s (method_timeout = 1 s), not after 5 s: {reply.GetRawText()}");
+        }
+
+        await context.ExpectLineAsync(server.Process, @"block\(\) ended after \d+\.\d s, past its method timeout", "when block() finally ends, the server logs a warning about it");
+
+        context.Step("30 connections each call block(5) at once: 30 threads held, more than the machine has cores");
+        var blocked = new List<RawRpcConnection>();
+        try
+        {
+            for (int i = 0; i < 30; i++)
+            {
+                RawRpcConnection connection = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+                blocked.Add(connection);
+                await connection.SendRequestAsync("block", [5], cancellationToken: context.Cancellation);
+            }
+
+            await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
+            {
+                var timer = Stopwatch.StartNew();
+                JsonElement add = await other.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
+                context.Check(add.GetProperty("res").GetRawText() == "13" && timer.Elapsed < TimeSpan.FromSeconds(1),
+                    $"meanwhile another client gets add(1, 2) = 13 in {timer.Elapsed.TotalMilliseconds:0} ms");
+            }
+
+            int timedOut = 0;
+            foreach (RawRpcConnection connection in blocked)
+            {
+                timedOut += HappyPathScenarios.ErrorCode(await connection.ReadReplyAsync(ScenarioContext.Unexpected, context.Cancellation)) == "MethodTimeout" ? 1 : 0;
+            }
+
+            context.Check(timedOut == 30, $"all 30 blocked callers got MethodTimeout ({timedOut} of 30)");
+
+            context.Step($"one more block(30), then SIGTERM to {server.Process.Name} while it still holds its thread");
+            await blocked[0].SendRequestAsync("block", [30], cancellationToken: context.Cancellation);
+            JsonElement late = await blocked[0].ReadReplyAsync(ScenarioContext.Unexpected, context.Cancellation);
+            context.Check(HappyPathScenarios.ErrorCode(late) == "MethodTimeout", "its caller got MethodTimeout too; the thread sleeps on");
+            var signalled = Stopwatch.StartNew();
+            int exitCode = await server.Process.TerminateAsync(ScenarioContext.Unexpected, context.Cancellation);
+            context.Check(exitCode == 0 && signalled.Elapsed < TimeSpan.FromSeconds(2 + 1 + 1),
+                $"the server exited with code 0 {signalled.Elapsed.TotalSeconds:0.00} s after SIGTERM (drain_timeout = 2 s), with block() threads still asleep",
+                $"exit code {exitCode}");
+            await context.ExpectLineAsync(server.Process, @"Abandoning \d+ method\(s\) still running: block\(\)", "the log names the methods it left behind");
+        }
+        finally
+        {
+            foreach (RawRpcConnection connection in blocked)
+            {
+                await connection.DisposeAsync();
+            }
         }
     }
 

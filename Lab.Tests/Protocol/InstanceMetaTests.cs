@@ -132,7 +132,7 @@ public class InstanceMetaTests
     [TestCase("""{"protocol": "json", "host": "h"}""", "missing \"port\"")]
     [TestCase("""{"protocol": "json", "host": "h", "port": 1.5}""", "\"port\" must be a whole number")]
     [TestCase("""{"protocol": "json", "host": "h", "port": 70000}""", "\"port\" must be between 1 and 65535, not 70000")]
-    [TestCase("""{"protocol": "json", "host": "a b", "port": 1}""", "\"host\" is not a host name or IP address: \"a b\"")]
+    [TestCase("""{"protocol": "json", "host": "a b", "port": 1}""", "\"host\" is not a valid host name: \"a b\" (label \"a b\")")]
     [TestCase("""{"protocol": "json", "host": "h", "port": 1, "status": 1}""", "\"status\" must be true or false")]
     [TestCase("""{"protocol": "json", "host": "h", "port": 1, "parameters": "x"}""", "\"parameters\" must be an object")]
     public void Parse_refuses_bad_fields_with_a_message_naming_the_field(string json, string expected)

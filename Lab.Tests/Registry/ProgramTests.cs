@@ -44,18 +44,29 @@ public class ProgramTests
     }
 
     [Test]
-    public async Task Missing_port_is_a_clear_error_and_a_non_zero_exit()
+    public async Task Without_p_it_listens_on_the_port_from_config_ini()
     {
-        using LabProcess registry = LabProcess.Start("Lab.Registry", []);
+        int port = FreePort();
+        using var configFiles = new TestConfigFiles();
+        string config = configFiles.Write("registry", $"[registry]\nhost = 127.0.0.1\nport = {port}\n");
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["--config", config]);
         try
         {
-            (await registry.WaitForExitAsync()).ShouldNotBe(0);
-            registry.ErrorLines.ShouldContain("Option '--port' is required.");
+            await registry.WaitForOutputAsync($@"Registry listening on http://127\.0\.0\.1:{port}$");
+            registry.Signal(LabProcess.SigTerm);
+            (await registry.WaitForExitAsync()).ShouldBe(0);
         }
         finally
         {
             registry.Kill();
         }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     [Test]

@@ -133,7 +133,7 @@ public class RequestHandlerTests
     [TestCase("\"json\"", "the body must be a JSON object")]
     [TestCase("{\"protocol\": \"json\", \"port\": 8080}", "missing \\\"host\\\"")]
     [TestCase("{\"protocol\": \"json\", \"host\": 127, \"port\": 8080}", "\\\"host\\\" must be a string")]
-    [TestCase("{\"protocol\": \"json\", \"host\": \"not a host!\", \"port\": 8080}", "\\\"host\\\" is not a host name or IP address")]
+    [TestCase("{\"protocol\": \"json\", \"host\": \"not a host!\", \"port\": 8080}", "\\\"host\\\" is not a valid host name")]
     [TestCase("{\"protocol\": \"json\", \"host\": \"127.0.0.1\"}", "missing \\\"port\\\"")]
     [TestCase("{\"protocol\": \"json\", \"host\": \"127.0.0.1\", \"port\": \"8080\"}", "\\\"port\\\" must be a whole number")]
     [TestCase("{\"protocol\": \"json\", \"host\": \"127.0.0.1\", \"port\": 80.5}", "\\\"port\\\" must be a whole number")]

@@ -25,6 +25,21 @@ public partial class ProgramTests
     }
 
     [Test]
+    public async Task List_marks_which_foreign_programs_each_scenario_grades()
+    {
+        await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
+        ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [RunnerDll, "--list"]);
+
+        (await runner.WaitForExitAsync(TestTimeouts.Unexpected)).ShouldBe(0);
+
+        Dictionary<string, string> grades = runner.Lines.Select(line => line.Text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .ToDictionary(words => words[0], words => words[1]);
+        grades["happy-path"].ShouldBe("RSC");
+        grades["bad-input-registry"].ShouldBe("R--");
+        grades["timeout-method"].ShouldBe("---");
+    }
+
+    [Test]
     public async Task Unknown_scenario_name_is_a_usage_error()
     {
         await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);

@@ -47,7 +47,7 @@ public class ScenarioCatalogTests
             "graceful-stop", "shutdown-registry-up-service-up", "shutdown-registry-down-service-up",
             "shutdown-registry-up-service-broken", "shutdown-registry-down-service-broken", "timeout-client-connect",
             "timeout-client-write", "timeout-client-wait", "timeout-client-read", "timeout-server-read",
-            "timeout-server-write", "timeout-method", "large-message", "bad-input-server", "bad-input-registry",
+            "timeout-server-write", "timeout-method", "timeout-blocking-method", "large-message", "bad-input-server", "bad-input-registry",
             "no-server-available",
         ];
 

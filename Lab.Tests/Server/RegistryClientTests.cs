@@ -45,6 +45,23 @@ public class RegistryClientTests
     }
 
     [Test]
+    public async Task Heartbeats_keep_trying_after_an_exception_that_is_not_an_HTTP_failure()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        await using RegistryClient client = CreateClient(registry.Port);
+        // An instance that cannot be serialized makes every heartbeat throw InvalidOperationException
+        // before any HTTP happens: the kind of surprise that used to end the loop for good.
+        var broken = new InstanceMeta { Host = "127.0.0.1", Port = 5556, Parameters = { ["weight"] = default } };
+
+        await client.StartAsync(broken);
+
+        await _log.WaitForLineAsync("Registry unreachable at .*; serving anyway and retrying");
+        await _log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
+        client.IsHeartbeating.ShouldBeTrue();
+        _log.Count("Heartbeat loop failed").ShouldBe(0);
+    }
+
+    [Test]
     public async Task Registry_down_at_start_is_logged_once_retried_and_registered_when_it_appears()
     {
         await using FakeRegistry registry = FakeRegistry.NotStarted();

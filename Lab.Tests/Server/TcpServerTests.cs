@@ -84,14 +84,14 @@ public class TcpServerTests
     {
         var settings = TestSettings.Server() with { DrainTimeout = TimeSpan.FromSeconds(0.2) };
         var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new RunningTcpServer(settings, stub => stub.Register("block", async (CancellationToken cancellationToken) =>
+        await using var server = new RunningTcpServer(settings, stub => stub.Register("wait_forever", async (CancellationToken cancellationToken) =>
         {
             inside.TrySetResult();
             await Task.Delay(Timeout.Infinite, cancellationToken);
             return 0;
         }));
         await using WireClient client = await server.ConnectAsync();
-        await client.SendAsync("""{"method_name": "block"}""");
+        await client.SendAsync("""{"method_name": "wait_forever"}""");
         // The call must be running when the stop begins: a request still unread would make the connection idle.
         await inside.Task.WaitAsync(TestTimeouts.Unexpected);
 

@@ -46,14 +46,24 @@ public sealed class LabProcess : IDisposable
     public string Error => AsText(ErrorLines);
 
     /// <summary>Starts <c>dotnet &lt;repo&gt;/<paramref name="program"/>/bin/&lt;Configuration&gt;/net10.0/<paramref name="program"/>.dll ARGS</c>.</summary>
-    public static LabProcess Start(string program, IEnumerable<string> arguments, params (string Name, string Value)[] environment)
+    public static LabProcess Start(string program, IEnumerable<string> arguments, params (string Name, string Value)[] environment) =>
+        Start(program, arguments, descriptorLimit: null, environment);
+
+    /// <summary>As the overload above, under <c>prlimit --nofile=N:N</c> when a limit is given.</summary>
+    public static LabProcess Start(string program, IEnumerable<string> arguments, int? descriptorLimit, params (string Name, string Value)[] environment)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(descriptorLimit is null ? "dotnet" : "prlimit")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (descriptorLimit is { } limit)
+        {
+            start.ArgumentList.Add(FormattableString.Invariant($"--nofile={limit}:{limit}"));
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(ProgramPath(program));
         foreach (string argument in arguments)
         {

@@ -14,7 +14,7 @@ internal sealed class RunningTcpServer : IAsyncDisposable
     {
         Settings = settings ?? TestSettings.Server();
         _loggerFactory = Log.CreateFactory();
-        Stub = new ServerStub(Settings.MethodTimeout, _loggerFactory.CreateLogger<ServerStub>());
+        Stub = new ServerStub(Settings.MethodTimeout, _loggerFactory.CreateLogger<ServerStub>(), Settings.MaxConcurrentCalls);
         new DemoMethods().RegisterAll(Stub);
         register?.Invoke(Stub);
         Server = new TcpServer(Stub, Settings, _loggerFactory);
