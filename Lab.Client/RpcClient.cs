@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Lab.Client.Transport;
+using Lab.Discovery.Etcd;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
@@ -33,7 +34,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     private readonly ClientSettings _settings;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly RegistryClient? _registry;
+    private readonly IServiceDiscovery? _registry;
     private readonly IReadOnlyList<InstanceMeta> _directServer;
     private readonly LoadBalance _loadBalance;
     private readonly ServerHealth _health;
@@ -41,7 +42,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     private readonly ConcurrentDictionary<string, IReadOnlySet<string>> _methodsByServer = new(StringComparer.OrdinalIgnoreCase);
     private int _disposed;
 
-    private RpcClient(ClientSettings settings, ILoggerFactory? loggerFactory, RegistryClient? registry, InstanceMeta? directServer, LoadBalance? loadBalance)
+    private RpcClient(ClientSettings settings, ILoggerFactory? loggerFactory, IServiceDiscovery? registry, InstanceMeta? directServer, LoadBalance? loadBalance)
     {
         _settings = settings;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -78,7 +79,9 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         CancellationToken cancellationToken = default)
     {
         ILoggerFactory factory = loggerFactory ?? NullLoggerFactory.Instance;
-        var registryClient = new RegistryClient(registry, settings, factory.CreateLogger<RegistryClient>());
+        IServiceDiscovery registryClient = registry.Backend == RegistryBackend.Etcd
+            ? new EtcdDiscovery(registry, settings, factory.CreateLogger<EtcdDiscovery>())
+            : new RegistryClient(registry, settings, factory.CreateLogger<RegistryClient>());
         try
         {
             await registryClient.StartAsync(cancellationToken);
@@ -221,7 +224,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                 $"no server available: all {tried.Count} instances failed; the last one said: {lastFailure.Message}", lastFailure);
         }
 
-        string where = _registry is null ? "no server configured" : $"the registry at {_registry.RegistryUri} lists no {InstanceMeta.JsonProtocol} instance"
+        string where = _registry is null ? "no server configured" : $"the registry at {_registry.RegistryAddress} lists no {InstanceMeta.JsonProtocol} instance"
                                                                     + (_registry.RegistryDown ? " (and is unreachable)" : "");
         throw new NoServerAvailableException($"no server available: {where}");
     }

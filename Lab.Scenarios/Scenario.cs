@@ -32,6 +32,9 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
 
     /// <summary>A longer limit than the runner's per-scenario timeout, for scenarios that run load for a while.</summary>
     public TimeSpan? MinimumTimeout { get; init; }
+
+    /// <summary>Says why the scenario cannot run here (a program it needs is missing), or null: it is then reported as SKIP.</summary>
+    public Func<string?>? MissingPrerequisite { get; init; }
 }
 
 /// <summary>A check failed: the scenario ends with FAIL and this message as the reason.</summary>

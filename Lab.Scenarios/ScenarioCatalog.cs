@@ -27,6 +27,7 @@ internal static class ScenarioCatalog
         .. ServerTimeoutScenarios.All,
         .. MultiHostScenarios.All,
         .. PartitionScenarios.All,
+        .. EtcdScenarios.All,
     ];
 
     /// <summary>The scenario with this name (case-insensitive), or null.</summary>

@@ -85,6 +85,12 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
             return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, networkReason, clock.Elapsed, narrator.Lines, []);
         }
 
+        if (scenario.MissingPrerequisite?.Invoke() is { } missing)
+        {
+            output.WriteLine($"SKIP: {missing}");
+            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, missing, clock.Elapsed, narrator.Lines, []);
+        }
+
         if (ForeignSkipReason(scenario, _foreign) is { } foreignReason)
         {
             output.WriteLine($"SKIP: {foreignReason}");

@@ -1,4 +1,5 @@
 using System.Net;
+using Lab.Discovery.Etcd;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Hosting;
@@ -28,7 +29,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
     private readonly ServerSettings _settings;
     private readonly ILogger<RpcServer> _logger;
     private readonly TcpServer _tcp;
-    private readonly RegistryClient _registry;
+    private readonly IServiceRegistration _registry;
     private readonly IHostApplicationLifetime? _lifetime;
     private CancellationTokenRegistration _listenerFailure;
     private bool _started;
@@ -44,7 +45,9 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         var stub = new ServerStub(settings.MethodTimeout, loggerFactory.CreateLogger<ServerStub>(), settings.MaxConcurrentCalls);
         new DemoMethods().RegisterAll(stub);
         _tcp = new TcpServer(stub, settings with { MaxConnections = CapConnections(settings.MaxConnections, _logger) }, loggerFactory);
-        _registry = new RegistryClient(registry, settings, loggerFactory.CreateLogger<RegistryClient>());
+        _registry = registry.Backend == RegistryBackend.Etcd
+            ? new EtcdRegistration(registry, settings, loggerFactory.CreateLogger<EtcdRegistration>())
+            : new RegistryClient(registry, settings, loggerFactory.CreateLogger<RegistryClient>());
     }
 
     // max_connections, lowered to what the descriptor limit (soft RLIMIT_NOFILE, from /proc on Linux)
@@ -74,7 +77,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         _started = true;
         IPEndPoint bound = _tcp.LocalEndPoint;
         _logger.LogInformation("Server listening on {Address}", HostAddress.Format(bound.Address.ToString(), bound.Port));
-        _registry.Start(new InstanceMeta { Host = HostAddress.ChooseAdvertised(_settings.AdvertiseHost, bound.Address), Port = bound.Port });
+        var instance = new InstanceMeta { Host = HostAddress.ChooseAdvertised(_settings.AdvertiseHost, bound.Address), Port = bound.Port };
         // Passive shutdown (lab requirements §1): a server that can no longer accept must leave the registry and stop.
         _listenerFailure = _tcp.ListenerFailed.Register(() =>
         {
@@ -82,7 +85,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
             _logger.LogCritical("Stopping the server: it can no longer accept connections");
             _lifetime?.StopApplication();
         });
-        return Task.CompletedTask;
+        return _registry.StartAsync(instance, cancellationToken);
     }
 
     /// <summary>Graceful stop; see the class remarks. Safe to call twice, or without a start.</summary>

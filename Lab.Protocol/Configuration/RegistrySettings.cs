@@ -1,5 +1,15 @@
 namespace Lab.Protocol.Configuration;
 
+/// <summary>Who keeps the list of servers.</summary>
+public enum RegistryBackend
+{
+    /// <summary>The lab's registry center (Lab.Registry): HTTP, heartbeats, polling.</summary>
+    Builtin,
+
+    /// <summary>An etcd cluster: a lease per server, a watch per client, a Raft majority behind both.</summary>
+    Etcd,
+}
+
 /// <summary><c>[registry]</c>: where the registry center listens (and so where servers and clients find it),
 /// and how it judges health. Defaults are those documented in <c>config.ini</c>.</summary>
 public sealed record RegistrySettings
@@ -37,6 +47,15 @@ public sealed record RegistrySettings
     /// </summary>
     public string Token { get; init; } = "";
 
+    /// <summary>builtin (the registry center above) or etcd. Default builtin.</summary>
+    public RegistryBackend Backend { get; init; } = RegistryBackend.Builtin;
+
+    /// <summary>etcd's client URLs (backend = etcd); comma-separated in the file. Default http://127.0.0.1:2379.</summary>
+    public string EtcdEndpoints { get; init; } = "http://127.0.0.1:2379";
+
+    /// <summary>The etcd key prefix every server registers under. Default /rpclab.</summary>
+    public string EtcdPrefix { get; init; } = "/rpclab";
+
     /// <summary>The registry's base URL, as servers and clients dial it.</summary>
     public Uri BaseUri => new($"http://{Discovery.HostAddress.Format(Host, Port)}/");
 
@@ -54,6 +73,9 @@ public sealed record RegistrySettings
             MaxBodySize = section.GetInt("max_body_size", defaults.MaxBodySize, 256, 16 * 1024 * 1024),
             MaxInstances = section.GetInt("max_instances", defaults.MaxInstances, 1, 1_000_000),
             Token = section.GetString("token", defaults.Token),
+            Backend = section.GetEnum("backend", defaults.Backend),
+            EtcdEndpoints = section.GetString("etcd_endpoints", defaults.EtcdEndpoints),
+            EtcdPrefix = section.GetString("etcd_prefix", defaults.EtcdPrefix).TrimEnd('/'),
         };
     }
 }

@@ -25,7 +25,7 @@ public class RegistryClientTests
 
         client.Instances.Select(instance => instance.Address).ShouldBe(["127.0.0.1:8001", "[::1]:8002"]);
         client.RegistryDown.ShouldBeFalse();
-        _logs.Count(LogLevel.Information, $"Discovered 2 json instances at http://127.0.0.1:{registry.Port}/: 127.0.0.1:8001, [::1]:8002").ShouldBe(1);
+        _logs.Count(LogLevel.Information, $"Discovered 2 json instances at http://127.0.0.1:{registry.Port}: 127.0.0.1:8001, [::1]:8002").ShouldBe(1);
     }
 
     [Test]
@@ -162,7 +162,7 @@ public class RegistryClientTests
 
         await client.StartAsync();
         client.Instances.ShouldBeEmpty();
-        _logs.Count(LogLevel.Warning, $"Registry unreachable at http://127.0.0.1:{registry.Port}/").ShouldBe(1);
+        _logs.Count(LogLevel.Warning, $"Registry unreachable at http://127.0.0.1:{registry.Port}").ShouldBe(1);
 
         await registry.RestartAsync();
         await _logs.WaitForAsync(LogLevel.Information, "Registry reachable again");

@@ -153,7 +153,7 @@ public class RpcClientRegistryModeTests
 
         var failure = await Should.ThrowAsync<NoServerAvailableException>(() => client.CallAsync<long>("add", [1, 2]));
 
-        failure.Message.ShouldBe($"no server available: the registry at http://127.0.0.1:{registry.Port}/ lists no json instance");
+        failure.Message.ShouldBe($"no server available: the registry at http://127.0.0.1:{registry.Port} lists no json instance");
     }
 
     [Test]

@@ -37,7 +37,7 @@ public class RegistryClientTests
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RegistryClient client = CreateClient(registry.Port);
 
-        client.Start(Instance);
+        await client.StartAsync(Instance);
 
         await registry.WaitUntilAsync(r => r.CountEvents($"register {InstanceText}") >= 3, "three registrations");
         await _log.WaitForLineAsync($@"INFO  RegistryClient: Registered with registry at http://127\.0\.0\.1:{registry.Port} as json://127\.0\.0\.1:5555");
@@ -54,7 +54,7 @@ public class RegistryClientTests
         // before any HTTP happens: the kind of surprise that used to end the loop for good.
         var broken = new InstanceMeta { Host = "127.0.0.1", Port = 5556, Parameters = { ["weight"] = default } };
 
-        client.Start(broken);
+        await client.StartAsync(broken);
 
         await _log.WaitForLineAsync("Registry unreachable at .*; serving anyway and retrying");
         // Three retries after the same exception: the loop is still running, not ended by the first one.
@@ -67,7 +67,7 @@ public class RegistryClientTests
         await using FakeRegistry registry = FakeRegistry.NotStarted();
         await using RegistryClient client = CreateClient(registry.Port);
 
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{registry.Port}: .*; serving anyway and retrying");
         await _log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
         await registry.StartAsync();
@@ -82,7 +82,7 @@ public class RegistryClientTests
     {
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RegistryClient client = CreateClient(registry.Port);
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the first registration");
 
         await registry.StopAsync();
@@ -100,7 +100,7 @@ public class RegistryClientTests
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         var clock = new FakeTimeProvider();
         await using RegistryClient client = CreateClient(registry.Port, clock: clock);
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await registry.WaitUntilAsync(r => r.CountEvents("register") == 1, "the first registration");
         // The heartbeat runs on the fake clock: one interval later, one more registration.
         clock.Advance(TestSettings.Server().HeartbeatInterval);
@@ -122,7 +122,7 @@ public class RegistryClientTests
     {
         await using FakeRegistry registry = FakeRegistry.NotStarted();
         await using RegistryClient client = CreateClient(registry.Port);
-        client.Start(Instance);
+        await client.StartAsync(Instance);
         await _log.WaitForLineAsync("Registry unreachable");
 
         bool unregistered = await client.StopAsync().WaitAsync(TestTimeouts.Unexpected);
@@ -141,7 +141,7 @@ public class RegistryClientTests
         int port = ((IPEndPoint)silent.LocalEndPoint!).Port;
         await using RegistryClient client = CreateClient(port, TestSettings.Server() with { RegistryTimeout = TimeSpan.FromSeconds(0.2) });
 
-        client.Start(Instance);
+        await client.StartAsync(Instance);
 
         await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{port}: no answer from http://127\.0\.0\.1:{port}/myRegistry/register within 0\.2 s");
     }

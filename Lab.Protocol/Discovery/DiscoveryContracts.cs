@@ -1,0 +1,43 @@
+namespace Lab.Protocol.Discovery;
+
+/// <summary>The server side of discovery, whoever keeps the list: register this server, keep the entry alive
+/// while it runs, remove it on a graceful stop. Built in: Lab.Server's <c>RegistryClient</c> (HTTP
+/// heartbeats); on etcd: <c>EtcdRegistration</c> (a lease). <see cref="StartAsync"/> once, then <see cref="StopAsync"/> once.</summary>
+public interface IServiceRegistration : IAsyncDisposable
+{
+    /// <summary>Where the list is kept, as logs show it: <c>http://127.0.0.1:9999</c>.</summary>
+    string RegistryAddress { get; }
+
+    /// <summary>Starts keeping <paramref name="instance"/> registered, in the background; returns at once.</summary>
+    Task StartAsync(InstanceMeta instance, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops the keep-alive (none can follow), then removes the entry. Never throws; true if the registry confirmed.</summary>
+    Task<bool> StopAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>The client side of discovery: list the servers, follow changes into an <see cref="InstanceCache"/>.
+/// Built in: Lab.Client's <c>RegistryClient</c> (polling); on etcd: <c>EtcdDiscovery</c> (a watch).
+/// Load balancing, failover and the call path see only this. All members but start/stop may be called from any thread.</summary>
+public interface IServiceDiscovery : IAsyncDisposable
+{
+    /// <inheritdoc cref="IServiceRegistration.RegistryAddress"/>
+    string RegistryAddress { get; }
+
+    /// <inheritdoc cref="InstanceCache.Instances"/>
+    IReadOnlyList<InstanceMeta> Instances { get; }
+
+    /// <inheritdoc cref="InstanceCache.RegistryDown"/>
+    bool RegistryDown { get; }
+
+    /// <summary>Reads the list once, then follows changes in the background. A registry that is down is not fatal.</summary>
+    Task StartAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Stops following changes and waits for the background work to end.</summary>
+    Task StopAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Reads the list now. False (cache kept) when the registry cannot be reached.</summary>
+    Task<bool> RefreshAsync(CancellationToken cancellationToken = default);
+
+    /// <inheritdoc cref="InstanceCache.Remove"/>
+    bool Remove(InstanceMeta instance);
+}

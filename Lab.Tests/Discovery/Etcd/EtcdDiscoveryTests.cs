@@ -1,0 +1,156 @@
+using dotnet_etcd;
+using Lab.Client;
+using Lab.Discovery.Etcd;
+using Lab.Protocol.Configuration;
+using Lab.Protocol.Discovery;
+using Lab.Scenarios.Harness;
+using Lab.Server;
+using Lab.Tests.Client.Support;
+using Lab.Tests.Server.Support;
+using Microsoft.Extensions.Logging;
+
+namespace Lab.Tests.Discovery.Etcd;
+
+/// <summary>The client side on a real etcd: one read, then a watch; outages keep the cache; a broken watch is replaced.</summary>
+[NonParallelizable]
+public class EtcdDiscoveryTests
+{
+    private LogRecorder _log = null!;
+    private ILoggerFactory _loggerFactory = null!;
+
+    [SetUp]
+    public void CreateLog()
+    {
+        _log = new LogRecorder();
+        _loggerFactory = _log.CreateFactory();
+    }
+
+    [TearDown]
+    public void DisposeLog()
+    {
+        _loggerFactory.Dispose();
+        _log.Dispose();
+    }
+
+    [Test]
+    public async Task Start_reads_the_list_then_the_watch_follows_puts_and_deletes()
+    {
+        await using EtcdCluster etcd = await EtcdTestCluster.StartAsync();
+        RegistrySettings settings = EtcdTestCluster.Settings(etcd);
+        using EtcdClient store = EtcdTestCluster.Client(etcd);
+        await store.PutAsync(KeyOf(settings, 8001), Json(8001));
+        await store.PutAsync($"{settings.EtcdPrefix}/services/json/not-json", "{oops");
+        await store.PutAsync($"{settings.EtcdPrefix}/services/xml/127.0.0.1:9000", Json(9000));
+        await using EtcdDiscovery discovery = Create(settings);
+
+        await discovery.StartAsync();
+        Ports(discovery).ShouldBe([8001]);
+        _log.Count($"Discovered 1 json instances at etcd {etcd.ClientEndpoints}: 127.0.0.1:8001").ShouldBe(1);
+        _log.Count("Ignoring etcd key").ShouldBe(1);
+
+        await store.PutAsync(KeyOf(settings, 8002), Json(8002));
+        await _log.WaitForLineAsync("added: 127.0.0.1:8002");
+        Ports(discovery).ShouldBe([8001, 8002]);
+
+        await store.DeleteAsync(KeyOf(settings, 8001));
+        await _log.WaitForLineAsync("removed: 127.0.0.1:8001");
+        Ports(discovery).ShouldBe([8002]);
+    }
+
+    [Test]
+    public async Task The_last_server_leaving_empties_the_cache_at_once()
+    {
+        // Unlike the built-in registry, an empty answer from etcd is not a restart artefact: no grace period.
+        await using EtcdCluster etcd = await EtcdTestCluster.StartAsync();
+        RegistrySettings settings = EtcdTestCluster.Settings(etcd);
+        using EtcdClient store = EtcdTestCluster.Client(etcd);
+        await store.PutAsync(KeyOf(settings, 8001), Json(8001));
+        await using EtcdDiscovery discovery = Create(settings);
+        await discovery.StartAsync();
+
+        await store.DeleteAsync(KeyOf(settings, 8001));
+
+        await _log.WaitForLineAsync("removed: 127.0.0.1:8001");
+        discovery.Instances.ShouldBeEmpty();
+    }
+
+    [Test]
+    public async Task Etcd_down_keeps_the_cache_and_the_watch_comes_back_with_a_fresh_read()
+    {
+        await using EtcdCluster etcd = await EtcdTestCluster.StartAsync();
+        RegistrySettings settings = EtcdTestCluster.Settings(etcd);
+        using (EtcdClient store = EtcdTestCluster.Client(etcd))
+        {
+            await store.PutAsync(KeyOf(settings, 8001), Json(8001));
+        }
+
+        await using EtcdDiscovery discovery = Create(settings, ClientTestSettings.Fast with { RegistryTimeout = TimeSpan.FromSeconds(1), PollInterval = TimeSpan.FromSeconds(0.5) });
+        await discovery.StartAsync();
+
+        await etcd.KillAsync(0, TestTimeouts.Unexpected);
+        await _log.WaitForLineAsync("etcd watch ended");
+        await _log.WaitForLineAsync($"Registry unreachable at etcd {etcd.ClientEndpoints}: .*keeping 1 cached instances");
+        await _log.WaitForLineAsync("etcd read failed", occurrences: 2);
+        discovery.RegistryDown.ShouldBeTrue();
+        Ports(discovery).ShouldBe([8001]);
+
+        await etcd.RestartAsync(0, TestTimeouts.Unexpected);
+        await _log.WaitForLineAsync("Registry reachable again");
+        using EtcdClient again = EtcdTestCluster.Client(etcd);
+        await again.PutAsync(KeyOf(settings, 8002), Json(8002));
+        await _log.WaitForLineAsync("added: 127.0.0.1:8002");
+        discovery.RegistryDown.ShouldBeFalse();
+        _log.Count("Registry unreachable").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task One_member_of_three_killed_changes_nothing_for_servers_or_clients()
+    {
+        await using EtcdCluster etcd = await EtcdTestCluster.StartAsync(3);
+        RegistrySettings settings = EtcdTestCluster.Settings(etcd);
+        await using EtcdDiscovery discovery = Create(settings);
+        await discovery.StartAsync();
+        await using EtcdRegistration first = new(settings, TestSettings.Server(), _loggerFactory.CreateLogger<EtcdRegistration>());
+        await first.StartAsync(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
+        await _log.WaitForLineAsync("added: 127.0.0.1:8001");
+
+        await etcd.KillAsync(0, TestTimeouts.Unexpected);
+        await using EtcdRegistration second = new(settings, TestSettings.Server(), _loggerFactory.CreateLogger<EtcdRegistration>());
+        await second.StartAsync(new InstanceMeta { Host = "127.0.0.1", Port = 8002 });
+
+        await _log.WaitForLineAsync("added: 127.0.0.1:8002");
+        Ports(discovery).ShouldBe([8001, 8002]);
+        _log.Count("expired; granting a new one").ShouldBe(0);   // the first server's lease lived on
+    }
+
+    [Test]
+    public async Task A_server_and_a_client_configured_for_etcd_find_each_other_and_call()
+    {
+        await using EtcdCluster etcd = await EtcdTestCluster.StartAsync();
+        RegistrySettings settings = EtcdTestCluster.Settings(etcd);
+        await using var server = new RpcServer(TestSettings.Server(), settings, _loggerFactory);
+        await server.StartAsync();
+
+        await using RpcClient client = await RpcClient.ConnectToRegistryAsync(settings, ClientTestSettings.Fast, _loggerFactory);
+        // The client's discovery is etcd's: its first read names the etcd endpoints, not a registry URL.
+        _log.Count("Discovered .* json instances at etcd http://").ShouldBe(1);
+        if (client.Instances.Count == 0)
+        {
+            await _log.WaitForLineAsync("added: 127.0.0.1:");
+        }
+
+        (await client.CallAsync<long>("add", [1, 2])).ShouldBe(13);
+        await server.StopAsync();
+        await _log.WaitForLineAsync("removed: 127.0.0.1:");
+        client.Instances.ShouldBeEmpty();
+    }
+
+    private static string KeyOf(RegistrySettings settings, int port) => $"{settings.EtcdPrefix}/services/json/127.0.0.1:{port}";
+
+    private static string Json(int port) => $$$"""{"protocol":"json","host":"127.0.0.1","port":{{{port}}},"status":true,"parameters":{}}""";
+
+    private static int[] Ports(IServiceDiscovery discovery) => [.. discovery.Instances.Select(instance => instance.Port).Order()];
+
+    private EtcdDiscovery Create(RegistrySettings settings, ClientSettings? client = null) =>
+        new(settings, client ?? ClientTestSettings.Fast, _loggerFactory.CreateLogger<EtcdDiscovery>());
+}
