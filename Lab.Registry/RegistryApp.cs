@@ -53,7 +53,7 @@ public static class RegistryApp
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(listenAddress, settings.Port);
+            kestrel.Listen(listenAddress, settings.Port, listen => listen.UseHttp10LengthGuard(kestrel.Limits.RequestHeadersTimeout));
             kestrel.AddServerHeader = false;
             // Kestrel stops reading a body at this size, so a huge upload cannot fill the registry's memory;
             // RequestHandler turns the overflow into a JSON 413.
