@@ -93,9 +93,12 @@ internal static class AvailabilityScenarios
             context.Note($"phase {phase}");
         }
 
-        double? gap = ClientOutput.LongestGap(client.Lines);
-        context.Check(gap is <= MaxGapSeconds, $"no stall: the longest stretch without a completed call was {gap:0.00} s (limit {MaxGapSeconds:0} s)",
-            gap is null ? "no 'Longest gap' line" : $"{gap:0.00} s without a completed call");
+        // From the freeze on: a cold start on a loaded machine may pause before the first calls, which
+        // says nothing about failover (the overall figure, start-up included, is narrated).
+        double gap = phases.Where(phase => phase.Name != "start").Select(phase => phase.LongestGapSeconds).DefaultIfEmpty(double.NaN).Max();
+        context.Check(gap <= MaxGapSeconds, $"no stall: from the freeze on, the longest stretch without a completed call was {gap:0.00} s (limit {MaxGapSeconds:0} s; "
+                                            + $"{ClientOutput.LongestGap(client.Lines):0.00} s over the whole run, start-up included)",
+            double.IsNaN(gap) ? "no phase lines after 'start'" : $"{gap:0.00} s without a completed call");
         PrintedPhase? during = phases.FirstOrDefault(phase => phase.Name == "frozen");
         context.Check(during is { Calls: > 0 }, $"calls kept completing while it was frozen: {during}", "no 'frozen' phase with calls");
         TimeSpan banBound = silentAfter * 1.25 + probeTimeout + TimeSpan.FromSeconds(2);
