@@ -43,7 +43,7 @@ public static class RegistryApp
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(listenAddress, settings.Port);
+            kestrel.Listen(listenAddress, settings.Port, listen => listen.UseHttp10LengthGuard(kestrel.Limits.RequestHeadersTimeout));
             kestrel.AddServerHeader = false;
             // The one body-size limit: Kestrel stops reading a body at this size; RequestHandler turns
             // the overflow into a JSON 413.
