@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 namespace Lab.Protocol.Configuration;
 
 /// <summary>
-/// Loads <c>config.ini</c> (SPEC §8) with Microsoft.Extensions.Configuration.Ini, then lays the
+/// Loads <c>config.ini</c> (lab requirements §8) with Microsoft.Extensions.Configuration.Ini, then lays the
 /// command-line flags over it, so a flag always wins over the file.
 /// </summary>
 /// <remarks>

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Lab.Scenarios.Harness;
+namespace Lab.Testing;
 
 /// <summary>
 /// Every child process the runner has started and not yet released, so that no registry, server or
@@ -8,7 +8,7 @@ namespace Lab.Scenarios.Harness;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Scenarios release their processes through <see cref="ProcessGroup"/> in a <c>finally</c>; this
+/// Scenarios and tests release their processes (a scenario's <c>ProcessGroup</c>, a test's <c>using</c>) in a <c>finally</c>; this
 /// class is the safety net for the ways a <c>finally</c> never runs: the teaching assistant presses
 /// Ctrl+C, the runner gets SIGTERM, or the runtime shuts down. <see cref="InstallExitHandlers"/>
 /// hooks all three and kills every tracked process (kill -9: at that point nobody waits for a
@@ -22,7 +22,7 @@ namespace Lab.Scenarios.Harness;
 /// </code>
 /// </example>
 /// </remarks>
-internal static class ProcessTracker
+public static class ProcessTracker
 {
     private static readonly Lock Gate = new();
     private static readonly HashSet<ManagedProcess> Live = []; // guarded by Gate

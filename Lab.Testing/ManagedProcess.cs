@@ -1,17 +1,17 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Lab.Scenarios.Harness;
+namespace Lab.Testing;
 
 /// <summary>
-/// A program the scenario started as a real OS process: its output recorded line by line, waits on
+/// A program a scenario, a test or the benchmark started as a real OS process: its output recorded line by line, waits on
 /// lines (never fixed sleeps), and the three ways to stop it — kill -9, Ctrl+C (SIGINT), SIGTERM.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Every instance is tracked by <see cref="ProcessTracker"/> from the moment it starts until it is
 /// disposed, so the runner can kill whatever is still alive when a scenario fails, times out or the
-/// runner itself is interrupted. Scenarios start processes through a <see cref="ProcessGroup"/>.
+/// runner itself is interrupted. Scenarios start processes through their <c>ProcessGroup</c>.
 /// </para>
 /// <para>
 /// Concurrency: the two reader loops append lines under <c>_gate</c>; every public member may be
@@ -26,7 +26,7 @@ namespace Lab.Scenarios.Harness;
 /// </code>
 /// </example>
 /// </remarks>
-internal sealed class ManagedProcess : IAsyncDisposable
+public sealed class ManagedProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Action<ManagedProcess, OutputLine>? _onLine;
@@ -87,7 +87,13 @@ internal sealed class ManagedProcess : IAsyncDisposable
     /// Starts <paramref name="fileName"/> with redirected streams and begins recording its output;
     /// <paramref name="onLine"/> sees every line as it arrives (the narration's live echo).
     /// </summary>
-    public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<ManagedProcess, OutputLine>? onLine)
+    public static ManagedProcess Start(
+        string name,
+        string fileName,
+        IEnumerable<string> arguments,
+        string workingDirectory,
+        Action<ManagedProcess, OutputLine>? onLine,
+        IEnumerable<(string Name, string Value)>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -107,6 +113,10 @@ internal sealed class ManagedProcess : IAsyncDisposable
 
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach ((string variable, string value) in environment ?? [])
+        {
+            startInfo.Environment[variable] = value;
+        }
 
         var process = new Process { StartInfo = startInfo };
         process.Start();
@@ -244,13 +254,18 @@ internal sealed class ManagedProcess : IAsyncDisposable
         }
     }
 
-    private async Task<int> SignalAndWaitAsync(ProcessSignal signal, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Sends SIGINT or SIGTERM without waiting (nothing when it already exited).</summary>
+    public void Signal(ProcessSignal signal)
     {
         if (!_process.HasExited)
         {
             ProcessSignals.Send(_process, signal);
         }
+    }
 
+    private async Task<int> SignalAndWaitAsync(ProcessSignal signal, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Signal(signal);
         return await WaitForExitAsync(timeout, cancellationToken);
     }
 
