@@ -44,7 +44,7 @@ public sealed class RegistryClient : IAsyncDisposable
     private readonly Lock _cacheGate = new();
 
     private readonly TimeProvider _time;
-    private readonly TimeSpan _dropFor;
+    private readonly TimeSpan _heartbeatTimeout;
     private readonly Dictionary<InstanceKey, DateTimeOffset> _dropped = [];
     private IReadOnlyList<InstanceMeta> _instances = [];
 
@@ -59,7 +59,7 @@ public sealed class RegistryClient : IAsyncDisposable
     private int _discovered;      // 1 after the first successful discovery, which is logged in full
     private int _disposed;
 
-    /// <param name="registry">Where the registry is, and its heartbeat timeout (how long a dropped server stays out).</param>
+    /// <param name="registry">Where the registry is, and its heartbeat timeout (how long an empty answer is doubted).</param>
     /// <param name="settings">Poll interval and registry timeout.</param>
     /// <param name="logger">Where cache changes and outages are logged.</param>
     /// <param name="timeProvider">The clock for polling and for the drop period; tests pass a fake one.</param>
@@ -70,7 +70,7 @@ public sealed class RegistryClient : IAsyncDisposable
         _settings = settings;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
-        _dropFor = registry.HeartbeatTimeout;
+        _heartbeatTimeout = registry.HeartbeatTimeout;
         RegistryUri = registry.BaseUri;
         _findUri = new Uri(RegistryUri, $"myRegistry/findAllInstances?proto={Protocol}");
         // Each request gets its own deadline from a CancellationToken; the client-wide timeout is off
@@ -148,7 +148,7 @@ public sealed class RegistryClient : IAsyncDisposable
                 DateTimeOffset now = _time.GetUtcNow();
                 firstEmptyAnswer = _emptySince is null;
                 _emptySince ??= now;
-                keptThroughEmptyAnswer = now - _emptySince.Value < _dropFor;
+                keptThroughEmptyAnswer = now - _emptySince.Value < _heartbeatTimeout;
             }
             else if (found.Count > 0)
             {
@@ -169,7 +169,7 @@ public sealed class RegistryClient : IAsyncDisposable
         {
             _logger.LogWarning(
                 "Registry at {Registry} lists no {Protocol} instance; keeping {Count} cached instances for up to {Seconds:0.###} s in case it has just restarted",
-                RegistryUri, Protocol, previous.Count, _dropFor.TotalSeconds);
+                RegistryUri, Protocol, previous.Count, _heartbeatTimeout.TotalSeconds);
         }
 
         if (Interlocked.Exchange(ref _registryDown, 0) == 1)
@@ -190,10 +190,9 @@ public sealed class RegistryClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Drops an instance from the cache (failover: it refused a connection). A dead server stays
-    /// listed by the registry until its heartbeat times out, so polls keep it out for the registry's
-    /// <c>heartbeat_timeout</c>; after that, if the registry still lists it, it is heartbeating again
-    /// and comes back. If the registry stops listing it first, the drop is forgotten, so a later
+    /// Drops an instance from the cache (failover: it refused a connection, or missed a probe). A dead
+    /// server stays listed by the registry until its heartbeat times out, so polls keep it out for
+    /// <c>unreachable_ban</c>; after that, if the registry still lists it, it comes back. If the registry stops listing it first, the drop is forgotten, so a later
     /// registration of the same address is taken at once.
     /// </summary>
     /// <returns>True when the instance was in the cache.</returns>
@@ -203,7 +202,7 @@ public sealed class RegistryClient : IAsyncDisposable
         lock (_cacheGate)
         {
             // TryAdd: other calls failing on the same server must not keep extending its drop.
-            _dropped.TryAdd(instance.Key, _time.GetUtcNow() + _dropFor);
+            _dropped.TryAdd(instance.Key, _time.GetUtcNow() + _settings.UnreachableBan);
             IReadOnlyList<InstanceMeta> current = _instances;
             InstanceMeta[] remaining = current.Where(candidate => candidate.Key != instance.Key).ToArray();
             if (remaining.Length == current.Count)

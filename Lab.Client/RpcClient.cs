@@ -45,6 +45,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     private readonly RegistryClient? _registry;
     private readonly IReadOnlyList<InstanceMeta> _directServer;
     private readonly LoadBalance _loadBalance;
+    private readonly ServerHealth _health;
     private readonly ConcurrentDictionary<InstanceKey, ConnectionPool> _pools = new();
     private readonly ConcurrentDictionary<string, IReadOnlySet<string>> _methodsByServer = new(StringComparer.OrdinalIgnoreCase);
     private int _disposed;
@@ -57,6 +58,12 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         _registry = registry;
         _directServer = directServer is null ? [] : [directServer];
         _loadBalance = loadBalance ?? new LoadBalance(settings.LoadBalance);
+        _health = new ServerHealth(settings, TimeProvider.System, _logger, ServerWentSilentAsync);
+        if (registry is not null)
+        {
+            // Only with somewhere else to go: in direct mode a ban would turn a pause into failures.
+            _health.StartWatchdog();
+        }
     }
 
     /// <summary>The registry client in registry mode; null in direct mode.</summary>
@@ -169,6 +176,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
 
         try
         {
+            await _health.DisposeAsync();
             if (_registry is not null)
             {
                 await _registry.DisposeAsync();
@@ -248,7 +256,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
 
         if (candidates.Count > 0)
         {
-            return _loadBalance.Select(candidates);
+            return _loadBalance.Select(_health.Preferred(candidates, byWeight: _loadBalance.Strategy == LoadBalanceStrategy.WeightedRandom));
         }
 
         if (lastFailure is not null)
@@ -280,14 +288,31 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
             throw new ObjectDisposedException(nameof(RpcClient));
         }
 
-        ServerConnection connection = await pool.RentAsync(cancellationToken);
-        try
+        return await _health.TrackAsync(instance, async () =>
         {
-            return await ClientMetrics.CountAsync(instance.Address, connection.CallAsync(method, args, kwargs, readResult, cancellationToken));
-        }
-        finally
+            ServerConnection connection = await pool.RentAsync(cancellationToken);
+            try
+            {
+                return await ClientMetrics.CountAsync(instance.Address, connection.CallAsync(method, args, kwargs, readResult, cancellationToken));
+            }
+            finally
+            {
+                await pool.ReturnAsync(connection);
+            }
+        });
+    }
+
+    // The watchdog's verdict: ban the server and end the calls stuck there, so they fail over (when
+    // the failover rule allows) now instead of after call_timeout.
+    private async Task ServerWentSilentAsync(InstanceMeta instance, string why)
+    {
+        _registry?.Remove(instance);
+        int stuck = _health.Outstanding(instance.Key);
+        _logger.LogWarning("Server {Server} stopped answering ({Why}); banned for {Ban} s (unreachable_ban), ending its {Stuck} calls in flight",
+                           instance.Address, why, _settings.UnreachableBan.TotalSeconds, stuck);
+        if (_pools.TryGetValue(instance.Key, out ConnectionPool? pool))
         {
-            await pool.ReturnAsync(connection);
+            await pool.AbortAllAsync($"{instance.Address} stopped answering and was banned ({why})");
         }
     }
 

@@ -30,6 +30,7 @@ public sealed class HealthChecker : BackgroundService
     // Created here, not in ExecuteAsync: the host runs ExecuteAsync on another thread, and a test that
     // advances the clock right after start-up must not slip in before the timer exists.
     private readonly PeriodicTimer _timer;
+    private bool _preserving;   // only the timer loop (or a test's CheckOnce) touches it, one check at a time
 
     public HealthChecker(RegistryService registry, RegistrySettings settings, TimeProvider timeProvider, ILogger<HealthChecker> logger)
     {
@@ -38,9 +39,18 @@ public sealed class HealthChecker : BackgroundService
         _timer = new PeriodicTimer(settings.HealthCheckInterval, timeProvider);
     }
 
-    /// <summary>Runs one check now: evicts expired instances and logs each eviction.</summary>
+    /// <summary>Runs one check now: evicts expired instances and logs each eviction, or logs that it stopped evicting.</summary>
     public IReadOnlyList<EvictedInstance> CheckOnce()
     {
+        (bool preserving, int silent, int total) = _registry.SelfPreservation();
+        if (preserving != _preserving)
+        {
+            _preserving = preserving;
+            _logger.LogWarning(preserving
+                ? "Self-preservation on: {Silent} of {Total} instances missed their heartbeats at once; evicting nobody until heartbeats return"
+                : "Self-preservation off: {Silent} of {Total} instances silent; evicting again", silent, total);
+        }
+
         IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
         foreach (EvictedInstance gone in evicted)
         {

@@ -92,26 +92,48 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
 
     /// <summary>
     /// The healthy instances of one protocol, ordered by host and port so answers are stable.
-    /// An instance past its heartbeat timeout is left out even before the next health check evicts it.
+    /// An instance past its heartbeat timeout is left out even before the next health check evicts it,
+    /// except during <see cref="SelfPreservation">self-preservation</see>.
     /// </summary>
     public IReadOnlyList<InstanceMeta> FindHealthy(string protocol)
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
+        bool preserving = SelfPreservation().Preserving;
         return _instances.Values
             .Where(entry => string.Equals(entry.Instance.Protocol, protocol, StringComparison.OrdinalIgnoreCase)
-                            && !IsExpired(entry, now))
+                            && (preserving || !IsExpired(entry, now)))
             .Select(entry => entry.Instance)
             .OrderBy(instance => instance.Host, StringComparer.OrdinalIgnoreCase)
             .ThenBy(instance => instance.Port)
             .ToList();
     }
 
-    /// <summary>Removes every instance whose last heartbeat is older than the heartbeat timeout.</summary>
+    /// <summary>
+    /// Eureka's self-preservation: when more than <c>self_preservation_percent</c> of the instances,
+    /// and at least two, are silent at once, the likelier story is that the registry was cut off from
+    /// them (a network partition), not that they all died. Evicting them would hand every client an
+    /// empty list; keeping them costs only the failover the clients do anyway. Two at least, so the
+    /// lab's "kill 1 of 2 servers" (one silent, 50%) is still evicted.
+    /// </summary>
+    public (bool Preserving, int Silent, int Total) SelfPreservation()
+    {
+        DateTimeOffset now = timeProvider.GetUtcNow();
+        ICollection<Entry> entries = _instances.Values;
+        int silent = entries.Count(entry => IsExpired(entry, now));
+        return (silent >= 2 && silent * 100 > settings.SelfPreservationPercent * entries.Count, silent, entries.Count);
+    }
+
+    /// <summary>Removes every instance whose last heartbeat is older than the heartbeat timeout, unless self-preserving.</summary>
     /// <returns>What was removed and how long each had been silent.</returns>
     public IReadOnlyList<EvictedInstance> EvictExpired()
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
         var evicted = new List<EvictedInstance>();
+        if (SelfPreservation().Preserving)
+        {
+            return evicted;
+        }
+
         foreach ((InstanceKey key, Entry entry) in _instances)
         {
             // Remove this exact entry only: a heartbeat that replaced it after we looked wins.

@@ -20,6 +20,9 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
     /// </summary>
     public bool NeedsPosixSignals { get; init; }
 
+    /// <summary>The scenario builds a lab network of namespaces (Linux, root, iproute2); elsewhere it is reported as SKIP with the reason.</summary>
+    public bool NeedsNetwork { get; init; }
+
     /// <summary>
     /// The kinds of foreign program (<c>--registry-command</c>...) this scenario can grade: its verdict
     /// for them comes only from the wire, the registry API, exit codes and timings. With any other

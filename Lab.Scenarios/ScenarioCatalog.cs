@@ -5,7 +5,8 @@ namespace Lab.Scenarios;
 
 /// <summary>
 /// Every scenario, in the order a teaching assistant would demo them: first everything working,
-/// then wrong input, concurrency, the registry failing, servers stopping, and each timeout.
+/// then wrong input, concurrency, the registry failing, servers stopping, each timeout, and
+/// finally the lab on several hosts with the network itself failing.
 /// </summary>
 /// <example>
 /// <code>
@@ -22,8 +23,11 @@ internal static class ScenarioCatalog
         .. ConcurrencyScenarios.All,
         .. RegistryFaultScenarios.All,
         .. ServerStopScenarios.All,
+        .. AvailabilityScenarios.All,
         .. ClientTimeoutScenarios.All,
         .. ServerTimeoutScenarios.All,
+        .. MultiHostScenarios.All,
+        .. PartitionScenarios.All,
     ];
 
     /// <summary>The scenario with this name (case-insensitive), or null.</summary>

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Lab.Scenarios.Harness;
+using Lab.Scenarios.Network;
 
 namespace Lab.Scenarios;
 
@@ -39,7 +40,8 @@ internal sealed partial class ScenarioContext : IDisposable
 
     private readonly LabPrograms _programs;
     private readonly ProcessGroup _processes;
-    private readonly List<IDisposable> _owned = [];
+    private readonly List<IDisposable> _owned = []; // guarded by itself
+    private bool _disposed; // guarded by _owned
     private readonly Dictionary<string, int> _nameCounters = []; // guarded by itself: clients start from parallel tasks
 
     public ScenarioContext(Narrator narrator, LabPrograms programs, ScenarioTimings timings, string workDirectory, ProcessGroup processes, CancellationToken cancellation, ForeignPrograms? foreign = null)
@@ -92,13 +94,18 @@ internal sealed partial class ScenarioContext : IDisposable
         }
     }
 
-    /// <summary>Starts a program in this scenario's process group and narrates it.</summary>
-    public ManagedProcess Start(LabProgram program, string name, IReadOnlyList<string> arguments)
+    /// <summary>Starts a program in this scenario's process group (on a lab network host, when given) and narrates it.</summary>
+    public ManagedProcess Start(LabProgram program, string name, IReadOnlyList<string> arguments, LabHost? onHost = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         string[] fullArguments = [_programs.DllPath(program), .. arguments, "--config", Config.Path];
-        ManagedProcess process = _processes.Start(name, _programs.DotnetHost, fullArguments);
+        // `ip netns exec` enters the namespace and then execs the program itself (no shell, no fork
+        // in between): the pid we get is the program's, so signals and kill -9 reach it directly.
+        ManagedProcess process = onHost is null
+            ? _processes.Start(name, _programs.DotnetHost, fullArguments, environment: environment)
+            : _processes.Start(name, "ip", ["netns", "exec", onHost.Namespace, _programs.DotnetHost, .. fullArguments], environment: environment);
         string shownArguments = arguments.Count == 0 ? "(no arguments)" : string.Join(' ', arguments.Select(ShowArgument));
-        Step($"started {name} (pid {process.Id}): Lab.{program} {shownArguments}");
+        Step($"started {name} (pid {process.Id}){(onHost is null ? "" : $" on {onHost.Name}")}: Lab.{program} {shownArguments}");
         return process;
     }
 
@@ -117,7 +124,7 @@ internal sealed partial class ScenarioContext : IDisposable
     /// Starts the registry (port 0 = a free port; a restart passes the old port) and waits for
     /// <c>Registry listening on http://H:P</c>. The port goes into the scenario's config.ini.
     /// </summary>
-    public async Task<RunningRegistry> StartRegistryAsync(int port = 0, string name = "registry")
+    public async Task<RunningRegistry> StartRegistryAsync(int port = 0, string name = "registry", LabHost? onHost = null)
     {
         string host = Config.Get("registry:host") ?? "127.0.0.1";
         if (Foreign.Replaces(LabProgram.Registry))
@@ -129,17 +136,17 @@ internal sealed partial class ScenarioContext : IDisposable
             return new RunningRegistry(foreign, host, port) { IsForeign = true };
         }
 
-        ManagedProcess process = Start(LabProgram.Registry, name, ["-l", host, "-p", Invariant(port)]);
+        ManagedProcess process = Start(LabProgram.Registry, name, ["-l", host, "-p", Invariant(port)], onHost);
         OutputLine ready = await process.WaitForLineAsync(RegistryReady(), StartupTimeout, cancellationToken: Cancellation);
         Match match = RegistryReady().Match(ready.Text);
-        var registry = new RunningRegistry(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture));
+        var registry = new RunningRegistry(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture)) { OnHost = onHost };
         Config.Set("registry:port", Invariant(registry.Port));
         Step($"{name} is ready at {registry}; config.ini now points servers and clients there");
         return registry;
     }
 
     /// <summary>Starts a server on <paramref name="host"/> (port 0 = a free port) and waits for <c>Server listening on H:P</c>.</summary>
-    public async Task<RunningServer> StartServerAsync(string host = "127.0.0.1", int port = 0, string? name = null)
+    public async Task<RunningServer> StartServerAsync(string host = "127.0.0.1", int port = 0, string? name = null, LabHost? onHost = null)
     {
         if (Foreign.Replaces(LabProgram.Server))
         {
@@ -149,10 +156,10 @@ internal sealed partial class ScenarioContext : IDisposable
             return new RunningServer(foreign, host, port) { IsForeign = true };
         }
 
-        ManagedProcess process = Start(LabProgram.Server, name ?? NextName("server"), ["-l", host, "-p", Invariant(port)]);
+        ManagedProcess process = Start(LabProgram.Server, name ?? NextName("server"), ["-l", host, "-p", Invariant(port)], onHost);
         OutputLine ready = await process.WaitForLineAsync(ServerReady(), StartupTimeout, cancellationToken: Cancellation);
         Match match = ServerReady().Match(ready.Text);
-        return new RunningServer(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture));
+        return new RunningServer(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture)) { OnHost = onHost };
     }
 
     /// <summary>Waits until the registry logs <c>Registered json://H:P</c> for <paramref name="server"/>.</summary>
@@ -162,8 +169,8 @@ internal sealed partial class ScenarioContext : IDisposable
             : ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(server.Address)}\b", $"{registry.Process.Name} registered {server.Process.Name} ({server.Address})", fromLine: fromLine);
 
     /// <summary>Starts a client process with <paramref name="arguments"/> (registry mode unless they say <c>-m server</c>).</summary>
-    public ManagedProcess StartClient(IReadOnlyList<string> arguments, string? name = null) =>
-        Start(LabProgram.Client, name ?? NextName("client"), arguments);
+    public ManagedProcess StartClient(IReadOnlyList<string> arguments, string? name = null, LabHost? onHost = null) =>
+        Start(LabProgram.Client, name ?? NextName("client"), arguments, onHost);
 
     /// <summary>Runs a client to completion and returns its exit code and output.</summary>
     /// <remarks>
@@ -205,8 +212,8 @@ internal sealed partial class ScenarioContext : IDisposable
     /// <summary>A probe of the registry's discovery answer, disposed with the context.</summary>
     public RegistryProbe Probe(RunningRegistry registry)
     {
-        var probe = new RegistryProbe(registry.BaseUri);
-        _owned.Add(probe);
+        var probe = new RegistryProbe(registry.BaseUri, registry.OnHost is null ? new SocketsHttpHandler() : NamespaceSockets.HttpHandler(registry.OnHost));
+        Own(probe);
         return probe;
     }
 
@@ -216,7 +223,7 @@ internal sealed partial class ScenarioContext : IDisposable
     /// </summary>
     public async Task ExpectListedAsync(RegistryProbe probe, IEnumerable<RunningServer> expected, string what, TimeSpan? timeout = null)
     {
-        string[] want = [.. expected.Select(server => server.Address).Order(StringComparer.Ordinal)];
+        string[] want = [.. expected.Select(server => server.ListedAs).Order(StringComparer.Ordinal)];
         IReadOnlyList<string> seen = [];
         bool matched = await PollAsync(async token =>
         {
@@ -276,12 +283,37 @@ internal sealed partial class ScenarioContext : IDisposable
 
     public static string Invariant(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
 
+    /// <summary>Disposes what the scenario owns (probes, its lab network) — after the runner killed its processes.</summary>
     public void Dispose()
     {
-        foreach (IDisposable owned in _owned)
+        IDisposable[] owned;
+        lock (_owned)
         {
-            owned.Dispose();
+            _disposed = true;
+            owned = [.. _owned];
         }
+
+        foreach (IDisposable item in owned)
+        {
+            item.Dispose();
+        }
+    }
+
+    // A scenario abandoned after its timeout may still be creating things: what arrives after
+    // Dispose is disposed at once instead of being left behind.
+    private void Own(IDisposable item)
+    {
+        lock (_owned)
+        {
+            if (!_disposed)
+            {
+                _owned.Add(item);
+                return;
+            }
+        }
+
+        item.Dispose();
+        throw new OperationCanceledException("the scenario is over (timed out or interrupted)");
     }
 
     private string ShowArgument(string argument)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Lab.Scenarios.Harness;
+using Lab.Scenarios.Network;
 using Lab.Terminal;
 
 namespace Lab.Scenarios;
@@ -71,7 +72,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
     public async Task<int> RunAllAsync(IReadOnlyList<Scenario> selected, string reportPath, Rubric? rubric = null)
     {
         using var interrupted = new CancellationTokenSource();
-        using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel);
+        using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel, afterKills: LabNetwork.DisposeAll);
         var results = new List<ScenarioResult>();
         var clock = Stopwatch.StartNew();
         foreach (Scenario scenario in selected)
@@ -113,6 +114,12 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
             const string skipReason = "needs Ctrl+C/SIGTERM delivered to a child process, which Windows cannot do";
             output.WriteLine($"SKIP: {skipReason}");
             return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, skipReason, clock.Elapsed, narrator.Lines, []);
+        }
+
+        if (scenario.NeedsNetwork && LabNetwork.UnsupportedReason() is { } networkReason)
+        {
+            output.WriteLine($"SKIP: {networkReason}");
+            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, networkReason, clock.Elapsed, narrator.Lines, []);
         }
 
         if (ForeignSkipReason(scenario, _foreign) is { } foreignReason)

@@ -87,13 +87,8 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// Starts <paramref name="fileName"/> with redirected streams and begins recording its output;
     /// <paramref name="onLine"/> sees every line as it arrives (the narration's live echo).
     /// </summary>
-    public static ManagedProcess Start(
-        string name,
-        string fileName,
-        IEnumerable<string> arguments,
-        string workingDirectory,
-        Action<ManagedProcess, OutputLine>? onLine,
-        IEnumerable<(string Name, string Value)>? environment = null)
+    public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<ManagedProcess, OutputLine>? onLine,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -113,7 +108,7 @@ public sealed class ManagedProcess : IAsyncDisposable
 
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        foreach ((string variable, string value) in environment ?? [])
+        foreach ((string variable, string value) in environment ?? new Dictionary<string, string>())
         {
             startInfo.Environment[variable] = value;
         }
@@ -222,6 +217,22 @@ public sealed class ManagedProcess : IAsyncDisposable
     public Task<int> TerminateAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         SignalAndWaitAsync(ProcessSignal.Terminate, timeout, cancellationToken);
 
+    /// <summary>Sends any <see cref="ProcessSignal"/> (SIGSTOP to freeze, SIGCONT to resume...) without waiting for anything; nothing once it exited.</summary>
+    public void Signal(ProcessSignal signal)
+    {
+        if (!_process.HasExited)
+        {
+            ProcessSignals.Send(_process, signal);
+        }
+    }
+
+    /// <summary>Writes one line to the process's standard input (the client reads phase marks there).</summary>
+    public async Task WriteInputLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
     /// <summary>Kills the process if it is still running, then releases it.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -251,15 +262,6 @@ public sealed class ManagedProcess : IAsyncDisposable
         {
             ProcessTracker.Remove(this);
             _process.Dispose();
-        }
-    }
-
-    /// <summary>Sends SIGINT or SIGTERM without waiting (nothing when it already exited).</summary>
-    public void Signal(ProcessSignal signal)
-    {
-        if (!_process.HasExited)
-        {
-            ProcessSignals.Send(_process, signal);
         }
     }
 

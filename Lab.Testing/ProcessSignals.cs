@@ -24,9 +24,11 @@ namespace Lab.Testing;
 /// </remarks>
 public static partial class ProcessSignals
 {
-    // Same numbers on Linux and macOS.
+    // Same numbers on Linux and macOS; SIGSTOP and SIGCONT differ (Linux 19 and 18, BSD/macOS 17 and 19).
     private const int SigInt = 2;
     private const int SigTerm = 15;
+    private static readonly int SigStop = OperatingSystem.IsLinux() ? 19 : 17;
+    private static readonly int SigCont = OperatingSystem.IsLinux() ? 18 : 19;
 
     /// <summary>True where real signals can be sent (Linux, macOS, other Unix).</summary>
     public static bool AreSupported => !OperatingSystem.IsWindows();
@@ -41,7 +43,13 @@ public static partial class ProcessSignals
             return;
         }
 
-        int number = signal == ProcessSignal.Interrupt ? SigInt : SigTerm;
+        int number = signal switch
+        {
+            ProcessSignal.Interrupt => SigInt,
+            ProcessSignal.Freeze => SigStop,
+            ProcessSignal.Resume => SigCont,
+            _ => SigTerm,
+        };
         if (Kill(process.Id, number) != 0)
         {
             int error = Marshal.GetLastPInvokeError();
@@ -57,7 +65,7 @@ public static partial class ProcessSignals
     private static partial int Kill(int pid, int signal);
 }
 
-/// <summary>The two graceful-stop signals the scenarios send.</summary>
+/// <summary>The signals the scenarios send: the two graceful stops, and freezing and resuming.</summary>
 public enum ProcessSignal
 {
     /// <summary>SIGINT, as Ctrl+C in the program's terminal.</summary>
@@ -65,4 +73,10 @@ public enum ProcessSignal
 
     /// <summary>SIGTERM, as <c>kill PID</c> or a service manager stopping it.</summary>
     Terminate,
+
+    /// <summary>SIGSTOP: the process stops running but keeps its sockets, which the kernel keeps accepting on.</summary>
+    Freeze,
+
+    /// <summary>SIGCONT: a frozen process runs again.</summary>
+    Resume,
 }

@@ -72,8 +72,9 @@ public static class ProcessTracker
     /// Kills every tracked process on Ctrl+C, SIGTERM and runtime exit. On Ctrl+C and SIGTERM the
     /// runner keeps running long enough to call <paramref name="onInterrupt"/> (which should cancel the
     /// run so the summary and report still get written); a second Ctrl+C ends it at once.
+    /// <paramref name="afterKills"/> runs on runtime exit once every process is killed.
     /// </summary>
-    public static IDisposable InstallExitHandlers(Action onInterrupt)
+    public static IDisposable InstallExitHandlers(Action onInterrupt, Action? afterKills = null)
     {
         // One Ctrl+C reaches both Console.CancelKeyPress and the SIGINT registration; a second
         // call within a second is that same keypress, not the teaching assistant pressing again.
@@ -96,7 +97,12 @@ public static class ProcessTracker
         }
 
         ConsoleCancelEventHandler cancelKeyPress = (_, e) => Interrupted(cancel => e.Cancel = cancel);
-        EventHandler processExit = (_, _) => KillAll();
+        EventHandler processExit = (_, _) =>
+        {
+            KillAll();
+            // After the kills: a network namespace, say, lives on while a process runs in it.
+            afterKills?.Invoke();
+        };
         Console.CancelKeyPress += cancelKeyPress;
         AppDomain.CurrentDomain.ProcessExit += processExit;
 

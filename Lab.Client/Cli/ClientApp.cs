@@ -25,7 +25,8 @@ public static class ClientApp
         TextWriter output,
         TextWriter error,
         ILoggerFactory? loggerFactory = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        TextReader? phaseMarks = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         LabConfiguration configuration = LabConfiguration.Load(options.ConfigPath, Overrides(options));
@@ -48,7 +49,7 @@ public static class ClientApp
 
             if (options.DurationSeconds is { } seconds)
             {
-                return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error).RunAsync(cancellationToken);
+                return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error, phaseMarks).RunAsync(cancellationToken);
             }
 
             return await new DemoRun(client, output, error).RunAsync(cancellationToken);

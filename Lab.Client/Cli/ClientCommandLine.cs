@@ -37,7 +37,7 @@ public static class ClientCommandLine
             }
         });
         var config = LabCommandLine.CreateConfigOption();
-        var duration = new Option<double?>("--duration") { Description = "Keep calling for this many seconds, then print a summary", HelpName = "SECONDS" };
+        var duration = new Option<double?>("--duration") { Description = "Keep calling for this many seconds, then print a summary (each line on standard input starts a new phase of it)", HelpName = "SECONDS" };
         var concurrency = new Option<int>("--concurrency")
         {
             Description = $"Calls in flight at once with --duration (default {ClientOptions.DefaultConcurrency})",
@@ -64,7 +64,7 @@ public static class ClientCommandLine
                 DurationSeconds: parseResult.GetValue(duration),
                 Concurrency: parseResult.GetValue(concurrency),
                 Call: parseResult.GetValue(call) ?? []);
-            return LabCommandLine.RunFatalSafeAsync(ProgramName, () => ClientApp.RunAsync(options, Console.Out, Console.Error, cancellationToken: cancellationToken));
+            return LabCommandLine.RunFatalSafeAsync(ProgramName, () => ClientApp.RunAsync(options, Console.Out, Console.Error, cancellationToken: cancellationToken, phaseMarks: Console.In));
         });
         return root;
     }

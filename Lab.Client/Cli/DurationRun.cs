@@ -7,15 +7,16 @@ namespace Lab.Client.Cli;
 /// <summary>
 /// <c>--duration SECONDS --concurrency N</c>: N workers call <c>add</c> back to back for that long —
 /// the steady load the scenarios keep on while they kill servers and restart the registry. Prints
-/// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary; exit code 1 if
-/// any call failed.
+/// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary and the
+/// <see cref="CallTimeline"/> (longest gap, latency per phase); exit code 1 if any call failed. Each
+/// line read from <c>phaseMarks</c> (the program's standard input) starts a new phase.
 /// </summary>
 /// <example>
 /// <code>
 /// int exitCode = await new DurationRun(client, TimeSpan.FromSeconds(10), 4, Console.Out, Console.Error).RunAsync(token);
 /// </code>
 /// </example>
-public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error)
+public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error, TextReader? phaseMarks = null)
 {
     // A stream of failures would bury the summary; the first few say what went wrong.
     private const int MaxFailuresShown = 20;
@@ -25,6 +26,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
     private readonly TextWriter _output = TextWriter.Synchronized(output);
     private readonly TextWriter _error = TextWriter.Synchronized(error);
     private readonly CallTally _tally = new();
+    private readonly CallTimeline _timeline = new();
     private int _failuresShown;
 
     public CallTally Tally => _tally;
@@ -38,6 +40,11 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         deadline.CancelAfter(duration);
         using var workersDone = new CancellationTokenSource();
 
+        if (phaseMarks is not null)
+        {
+            _timeline.FollowMarks(phaseMarks);
+        }
+
         Task progress = ReportProgressAsync(stopwatch, workersDone.Token);
         try
         {
@@ -50,6 +57,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         }
 
         _tally.WriteSummary(_output);
+        _timeline.WriteSummary(_output);
         return _tally.TotalFailed == 0 ? 0 : 1;
     }
 
@@ -61,6 +69,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         for (long n = 0; !deadline.IsCancellationRequested; n++)
         {
             object?[] args = [worker, n];
+            long started = Stopwatch.GetTimestamp();
             try
             {
                 // add is pure, so a call whose server died mid-call may be re-sent elsewhere: this is
@@ -71,6 +80,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
                 if (DemoRun.SameValue(result.Value, expected))
                 {
                     _tally.Succeeded(result.Server);
+                    _timeline.Completed(Stopwatch.GetElapsedTime(started));
                 }
                 else
                 {

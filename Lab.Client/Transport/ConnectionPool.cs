@@ -141,10 +141,23 @@ public sealed class ConnectionPool : IAsyncDisposable
     /// <summary>Closes every connection, idle or busy; a call still running on one fails with a transport error.</summary>
     public async ValueTask DisposeAsync()
     {
-        ServerConnection[] all;
         lock (_gate)
         {
             _disposed = true;
+        }
+
+        await AbortAllAsync(reason: null);
+    }
+
+    /// <summary>
+    /// Closes every connection but stays usable: calls running on them fail with an
+    /// <see cref="RpcReadException"/> that gives <paramref name="reason"/> (the server went silent).
+    /// </summary>
+    public async ValueTask AbortAllAsync(string? reason)
+    {
+        ServerConnection[] all;
+        lock (_gate)
+        {
             all = [.. _open];
             _open.Clear();
             _idle.Clear();
@@ -152,7 +165,7 @@ public sealed class ConnectionPool : IAsyncDisposable
 
         foreach (ServerConnection connection in all)
         {
-            await connection.DisposeAsync();
+            await connection.AbortAsync(reason);
         }
     }
 

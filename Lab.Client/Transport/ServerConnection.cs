@@ -45,6 +45,7 @@ public sealed class ServerConnection : IAsyncDisposable
     private readonly MessageWriter _writer;
     private readonly ClientSettings _settings;
     private int _disposed;
+    private string? _abortReason;
 
     private ServerConnection(Socket socket, string server, ClientSettings settings)
     {
@@ -172,6 +173,13 @@ public sealed class ServerConnection : IAsyncDisposable
         return value;
     }
 
+    /// <summary>Closes the socket; a call waiting for its reply fails with an <see cref="RpcReadException"/> saying <paramref name="reason"/>.</summary>
+    public ValueTask AbortAsync(string? reason)
+    {
+        _abortReason = reason;
+        return DisposeAsync();
+    }
+
     /// <summary>Closes the socket; a call in progress on it fails with a read or write error.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -224,7 +232,7 @@ public sealed class ServerConnection : IAsyncDisposable
         try
         {
             return await _reader.ReadMessageAsync(_settings.ReadTimeout, callDeadline.Token)
-                   ?? throw new RpcReadException(Server, "the server closed the connection without replying");
+                   ?? throw new RpcReadException(Server, _abortReason ?? "the server closed the connection without replying");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -239,7 +247,7 @@ public sealed class ServerConnection : IAsyncDisposable
         catch (Exception ex) when (ex is FramingException or IOException or SocketException or ObjectDisposedException)
         {
             IsBroken = true;
-            throw new RpcReadException(Server, ex.Message, ex);
+            throw new RpcReadException(Server, _abortReason ?? ex.Message, ex);
         }
         catch
         {

@@ -66,6 +66,15 @@ public sealed record ClientSettings
     /// <summary>Idle connections kept open per server for reuse. Default 16.</summary>
     public int MaxIdleConnectionsPerServer { get; init; } = 16;
 
+    /// <summary>A server with calls outstanding that answered none for this long is probed (registry mode). Default 2 s.</summary>
+    public TimeSpan SilentAfter { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The probe of a silent server must be answered within this, or the server is banned. Default 2 s.</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a server that refused a connection or failed a probe is left out of the cache. Default 10 s.</summary>
+    public TimeSpan UnreachableBan { get; init; } = TimeSpan.FromSeconds(10);
+
     public static ClientSettings Read(LabConfiguration configuration)
     {
         ConfigSection section = configuration.Section(SectionName);
@@ -84,6 +93,9 @@ public sealed record ClientSettings
             LoadBalance = section.GetEnum("load_balance", defaults.LoadBalance),
             MaxMessageSize = section.GetInt("max_message_size", defaults.MaxMessageSize, 64, 256 * 1024 * 1024),
             MaxIdleConnectionsPerServer = section.GetInt("max_idle_connections_per_server", defaults.MaxIdleConnectionsPerServer, 0, 10_000),
+            SilentAfter = section.GetSeconds("silent_after", defaults.SilentAfter.TotalSeconds),
+            ProbeTimeout = section.GetSeconds("probe_timeout", defaults.ProbeTimeout.TotalSeconds),
+            UnreachableBan = section.GetSeconds("unreachable_ban", defaults.UnreachableBan.TotalSeconds),
         };
     }
 }

@@ -3,8 +3,9 @@ using Microsoft.Extensions.Configuration;
 namespace Lab.Protocol.Configuration;
 
 /// <summary>
-/// Loads <c>config.ini</c> (lab requirements §8) with Microsoft.Extensions.Configuration.Ini, then lays the
-/// command-line flags over it, so a flag always wins over the file.
+/// Loads <c>config.ini</c> (lab requirements §8) with Microsoft.Extensions.Configuration.Ini, then lays
+/// <c>RPCLAB_</c> environment variables over it (<c>RPCLAB_REGISTRY__HOST</c> = <c>[registry] host</c>:
+/// how containers are configured), then the command-line flags, so a flag always wins.
 /// </summary>
 /// <remarks>
 /// The original lab hard-coded one file name for one machine. Here the file is found like this:
@@ -22,6 +23,9 @@ namespace Lab.Protocol.Configuration;
 public sealed class LabConfiguration
 {
     public const string DefaultFileName = "config.ini";
+
+    /// <summary>Environment variables with this prefix set values: <c>RPCLAB_SECTION__KEY</c>.</summary>
+    public const string EnvironmentPrefix = "RPCLAB_";
 
     // Keys set from the command line: an error in one of them must point at the flag, not the file.
     private readonly HashSet<string> _overriddenKeys;
@@ -60,6 +64,7 @@ public sealed class LabConfiguration
             builder.AddIniFile(path, optional: false, reloadOnChange: false);
         }
 
+        builder.AddEnvironmentVariables(EnvironmentPrefix);
         List<KeyValuePair<string, string?>> flags = overrides?.Where(pair => pair.Value is not null).ToList() ?? [];
         builder.AddInMemoryCollection(flags);
         try
@@ -84,9 +89,15 @@ public sealed class LabConfiguration
         return new LabConfiguration(null, configuration, []);
     }
 
-    /// <summary>Where a value came from, for error messages: "the command line" or the file's name.</summary>
-    public string SourceOf(string sectionAndKey) =>
-        _overriddenKeys.Contains(sectionAndKey) ? "command line" : SourceName;
+    /// <summary>Where a value came from, for error messages: "command line", the environment variable, or the file's name.</summary>
+    public string SourceOf(string sectionAndKey)
+    {
+        string variable = EnvironmentPrefix + sectionAndKey.Replace(":", "__", StringComparison.Ordinal);
+        return _overriddenKeys.Contains(sectionAndKey) ? "command line"
+            : Environment.GetEnvironmentVariables().Keys.OfType<string>().FirstOrDefault(name => name.Equals(variable, StringComparison.OrdinalIgnoreCase)) is { } name
+                ? $"environment variable {name}"
+                : SourceName;
+    }
 
     /// <summary>A typed view of one <c>[section]</c>.</summary>
     public ConfigSection Section(string name) => new(this, name);

@@ -20,6 +20,13 @@ public sealed record RegistrySettings
     /// <summary>An instance whose last heartbeat is older than this is evicted. Default 10 s.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Self-preservation: when more than this percentage of the instances (and at least two) are past
+    /// their heartbeat timeout at once, the registry is more likely cut off from them than they all
+    /// died, so it evicts nobody until heartbeats return. 100 turns it off. Default 50.
+    /// </summary>
+    public int SelfPreservationPercent { get; init; } = 50;
+
     /// <summary>Largest request body accepted, in bytes. Default 64 KiB (an InstanceMeta is tiny).</summary>
     public int MaxBodySize { get; init; } = 64 * 1024;
 
@@ -45,6 +52,7 @@ public sealed record RegistrySettings
             Port = section.GetInt("port", defaults.Port, 0, 65535),
             HealthCheckInterval = section.GetSeconds("health_check_interval", defaults.HealthCheckInterval.TotalSeconds),
             HeartbeatTimeout = section.GetSeconds("heartbeat_timeout", defaults.HeartbeatTimeout.TotalSeconds),
+            SelfPreservationPercent = section.GetInt("self_preservation_percent", defaults.SelfPreservationPercent, 0, 100),
             MaxBodySize = section.GetInt("max_body_size", defaults.MaxBodySize, 256, 16 * 1024 * 1024),
             MaxInstances = section.GetInt("max_instances", defaults.MaxInstances, 1, 1_000_000),
             Token = section.GetString("token", defaults.Token),

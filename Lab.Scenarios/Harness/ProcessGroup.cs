@@ -49,14 +49,14 @@ internal sealed class ProcessGroup(string workingDirectory, Action<ManagedProces
     /// <exception cref="ObjectDisposedException">
     /// The group was already disposed: a scenario abandoned after its timeout must not start new processes.
     /// </exception>
-    public ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string? directory = null)
+    public ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string? directory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         // Starting under the lock closes the window where a process could start after the group
         // was disposed and so never be killed.
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            ManagedProcess process = ManagedProcess.Start(name, fileName, arguments, directory ?? workingDirectory, onLine);
+            ManagedProcess process = ManagedProcess.Start(name, fileName, arguments, directory ?? workingDirectory, onLine, environment);
             _processes.Add(process);
             _startedIds.Add(process.Id);
             return process;

@@ -15,10 +15,15 @@ namespace Lab.Scenarios.Harness;
 /// IReadOnlyList&lt;InstanceMeta&gt; instances = await probe.FindAllInstancesAsync(token);
 /// </code>
 /// </example>
-internal sealed class RegistryProbe(Uri baseUri) : IDisposable
+internal sealed class RegistryProbe(Uri baseUri, HttpMessageHandler handler) : IDisposable
 {
     // Every request on a deadline: a hung registry must fail the check, not hang the scenario.
-    private readonly HttpClient _http = new() { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(5) };
+    private readonly HttpClient _http = new(handler) { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(5) };
+
+    public RegistryProbe(Uri baseUri)
+        : this(baseUri, new SocketsHttpHandler())
+    {
+    }
 
     /// <summary>The healthy instances of protocol <c>json</c>.</summary>
     /// <exception cref="HttpRequestException">The registry is not answering.</exception>

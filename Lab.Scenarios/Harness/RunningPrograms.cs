@@ -1,4 +1,5 @@
 using Lab.Protocol.Discovery;
+using Lab.Scenarios.Network;
 
 namespace Lab.Scenarios.Harness;
 
@@ -6,6 +7,9 @@ namespace Lab.Scenarios.Harness;
 internal sealed record RunningRegistry(ManagedProcess Process, string Host, int Port)
 {
     public Uri BaseUri => new($"http://{InstanceMeta.FormatAddress(Host, Port)}/");
+
+    /// <summary>The lab network host it runs on, or null on this machine's loopback.</summary>
+    public LabHost? OnHost { get; init; }
 
     /// <summary>Another implementation's registry (<c>--registry-command</c>): only its HTTP API can be observed.</summary>
     public bool IsForeign { get; init; }
@@ -18,6 +22,15 @@ internal sealed record RunningServer(ManagedProcess Process, string Host, int Po
 {
     /// <summary><c>127.0.0.1:40123</c> or <c>[::1]:40123</c>: how the server, the client and the registry print it.</summary>
     public string Address => InstanceMeta.FormatAddress(Host, Port);
+
+    /// <summary>The lab network host it runs on, or null on this machine's loopback.</summary>
+    public LabHost? OnHost { get; init; }
+
+    /// <summary>The address it registered (a wildcard listener registers a dialable one), when known.</summary>
+    public string? Advertised { get; init; }
+
+    /// <summary>What findAllInstances should list for it.</summary>
+    public string ListedAs => Advertised ?? Address;
 
     /// <summary>Another implementation's server (<c>--server-command</c>): only its wire protocol can be observed.</summary>
     public bool IsForeign { get; init; }

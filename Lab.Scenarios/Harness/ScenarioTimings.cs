@@ -28,6 +28,7 @@ internal sealed class ScenarioTimings
         ["registry:health_check_interval"] = "0.5",
         ["registry:heartbeat_timeout"] = "3",
         ["registry:max_body_size"] = "65536",
+        ["registry:self_preservation_percent"] = "50",
         ["server:host"] = "127.0.0.1",
         ["server:heartbeat_interval"] = "0.5",
         ["server:registry_timeout"] = "2",
@@ -45,6 +46,9 @@ internal sealed class ScenarioTimings
         // Round-robin makes "calls spread over both servers" certain, not merely likely.
         ["client:load_balance"] = "round_robin",
         ["client:max_message_size"] = "16777216",
+        ["client:silent_after"] = "2",
+        ["client:probe_timeout"] = "2",
+        ["client:unreachable_ban"] = "10",
         ["logging:level"] = "information",
     };
 

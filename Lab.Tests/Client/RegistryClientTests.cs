@@ -44,9 +44,12 @@ public class RegistryClientTests
     }
 
     [Test]
-    public async Task A_removed_instance_stays_out_while_the_registry_lists_it_for_up_to_its_heartbeat_timeout()
+    public async Task A_removed_instance_stays_out_while_the_registry_lists_it_for_up_to_unreachable_ban()
     {
-        await using TwoServerCache cache = await StartTwoServerCacheAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        // The ban is the client's unreachable_ban (10 s in the test settings), not the registry's
+        // heartbeat timeout (30 s here).
+        ClientTestSettings.Fast.UnreachableBan.ShouldBe(TimeSpan.FromSeconds(10));
+        await using TwoServerCache cache = await StartTwoServerCacheAsync(heartbeatTimeout: TimeSpan.FromSeconds(30));
         (FakeRegistry registry, FakeTimeProvider time, RegistryClient client) = cache;
 
         bool removed = client.Remove(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
@@ -63,7 +66,7 @@ public class RegistryClientTests
         afterRemove.Select(instance => instance.Port).ShouldBe([8002]);
         // The registry has not evicted it yet: a dead server must not come back with every poll.
         beforeTimeout.Select(instance => instance.Port).ShouldBe([8002]);
-        // Still listed after the registry's heartbeat timeout: it is heartbeating, so it is alive.
+        // Still listed after the ban: it is heartbeating, so it is alive.
         client.Instances.Select(instance => instance.Port).ShouldBe([8001, 8002]);
     }
 

@@ -109,9 +109,30 @@ public class RegistryServiceTests
     }
 
     [Test]
+    public void While_most_instances_are_silent_FindHealthy_keeps_listing_them_and_EvictExpired_removes_none()
+    {
+        (RegistryService registry, FakeTimeProvider clock, _) = Create();
+        registry.Register(Instance(8080));
+        registry.Register(Instance(8081));
+        registry.Register(Instance(8082));
+        clock.Advance(Timeout + TimeSpan.FromSeconds(1));
+        registry.Register(Instance(8082));
+
+        registry.SelfPreservation().ShouldBe((true, 2, 3));
+        registry.FindHealthy("json").Select(i => i.Port).ShouldBe([8080, 8081, 8082], "before any health check too");
+        registry.EvictExpired().ShouldBeEmpty();
+
+        registry.Register(Instance(8081));
+        registry.SelfPreservation().ShouldBe((false, 1, 3));
+        registry.FindHealthy("json").Select(i => i.Port).ShouldBe([8081, 8082]);
+        registry.EvictExpired().Single().Instance.Port.ShouldBe(8080);
+    }
+
+    [Test]
     public async Task Concurrent_registers_heartbeats_unregisters_and_evictions_leave_a_consistent_store()
     {
-        (RegistryService registry, FakeTimeProvider clock, LogRecorder log) = Create();
+        // Self-preservation off: all 1000 expire together at the end, and must all be evicted.
+        (RegistryService registry, FakeTimeProvider clock, LogRecorder log) = Create(RunningRegistry.TestSettings with { SelfPreservationPercent = 100 });
         using var start = new Barrier(4);
 
         // Four threads at once: registering 1..1000, heart-beating them, unregistering the even ones,
@@ -138,11 +159,11 @@ public class RegistryServiceTests
     internal static InstanceMeta Instance(int port, string host = "127.0.0.1", string protocol = "json", bool status = true) =>
         new() { Protocol = protocol, Host = host, Port = port, Status = status };
 
-    private static (RegistryService Registry, FakeTimeProvider Clock, LogRecorder Log) Create()
+    private static (RegistryService Registry, FakeTimeProvider Clock, LogRecorder Log) Create(Lab.Protocol.Configuration.RegistrySettings? settings = null)
     {
         var clock = new FakeTimeProvider();
         var log = new LogRecorder();
         using ILoggerFactory factory = log.CreateFactory();
-        return (new RegistryService(RunningRegistry.TestSettings, clock, factory.CreateLogger<RegistryService>()), clock, log);
+        return (new RegistryService(settings ?? RunningRegistry.TestSettings, clock, factory.CreateLogger<RegistryService>()), clock, log);
     }
 }

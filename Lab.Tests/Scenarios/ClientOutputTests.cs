@@ -58,4 +58,32 @@ public class ClientOutputTests
 
         ClientOutput.Progress(lines).ShouldBe([(1234L, 0L), (99999L, 2L)]);
     }
+
+    [Test]
+    public void Longest_gap_and_phases_are_read_from_the_duration_summary()
+    {
+        OutputLine[] lines =
+        [
+            Out("Summary: 43 succeeded, 0 failed"),
+            Out("  127.0.0.1:8089: 43 succeeded, 0 failed"),
+            Out("Longest gap without a completed call: 0.42 s"),
+            Out("Phase start (from 0.0 s): 30 calls, p50 0.41 ms, p99 3.20 ms, max 3.50 ms, longest gap 0.05 s"),
+            Out("Phase link down (from 5.2 s): 13 calls, p50 0.50 ms, p99 1200.00 ms, max 1200.00 ms, longest gap 0.42 s"),
+        ];
+
+        ClientOutput.LongestGap(lines).ShouldBe(0.42);
+        ClientOutput.Phases(lines).ShouldBe([
+            new PrintedPhase("start", 0.0, 30, 0.41, 3.20, 3.50, 0.05),
+            new PrintedPhase("link down", 5.2, 13, 0.50, 1200.00, 1200.00, 0.42),
+        ]);
+        ClientOutput.Phases(lines)[1].ToString().ShouldBe("link down: 13 calls, p50 0.50 ms, p99 1200.00 ms, max 1200.00 ms, longest gap 0.42 s");
+        // The per-server block stops at the first line that is not a server line.
+        ClientOutput.Summary(lines)!.PerServer.Keys.ShouldBe(["127.0.0.1:8089"]);
+    }
+
+    [Test]
+    public void No_gap_line_gives_null()
+    {
+        ClientOutput.LongestGap([Out("Summary: 1 succeeded, 0 failed")]).ShouldBeNull();
+    }
 }

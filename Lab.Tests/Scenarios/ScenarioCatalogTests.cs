@@ -1,4 +1,5 @@
 using Lab.Scenarios;
+using Lab.Scenarios.Network;
 
 namespace Lab.Tests.Scenarios;
 
@@ -28,6 +29,7 @@ public class ScenarioCatalogTests
 
         result.Outcome.ShouldBe(ScenarioOutcome.Pass, $"{result.Verdict}\n{narration}");
         result.StartedProcessIds.Where(ScenarioRunner.IsAlive).ShouldBeEmpty();
+        LabNetwork.ListOurNamespaces().Where(ns => LabNetwork.OwnerPid(ns) == Environment.ProcessId).ShouldBeEmpty("no namespace of this run is left");
     }
 
     [Test]
@@ -48,7 +50,8 @@ public class ScenarioCatalogTests
             "shutdown-registry-up-service-broken", "shutdown-registry-down-service-broken", "timeout-client-connect",
             "timeout-client-write", "timeout-client-wait", "timeout-client-read", "timeout-server-read",
             "timeout-server-write", "timeout-method", "timeout-blocking-method", "large-message", "bad-input-server", "bad-input-registry",
-            "no-server-available",
+            "no-server-available", "multi-host-happy-path", "multi-host-ten-clients", "host-unplugged-failover",
+            "registry-partitioned-from-clients", "registry-partitioned-from-servers", "clients-cut-from-one-server", "multi-host-ipv6",
         ];
 
         required.Where(name => ScenarioCatalog.Find(name) is null).ShouldBeEmpty();

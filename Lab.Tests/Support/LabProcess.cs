@@ -49,7 +49,8 @@ public sealed class LabProcess : IDisposable
         commandLine.Add(ProgramPath(program));
         commandLine.AddRange(arguments);
         return new LabProcess(ManagedProcess.Start(
-            program, descriptorLimit is null ? "dotnet" : "prlimit", commandLine, Environment.CurrentDirectory, onLine: null, environment));
+            program, descriptorLimit is null ? "dotnet" : "prlimit", commandLine, Environment.CurrentDirectory, onLine: null,
+            environment.ToDictionary(variable => variable.Name, variable => variable.Value)));
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Lab.Client;
 using Lab.Protocol.Configuration;
 using Lab.Telemetry;
+using Lab.Tests.Client.Support;
 using Lab.Tests.Registry;
 using Lab.Tests.Server.Support;
 
@@ -70,6 +71,31 @@ public class MetricsTests
 
         recorder.Sum("rpclab.client.calls", ("server", address), ("outcome", "ok")).ShouldBe(1);
         recorder.Sum("rpclab.client.calls", ("server", address), ("outcome", "RpcRemote")).ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Client_counts_a_failover_away_from_a_stopped_server_and_its_registry_polls()
+    {
+        using var recorder = new Recorder(ClientMetrics.MeterName);
+        await using TestRpcServer a = TestRpcServer.Start("a");
+        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.SetServers(a, b);
+        await using RpcClient client = await RpcClient.ConnectToRegistryAsync(
+            registry.Settings, ClientTestSettings.Fast, loadBalance: new LoadBalance(LoadBalanceStrategy.RoundRobin, seed: 1));
+        (await client.CallAsync<string>("whoami")).ShouldBe("a");
+
+        // The registry still lists "a": the next call given to it fails to connect and moves on to "b".
+        await a.StopAsync();
+        for (int i = 0; i < 4; i++)
+        {
+            (await client.CallAsync<string>("whoami")).ShouldBe("b");
+        }
+
+        recorder.Sum("rpclab.client.failovers", ("server", a.Address)).ShouldBeGreaterThanOrEqualTo(1);
+        recorder.Sum("rpclab.client.calls", ("server", a.Address), ("outcome", "ok")).ShouldBe(1);
+        recorder.Sum("rpclab.client.calls", ("server", b.Address), ("outcome", "ok")).ShouldBe(4);
+        recorder.Sum("rpclab.client.discovery.refreshes", ("outcome", "ok")).ShouldBeGreaterThanOrEqualTo(1);
     }
 
     [Test]

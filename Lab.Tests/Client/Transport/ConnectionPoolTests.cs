@@ -99,4 +99,25 @@ public class ConnectionPoolTests
         busy.IsBroken.ShouldBeTrue();
         await Should.ThrowAsync<ObjectDisposedException>(() => pool.RentAsync());
     }
+
+    [Test]
+    public async Task AbortAll_ends_a_waiting_call_with_the_reason_and_the_pool_stays_usable()
+    {
+        await using TestRpcServer server = TestRpcServer.Start();
+        await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
+        ServerConnection busy = await pool.RentAsync();
+        Task<string> held = busy.CallAsync("hold", null, null, result => result.GetString()!);
+        await server.WaitUntilAsync(s => s.HeldCalls == 1, "the call to arrive");
+
+        await pool.AbortAllAsync("the server went silent");
+
+        var failure = await Should.ThrowAsync<RpcReadException>(() => held);
+        failure.Message.ShouldBe($"reading the reply from {server.Address} failed: the server went silent");
+        failure.RequestSent.ShouldBeTrue();
+        await pool.ReturnAsync(busy);
+        ServerConnection fresh = await pool.RentAsync();
+        fresh.ShouldNotBeSameAs(busy);
+        (await fresh.CallAsync("add", [1, 2], null, result => result.GetInt64())).ShouldBe(13);
+        server.AcceptedConnections.ShouldBe(2);
+    }
 }
