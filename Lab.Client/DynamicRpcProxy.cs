@@ -5,7 +5,7 @@ namespace Lab.Client;
 
 /// <summary>
 /// The lab's <c>__getattr__</c> proxy: any method called on it becomes a remote call, so
-/// <c>lab.add(1, 2)</c> reads like a local call (SPEC §6).
+/// <c>lab.add(1, 2)</c> reads like a local call (lab requirements §6).
 /// </summary>
 /// <remarks>
 /// <para>

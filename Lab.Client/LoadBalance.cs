@@ -4,7 +4,7 @@ using Lab.Protocol.Discovery;
 namespace Lab.Client;
 
 /// <summary>
-/// Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (SPEC §6).
+/// Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (lab requirements §6).
 /// </summary>
 /// <remarks>
 /// <para>

@@ -9,11 +9,11 @@ namespace Lab.Client;
 /// <summary>
 /// Mirrors the lab's client-side <c>RegistryClient</c>: finds the <c>json</c> servers through the
 /// registry center, keeps them in a local cache, and refreshes the cache every <c>poll_interval</c>
-/// (SPEC §6).
+/// (lab requirements §6).
 /// </summary>
 /// <remarks>
 /// <para>
-/// Talks to the registry's <c>GET /myRegistry/findAllInstances?proto=json</c> (SPEC §4). Every request
+/// Talks to the registry's <c>GET /myRegistry/findAllInstances?proto=json</c> (lab requirements §4). Every request
 /// has its own <c>registry_timeout</c> (the original had none, so a hung registry hung the client).
 /// When the registry is down the cache is kept — the servers are probably still there — and the
 /// outage is logged once, not once per poll; the first successful poll logs the recovery.

@@ -17,7 +17,7 @@ using Microsoft.Extensions.Logging;
 namespace Lab.Registry;
 
 /// <summary>
-/// Mirrors the lab's <c>RequestHandler</c>: turns the registry's HTTP requests (SPEC §4) into calls on
+/// Mirrors the lab's <c>RequestHandler</c>: turns the registry's HTTP requests (lab requirements §4) into calls on
 /// <see cref="RegistryService"/> and writes the JSON answers that programs written for the original
 /// lab expect, byte for byte in field names and order.
 /// </summary>
@@ -26,7 +26,7 @@ namespace Lab.Registry;
 /// Routes: <c>POST /myRegistry/register</c> (register or heartbeat), <c>POST /myRegistry/unregister</c>,
 /// <c>GET /myRegistry/findAllInstances?proto=json</c>. Anything else — another path, or a known path
 /// with another HTTP method — is <c>404 {"error": "Not Found"}</c>: the lab's handler only knew these
-/// three requests, and SPEC §4 says "anything else: 404" (so not ASP.NET's usual 405).
+/// three requests, and lab requirements §4 says "anything else: 404" (so not ASP.NET's usual 405).
 /// </para>
 /// <para>
 /// The original crashed its handler thread on bad JSON or a missing Content-Length. Here every bad

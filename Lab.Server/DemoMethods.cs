@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Lab.Server;
 
 /// <summary>
-/// The lab's ten demo functions (SPEC §5), all registered by default, plus four the scenarios and
+/// The lab's ten demo functions (lab requirements §5), all registered by default, plus four the scenarios and
 /// tests need: <c>sleep</c> (a slow call that honours cancellation), <c>block</c> (one that blocks its
 /// thread and ignores the deadline), <c>echo</c> (large messages) and
 /// <c>rendezvous</c> (the proof of parallel calls).

@@ -12,7 +12,7 @@ namespace Lab.Server;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Defects of the original fixed here (SPEC §11): every HTTP request has a timeout
+/// Defects of the original fixed here (lab requirements §11): every HTTP request has a timeout
 /// (<c>registry_timeout</c>); a registry outage is logged once, not once per attempt, and retried
 /// with a capped backoff instead of a loop that spins without pause; the heartbeat loop is a task
 /// this class owns and stops before unregistering, so no heartbeat can re-register the server after

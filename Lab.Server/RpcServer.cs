@@ -89,7 +89,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         _logger.LogInformation("Server listening on {Address}", InstanceMeta.FormatAddress(bound.Address.ToString(), bound.Port));
         Instance = new InstanceMeta { Protocol = "json", Host = ChooseAdvertisedHost(_settings.AdvertiseHost, bound.Address), Port = bound.Port };
         _registry.Start(Instance);
-        // Passive shutdown (SPEC §1): a server that can no longer accept must leave the registry and stop.
+        // Passive shutdown (lab requirements §1): a server that can no longer accept must leave the registry and stop.
         _listenerFailure = _tcp.ListenerFailed.Register(() =>
         {
             Faulted = true;

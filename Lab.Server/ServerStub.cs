@@ -14,7 +14,7 @@ namespace Lab.Server;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Errors are classified honestly (SPEC §3): an unknown name is MethodNotFound; a call that does not
+/// Errors are classified honestly (lab requirements §3): an unknown name is MethodNotFound; a call that does not
 /// bind (missing, extra, duplicate or wrongly typed argument) is InvalidArguments and the method never
 /// runs; anything the method throws — even an ArgumentException — is MethodFailed; running past the
 /// method timeout is MethodTimeout, and the method's CancellationToken is cancelled; a call beyond

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Lab.Client.Transport;
 
 /// <summary>
-/// The open connections to one server, reused across calls (SPEC §6; the original lab opened a new
+/// The open connections to one server, reused across calls (lab requirements §6; the original lab opened a new
 /// TCP connection for every call).
 /// </summary>
 /// <remarks>

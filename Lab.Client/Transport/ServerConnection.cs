@@ -10,7 +10,7 @@ namespace Lab.Client.Transport;
 
 /// <summary>
 /// Mirrors the lab's <c>TCPClient</c>: one TCP connection to one server, carrying one call after
-/// another (SPEC §3, §7).
+/// another (lab requirements §3, §7).
 /// </summary>
 /// <remarks>
 /// <para>

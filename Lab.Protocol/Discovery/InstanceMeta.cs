@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 namespace Lab.Protocol.Discovery;
 
 /// <summary>
-/// One server instance as the registry stores it — mirrors the lab's <c>InstanceMeta</c> (SPEC §4):
+/// One server instance as the registry stores it — mirrors the lab's <c>InstanceMeta</c> (lab requirements §4):
 /// <c>{"protocol": "json", "host": "192.168.1.1", "port": 8080, "status": true, "parameters": {}}</c>.
 /// </summary>
 /// <remarks>

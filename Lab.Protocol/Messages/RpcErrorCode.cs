@@ -1,7 +1,7 @@
 namespace Lab.Protocol.Messages;
 
 /// <summary>
-/// The error codes an error reply can carry (SPEC §3). The wire spelling is the enum name.
+/// The error codes an error reply can carry (lab requirements §3). The wire spelling is the enum name.
 /// </summary>
 public enum RpcErrorCode
 {

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Lab.Protocol.Messages;
 
 /// <summary>
-/// A call on the wire (SPEC §3):
+/// A call on the wire (lab requirements §3):
 /// <c>{"method_name": "add", "method_args": [1, 2], "method_kwargs": {"c": 5}}</c>.
 /// <c>method_args</c> are positional, <c>method_kwargs</c> by parameter name; both may be absent.
 /// </summary>
