@@ -6,7 +6,7 @@ using Lab.Protocol;
 namespace Lab.Bench;
 
 /// <summary>
-/// Everything one benchmark run found, and the verdict on each goal of issue 7, as a markdown table
+/// Everything one benchmark run found, and the verdict on each performance goal, as a markdown table
 /// (for people and docs/benchmark.md) and one JSON line (for scripts comparing runs).
 /// </summary>
 /// <example>
@@ -51,7 +51,7 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
 
     public bool AllGoalsPass => Goals().All(goal => goal.Pass);
 
-    /// <summary>The goals of issue 7, item 4, judged on the medians.</summary>
+    /// <summary>The performance goals, judged on the medians.</summary>
     public IReadOnlyList<GoalResult> Goals()
     {
         var goals = new List<GoalResult>();

@@ -11,7 +11,7 @@ namespace Lab.Bench;
 /// <summary>
 /// The whole benchmark in one call: starts a registry, Lab.Server and the floor as real processes,
 /// runs every workload against the floor and the server back to back, and writes the table with
-/// each figure as a ratio to the floor's (issue 7).
+/// each figure as a ratio to the floor's.
 /// </summary>
 /// <remarks>
 /// <para>

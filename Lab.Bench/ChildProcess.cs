@@ -2,22 +2,22 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using Lab.Testing;
 
 namespace Lab.Bench;
 
 /// <summary>
 /// One of the lab's programs (or the floor) started as a real process, <c>dotnet Lab.X.dll ARGS</c>,
-/// as the scenario harness starts them: ready when its readiness line appears, stopped with SIGTERM
-/// (a graceful stop: the server unregisters) and killed if it does not exit in time.
+/// through the test kit's <see cref="ManagedProcess"/> (the scenario harness's wrapper): ready when
+/// its readiness line appears or its port accepts, stopped with SIGTERM (a graceful stop: the server
+/// unregisters) and killed if it does not exit in time.
 /// </summary>
 /// <remarks>
 /// <para>
 /// No lab class. Its output is read continuously — a full pipe would block the child's logger and
-/// distort the measurement — counted, and the last lines kept to explain a failure.
+/// distort the measurement — and the last lines explain a failure.
 /// </para>
-/// <para>Concurrency: output callbacks run on pool threads; the counters they touch are interlocked or locked.</para>
 /// <example>
 /// <code>
 /// await using ChildProcess server = await ChildProcess.StartAsync("Lab.Server", dll, ["-p", "0"], ServerReady, timeout, token);
@@ -26,27 +26,15 @@ namespace Lab.Bench;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed partial class ChildProcess : IAsyncDisposable
+public sealed class ChildProcess : IAsyncDisposable
 {
     private const int KeptLines = 30;
-    private const int SignalTerminate = 15;
 
-    private readonly Process _process;
-    private readonly Regex? _readyLine;
-    private readonly TaskCompletionSource<Match> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ManagedProcess _process;
 
-    // Guarded by itself.
-    private readonly Queue<string> _recentLines = new();
-    private long _lineCount;
+    private ChildProcess(ManagedProcess process) => _process = process;
 
-    private ChildProcess(string name, Process process, Regex? readyLine)
-    {
-        Name = name;
-        _process = process;
-        _readyLine = readyLine;
-    }
-
-    public string Name { get; }
+    public string Name => _process.Name;
 
     public int Id => _process.Id;
 
@@ -54,17 +42,15 @@ public sealed partial class ChildProcess : IAsyncDisposable
     public int Port { get; private set; }
 
     /// <summary>Lines the program wrote so far (standard output and error).</summary>
-    public long LineCount => Interlocked.Read(ref _lineCount);
+    public long LineCount => _process.LineCount;
 
     /// <summary>The last lines written, for error messages.</summary>
     public string RecentOutput
     {
         get
         {
-            lock (_recentLines)
-            {
-                return string.Join(Environment.NewLine, _recentLines);
-            }
+            IReadOnlyList<OutputLine> lines = _process.Lines;
+            return string.Join(Environment.NewLine, lines.Skip(Math.Max(0, lines.Count - KeptLines)).Select(line => line.Text));
         }
     }
 
@@ -105,93 +91,78 @@ public sealed partial class ChildProcess : IAsyncDisposable
         TimeSpan readyTimeout,
         CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        startInfo.ArgumentList.Add(dllPath);
-        foreach (string argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
-        var child = new ChildProcess(name, process, readyLine);
-        process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
-        process.Exited += (_, _) =>
-        {
-            // Waiting again lets the output readers reach the end of the streams, so the message
-            // below carries the program's last words (its fatal error line).
-            try
-            {
-                process.WaitForExit();
-                child._ready.TrySetException(
-                    new InvalidOperationException($"{name} exited with code {process.ExitCode} before it was ready:{Environment.NewLine}{child.RecentOutput}"));
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
-            {
-                // Stopped and disposed by us after it was ready (or after a failed start): nothing to report.
-            }
-        };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(readyTimeout);
-        Task probing = listensOn is null ? Task.CompletedTask : child.ProbeAsync(listensOn, deadline.Token);
+        var child = new ChildProcess(ManagedProcess.Start(name, "dotnet", [dllPath, .. arguments], Environment.CurrentDirectory, onLine: null));
         try
         {
-            Match ready = await child._ready.Task.WaitAsync(deadline.Token);
-            child.Port = listensOn?.Port ?? int.Parse(ready.Groups["port"].Value, CultureInfo.InvariantCulture);
-            return child;
-        }
-        catch (Exception ex)
-        {
-            await child.DisposeAsync();
-            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            if (readyLine is not null)
             {
-                throw new InvalidOperationException(
-                    $"{name} did not print its readiness line within {readyTimeout.TotalSeconds:0} s:{Environment.NewLine}{child.RecentOutput}", ex);
+                OutputLine ready = await child._process.WaitForLineAsync(readyLine, readyTimeout, cancellationToken: cancellationToken);
+                child.Port = int.Parse(readyLine.Match(ready.Text).Groups["port"].Value, CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                await child.ProbeAsync(listensOn!, readyTimeout, cancellationToken);
+                child.Port = listensOn!.Port;
             }
 
+            return child;
+        }
+        catch (ScenarioFailedException ex)
+        {
+            int? exitCode = await ExitCodeSoonAsync(child._process);
+            string output = child.RecentOutput;
+            await child.DisposeAsync();
+            string why = exitCode is { } code ? $"exited with code {code} before it was ready" : $"was not ready within {readyTimeout.TotalSeconds:0} s ({ex.Message})";
+            throw new InvalidOperationException($"{name} {why}:{Environment.NewLine}{output}", ex);
+        }
+        catch
+        {
+            await child.DisposeAsync();
             throw;
         }
-        finally
+    }
+
+    // A program whose output just ended is usually exiting: give the exit a moment to be reported.
+    private static async Task<int?> ExitCodeSoonAsync(ManagedProcess process)
+    {
+        try
         {
-            await deadline.CancelAsync();
-            await probing;
+            return await process.WaitForExitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (ScenarioFailedException)
+        {
+            return null;
         }
     }
 
     // Connects until the port accepts; each refused attempt waits a moment before the next.
-    private async Task ProbeAsync(IPEndPoint endpoint, CancellationToken cancellationToken)
+    private async Task ProbeAsync(IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
         TimeSpan retryDelay = TimeSpan.FromMilliseconds(50);
         try
         {
-            while (!_ready.Task.IsCompleted)
+            while (!_process.HasExited)
             {
                 using var probe = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {
-                    await probe.ConnectAsync(endpoint, cancellationToken);
-                    _ready.TrySetResult(Match.Empty);
+                    await probe.ConnectAsync(endpoint, deadline.Token);
                     return;
                 }
                 catch (SocketException)
                 {
-                    await Task.Delay(retryDelay, cancellationToken);
+                    await Task.Delay(retryDelay, deadline.Token);
                 }
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // Ready by another route, failed, or timed out: the caller reports which.
+            throw new ScenarioFailedException($"{Name} did not listen on {endpoint} within {timeout.TotalSeconds:0} s");
         }
+
+        throw new ScenarioFailedException($"{Name} exited before it listened on {endpoint}");
     }
 
     /// <summary>
@@ -200,9 +171,14 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// </summary>
     public long? ReadWorkingSetBytes()
     {
+        if (_process.HasExited)
+        {
+            return null;
+        }
+
         try
         {
-            foreach (string line in File.ReadLines($"/proc/{_process.Id}/status"))
+            foreach (string line in File.ReadLines($"/proc/{Id}/status"))
             {
                 if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                 {
@@ -218,10 +194,10 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
         try
         {
-            _process.Refresh();
-            return _process.HasExited ? null : _process.WorkingSet64;
+            using var process = Process.GetProcessById(Id);
+            return process.HasExited ? null : process.WorkingSet64;
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
         {
             return null;
         }
@@ -236,21 +212,13 @@ public sealed partial class ChildProcess : IAsyncDisposable
             return _process.ExitCode;
         }
 
-        if (OperatingSystem.IsWindows() || Kill(_process.Id, SignalTerminate) != 0)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        using var deadline = new CancellationTokenSource(grace);
         try
         {
-            await _process.WaitForExitAsync(deadline.Token);
-            return _process.ExitCode;
+            return await _process.TerminateAsync(grace);
         }
-        catch (OperationCanceledException)
+        catch (ScenarioFailedException)
         {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync(CancellationToken.None);
+            _process.KillHard();
             return null;
         }
     }
@@ -261,39 +229,9 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             await StopAsync(TimeSpan.FromSeconds(10));
         }
-        catch (InvalidOperationException)
-        {
-            // Never started: nothing to stop.
-        }
         finally
         {
-            _process.Dispose();
+            await _process.DisposeAsync();
         }
     }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        Interlocked.Increment(ref _lineCount);
-        lock (_recentLines)
-        {
-            _recentLines.Enqueue(line);
-            if (_recentLines.Count > KeptLines)
-            {
-                _recentLines.Dequeue();
-            }
-        }
-
-        if (!_ready.Task.IsCompleted && _readyLine?.Match(line) is { Success: true } match)
-        {
-            _ready.TrySetResult(match);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

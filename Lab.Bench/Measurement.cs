@@ -47,7 +47,7 @@ public sealed record Measurement(Workload Workload, Target Target, IReadOnlyList
     }
 }
 
-/// <summary>One performance goal of issue 7 and whether this run met it.</summary>
+/// <summary>One performance goal of the benchmark and whether this run met it.</summary>
 /// <param name="Name">The goal in words.</param>
 /// <param name="Measured">What was measured, e.g. <c>1.23x floor</c>.</param>
 /// <param name="Limit">The bound, e.g. <c>&lt;= 1.5x</c>.</param>

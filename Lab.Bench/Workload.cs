@@ -1,6 +1,6 @@
 namespace Lab.Bench;
 
-/// <summary>One shape of load the benchmark applies to every target (issue 7, item 4).</summary>
+/// <summary>One shape of load the benchmark applies to every target.</summary>
 /// <param name="Key">Short name used in the JSON output.</param>
 /// <param name="Title">What a reader sees in the table.</param>
 /// <param name="Connections">Concurrent callers.</param>

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Lab.Client;
 
 /// <summary>The lab's <c>__getattr__</c> proxy: any method called on it becomes a remote call, so
-/// <c>lab.add(1, 2)</c> reads like a local call (SPEC §6).</summary>
+/// <c>lab.add(1, 2)</c> reads like a local call (lab requirements §6).</summary>
 /// <remarks><para>
 /// Positional arguments go to <c>method_args</c>; C# named arguments (<c>lab.add(1, 2, c: 5)</c>) go to
 /// <c>method_kwargs</c>. The result comes back as a natural .NET value (<see cref="JsonValues.ToNatural"/>):

@@ -3,7 +3,7 @@ using Lab.Protocol.Discovery;
 
 namespace Lab.Client;
 
-/// <summary>Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (SPEC §6).</summary>
+/// <summary>Mirrors the lab's <c>LoadBalance</c>: picks the server instance for each call (lab requirements §6).</summary>
 /// <remarks><para>
 /// Strategies: <see cref="LoadBalanceStrategy.Random"/> (the lab's default: every instance equally
 /// likely), <see cref="LoadBalanceStrategy.RoundRobin"/> (each instance in turn) and

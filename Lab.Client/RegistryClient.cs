@@ -7,10 +7,10 @@ namespace Lab.Client;
 
 /// <summary>Mirrors the lab's client-side <c>RegistryClient</c>: finds the <c>json</c> servers through the
 /// registry center, keeps them in a local <see cref="InstanceCache"/>, and refreshes it every
-/// <c>poll_interval</c> (SPEC §6). The built-in backend of <see cref="IServiceDiscovery"/>; etcd's is
+/// <c>poll_interval</c> (lab requirements §6). The built-in backend of <see cref="IServiceDiscovery"/>; etcd's is
 /// <c>EtcdDiscovery</c>.</summary>
 /// <remarks><para>
-/// Talks to the registry's <c>GET /myRegistry/findAllInstances?proto=json</c> (SPEC §4). Every request
+/// Talks to the registry's <c>GET /myRegistry/findAllInstances?proto=json</c> (lab requirements §4). Every request
 /// has its own <c>registry_timeout</c> (the original had none, so a hung registry hung the client).
 /// When the registry is down the cache is kept and the outage logged once; the first good poll logs
 /// the recovery.</para>

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lab.Client;
 
-/// <summary>Mirrors the lab's <c>RPCClient</c>: makes remote calls feel local (SPEC §6). It puts together
+/// <summary>Mirrors the lab's <c>RPCClient</c>: makes remote calls feel local (lab requirements §6). It puts together
 /// <see cref="RegistryClient"/> (where the servers are), <see cref="LoadBalance"/> (which one to use)
 /// and the transport (<see cref="ConnectionPool"/> of <see cref="ServerConnection"/>s per server).</summary>
 /// <remarks><para>

@@ -2,7 +2,7 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Client;
 
-// The typed errors a call can end with (SPEC §7, client rows). Each transport failure names its phase
+// The typed errors a call can end with (lab requirements §7, client rows). Each transport failure names its phase
 // and the server, so "it failed" always says where and when: connecting, writing the request,
 // waiting for the server to process it, or reading the reply. The original lab raised bare socket
 // errors, and a failed call was indistinguishable from a string result.

@@ -3,7 +3,7 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Client;
 
-/// <summary>Reads the answer of the lab's discovery call, <c>all_your_methods</c> (SPEC §3):
+/// <summary>Reads the answer of the lab's discovery call, <c>all_your_methods</c> (lab requirements §3):
 /// <c>[{"method_name": "add", "method_args": ["a", "b"], "method_kwargs": {"c": 10}}, ...]</c>.</summary>
 public static class ServerMethods
 {

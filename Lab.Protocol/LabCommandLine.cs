@@ -5,7 +5,7 @@ namespace Lab.Protocol;
 
 /// <summary>What the three programs' command lines share: the <c>--config</c> flag and the rule that a fatal
 /// fault ends the program with one clear line and a non-zero exit code — never a stack trace as the
-/// only message (SPEC §5).</summary>
+/// only message (lab requirements §5).</summary>
 public static class LabCommandLine
 {
     /// <summary>Exit code for a bad configuration file or value.</summary>

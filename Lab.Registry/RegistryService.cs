@@ -27,6 +27,12 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     // Keyed by (protocol, host, port): registering the same triple again is a heartbeat.
     private readonly Dictionary<InstanceKey, (InstanceMeta Instance, DateTimeOffset LastHeartbeat)> _instances = [];
 
+    // When each recent eviction happened (guarded by _gate). Servers cut off together do not expire at
+    // the same health check: their last heartbeats are a fraction of an interval apart. Counting the
+    // ones evicted within the last heartbeat_timeout as silent too keeps the second from following
+    // the first, so a partition never empties the list one server at a time.
+    private readonly Queue<DateTimeOffset> _recentEvictions = new();
+
     /// <summary>How many instances are stored, healthy or not yet evicted.</summary>
     public int Count
     {
@@ -125,6 +131,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             foreach (EvictedInstance gone in evicted)
             {
                 _instances.Remove(gone.Instance.Key);
+                _recentEvictions.Enqueue(now);
                 RegistryMetrics.Removed(evicted: true);
             }
 
@@ -135,8 +142,11 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     // Called under _gate.
     private (bool Preserving, int Silent, int Total) SelfPreservationAt(DateTimeOffset now)
     {
-        int silent = _instances.Values.Count(entry => now - entry.LastHeartbeat > settings.HeartbeatTimeout);
-        return (silent >= 2 && silent * 100 > settings.SelfPreservationPercent * _instances.Count, silent, _instances.Count);
+        while (_recentEvictions.TryPeek(out DateTimeOffset at) && now - at > settings.HeartbeatTimeout)
+            _recentEvictions.Dequeue();
+        int silent = _recentEvictions.Count + _instances.Values.Count(entry => now - entry.LastHeartbeat > settings.HeartbeatTimeout);
+        int total = _recentEvictions.Count + _instances.Count;
+        return (silent >= 2 && silent * 100 > settings.SelfPreservationPercent * total, silent, total);
     }
 
     /// <summary>Every stored instance with the time of its last heartbeat (the dashboard's view).</summary>

@@ -1,11 +1,10 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Lab.Protocol;
 using Lab.Scenarios;
 using Lab.Scenarios.Harness;
 using Lab.Terminal;
 
-// The teaching assistant's runner (SPEC §9). Wiring only: the scenarios live in Scenarios/,
+// The teaching assistant's runner (lab requirements §9). Wiring only (options -> ScenarioRunner): the scenarios live in Scenarios/,
 // the process machinery in Harness/.
 //   dotnet run --project Lab.Scenarios -- --list
 //   dotnet run --project Lab.Scenarios -- happy-path
@@ -70,14 +69,7 @@ root.SetAction(async (parseResult, _) =>
 {
     if (parseResult.GetValue(listOption))
     {
-        // Second column: the foreign programs (--registry/--server/--client-command) the scenario grades, R/S/C.
-        int width = ScenarioCatalog.All.Max(scenario => scenario.Name.Length);
-        foreach (Scenario scenario in ScenarioCatalog.All)
-        {
-            string grades = string.Concat(Enum.GetValues<LabProgram>().Select(kind => scenario.Grades.Contains(kind) ? kind.ToString()[..1] : "-"));
-            Console.WriteLine($"{scenario.Name.PadRight(width)}  {grades}  {scenario.Demonstrates}  [{scenario.Requirement}]");
-        }
-
+        ScenarioCatalog.WriteList(Console.Out);
         return 0;
     }
 
@@ -105,34 +97,7 @@ root.SetAction(async (parseResult, _) =>
             ArtifactPrefix = Path.ChangeExtension(reportPath, null) + "-",
         };
         IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
-
-        using var interrupted = new CancellationTokenSource();
-        using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel);
-        var results = new List<ScenarioResult>();
-        var clock = Stopwatch.StartNew();
-        foreach (Scenario scenario in selected)
-        {
-            if (interrupted.IsCancellationRequested)
-            {
-                break;
-            }
-
-            console.WriteLine();
-            console.WriteLine(ProgressLine.Format(results.Count + 1, selected.Count, scenario.Name, clock.Elapsed));
-            results.Add(await runner.RunAsync(scenario, interrupted.Token));
-        }
-
-        IReadOnlyList<string>? score = rubric?.Score(results);
-        ScenarioReport.WriteSummary(console, results, clock.Elapsed, score);
-        if (interrupted.IsCancellationRequested && results.Count < selected.Count)
-        {
-            Console.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
-        }
-
-        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, reportPath, score);
-        Console.WriteLine($"report: {markdown} (and {Path.GetFileName(json)})");
-        int failures = results.Count(result => result.Outcome == ScenarioOutcome.Fail);
-        return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;
+        return await runner.RunAllAsync(selected, reportPath, rubric);
     });
 });
 

@@ -4,12 +4,12 @@ namespace Lab.Scenarios;
 
 /// <summary>
 /// One graded demo: it starts real processes, injects one fault, and checks what they print and
-/// return. <see cref="Requirement"/> quotes the lab requirement (SPEC §1 / §7) it demonstrates.
+/// return. <see cref="Requirement"/> quotes the lab requirement (lab requirements §1 / §7) it demonstrates.
 /// </summary>
 /// <example>
 /// <code>
 /// new Scenario("direct-mode", "a client dials one server by address, no registry involved",
-///     "SPEC §6: two modes, server (direct) and registry", DirectModeAsync);
+///     "lab requirements §6: two modes, server (direct) and registry", DirectModeAsync);
 /// </code>
 /// </example>
 internal sealed record Scenario(string Name, string Demonstrates, string Requirement, Func<ScenarioContext, Task> RunAsync)
@@ -36,6 +36,3 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
     /// <summary>Says why the scenario cannot run here (a program it needs is missing), or null: it is then reported as SKIP.</summary>
     public Func<string?>? MissingPrerequisite { get; init; }
 }
-
-/// <summary>A check failed: the scenario ends with FAIL and this message as the reason.</summary>
-internal sealed class ScenarioFailedException(string message) : Exception(message);

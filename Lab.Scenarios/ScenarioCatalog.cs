@@ -1,3 +1,4 @@
+using Lab.Scenarios.Harness;
 using Lab.Scenarios.Scenarios;
 
 namespace Lab.Scenarios;
@@ -33,4 +34,18 @@ internal static class ScenarioCatalog
     /// <summary>The scenario with this name (case-insensitive), or null.</summary>
     public static Scenario? Find(string name) =>
         All.FirstOrDefault(scenario => scenario.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The <c>--list</c> output, one line a scenario: its name; R, S, C where it can grade a foreign
+    /// registry, server, client (--registry/--server/--client-command); what it demonstrates; the requirement.
+    /// </summary>
+    public static void WriteList(TextWriter output)
+    {
+        int width = All.Max(scenario => scenario.Name.Length);
+        foreach (Scenario scenario in All)
+        {
+            string grades = string.Concat(Enum.GetValues<LabProgram>().Select(kind => scenario.Grades.Contains(kind) ? kind.ToString()[..1] : "-"));
+            output.WriteLine($"{scenario.Name.PadRight(width)}  {grades}  {scenario.Demonstrates}  [{scenario.Requirement}]");
+        }
+    }
 }

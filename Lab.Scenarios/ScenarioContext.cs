@@ -271,6 +271,14 @@ internal sealed partial class ScenarioContext : IDisposable
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
+    /// <summary>Points config.ini at a registry port where nothing listens (this scenario runs none); returns that port.</summary>
+    public int UseNoRegistry()
+    {
+        int port = UnusedPort();
+        Config.Set("registry:port", Invariant(port));
+        return port;
+    }
+
     public static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     public static string Invariant(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);

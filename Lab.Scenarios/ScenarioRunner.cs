@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
+using Lab.Terminal;
 
 namespace Lab.Scenarios;
 
@@ -62,6 +63,42 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
 
     /// <summary>Where scenarios save files for the report (see <see cref="ScenarioContext.ArtifactPath"/>); null: nowhere kept.</summary>
     public string? ArtifactPrefix { get; init; }
+
+    /// <summary>
+    /// Runs <paramref name="selected"/> one after another, prints the summary (and the score, with a
+    /// rubric) and saves the report. Ctrl+C or SIGTERM ends the run after the current scenario's
+    /// clean-up. Returns the exit code: the number of failed scenarios, at least 1 when interrupted.
+    /// </summary>
+    public async Task<int> RunAllAsync(IReadOnlyList<Scenario> selected, string reportPath, Rubric? rubric = null)
+    {
+        using var interrupted = new CancellationTokenSource();
+        using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel, afterKills: LabNetwork.DisposeAll);
+        var results = new List<ScenarioResult>();
+        var clock = Stopwatch.StartNew();
+        foreach (Scenario scenario in selected)
+        {
+            if (interrupted.IsCancellationRequested)
+            {
+                break;
+            }
+
+            output.WriteLine();
+            output.WriteLine(ProgressLine.Format(results.Count + 1, selected.Count, scenario.Name, clock.Elapsed));
+            results.Add(await RunAsync(scenario, interrupted.Token));
+        }
+
+        IReadOnlyList<string>? score = rubric?.Score(results);
+        ScenarioReport.WriteSummary(output, results, clock.Elapsed, score);
+        if (interrupted.IsCancellationRequested && results.Count < selected.Count)
+        {
+            output.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
+        }
+
+        (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, reportPath, score);
+        output.WriteLine($"report: {markdown} (and {Path.GetFileName(json)})");
+        int failures = results.Count(result => result.Outcome == ScenarioOutcome.Fail);
+        return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;
+    }
 
     public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
     {

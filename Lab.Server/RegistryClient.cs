@@ -9,7 +9,7 @@ namespace Lab.Server;
 /// every <c>heartbeat_interval</c>, unregister on a graceful stop. The built-in backend of
 /// <see cref="IServiceRegistration"/>; etcd's is <c>EtcdRegistration</c>.</summary>
 /// <remarks><para>
-/// Defects of the original fixed here (SPEC §11): every HTTP request has a timeout
+/// Defects of the original fixed here (lab requirements §11): every HTTP request has a timeout
 /// (<c>registry_timeout</c>); the heartbeat loop (<see cref="KeepAliveLoop"/>) logs an outage once and
 /// retries with a capped backoff instead of dying or spinning; it is a task this class owns and stops
 /// before unregistering, so no heartbeat can re-register the server after it said goodbye (the

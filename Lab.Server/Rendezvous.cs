@@ -2,7 +2,7 @@ namespace Lab.Server;
 
 /// <summary>A meeting point: <see cref="MeetAsync"/> returns only once <c>parties</c> callers of the same group
 /// are inside it at the same time. It is the deterministic proof that a server runs calls in parallel
-/// (SPEC §1: client B must not wait for client A): if calls were served one after another, the first
+/// (lab requirements §1: client B must not wait for client A): if calls were served one after another, the first
 /// caller would wait for company that never comes, and its method timeout would fire.</summary>
 /// <remarks>Concurrency: any number of callers at once; <see cref="_gate"/> guards <see cref="_groups"/>.
 /// A group is removed when it is complete, so the same name can meet again.</remarks>

@@ -8,7 +8,7 @@ namespace Lab.Server;
 
 /// <summary>Mirrors the lab's <c>TCPServer</c>: listens on one address (IPv4 or IPv6, per <c>-l</c>), accepts
 /// connections and runs one concurrent <see cref="RpcConnection"/> per client, so client B never waits
-/// for client A's call (SPEC §1). Its one job is the lifetime of sockets: it owns every connection task,
+/// for client A's call (lab requirements §1). Its one job is the lifetime of sockets: it owns every connection task,
 /// and on stop it drains them within a deadline and closes them.</summary>
 /// <remarks><para>
 /// The lab started a thread per connection and never looked at it again. Here every connection task

@@ -3,7 +3,7 @@ using Lab.Protocol;
 
 namespace Lab.Client.Cli;
 
-/// <summary>The client's command line (SPEC §6): <c>-m/--mode server|registry</c> (default registry),
+/// <summary>The client's command line (lab requirements §6): <c>-m/--mode server|registry</c> (default registry),
 /// <c>-i/--host</c> and <c>-p/--port</c> for server mode, <c>--config</c>, <c>--duration</c>,
 /// <c>--concurrency</c>, and an optional <c>METHOD [ARG...]</c>.</summary>
 public static class ClientCommandLine

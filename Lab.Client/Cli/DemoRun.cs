@@ -10,7 +10,7 @@ public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter erro
 {
     public const int ConcurrentCalls = 30;
 
-    // The ten lab methods (SPEC §5) with the answers the lab document gives; divide by zero must fail.
+    // The ten lab methods (lab requirements §5) with the answers the lab document gives; divide by zero must fail.
     private static readonly DemoCall[] SequentialCalls =
     [
         new("add", [1, 2], Expected: "13"),

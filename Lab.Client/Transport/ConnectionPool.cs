@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Client.Transport;
 
-/// <summary>The open connections to one server, reused across calls (SPEC §6; the original lab opened a new
+/// <summary>The open connections to one server, reused across calls (lab requirements §6; the original lab opened a new
 /// TCP connection for every call).</summary>
 /// <remarks><para>
 /// A call <see cref="RentAsync">rents</see> an idle connection, or opens a new one when none is idle,

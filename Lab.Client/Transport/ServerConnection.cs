@@ -10,7 +10,7 @@ using Lab.Protocol.Messages;
 namespace Lab.Client.Transport;
 
 /// <summary>Mirrors the lab's <c>TCPClient</c>: one TCP connection to one server, carrying one call after
-/// another (SPEC §3, §7).</summary>
+/// another (lab requirements §3, §7).</summary>
 /// <remarks><para>
 /// A call has four phases, each with its own timeout from <see cref="ClientSettings"/> and its own
 /// typed error naming the phase and the server: connect (<see cref="RpcConnectException"/>), write the

@@ -1,6 +1,6 @@
 namespace Lab.Protocol.Configuration;
 
-/// <summary>How the client finds servers (SPEC §6).</summary>
+/// <summary>How the client finds servers (lab requirements §6).</summary>
 public enum ClientMode
 {
     /// <summary>Discover servers through the registry (the lab's default).</summary>
@@ -10,7 +10,7 @@ public enum ClientMode
     Server,
 }
 
-/// <summary>Load-balancing strategies (SPEC §6).</summary>
+/// <summary>Load-balancing strategies (lab requirements §6).</summary>
 public enum LoadBalanceStrategy
 {
     /// <summary>Uniformly random (the lab's default).</summary>
@@ -23,7 +23,7 @@ public enum LoadBalanceStrategy
     WeightedRandom,
 }
 
-/// <summary><c>[client]</c>: mode, discovery polling, load balancing and every client-side timeout (SPEC §6, §7).</summary>
+/// <summary><c>[client]</c>: mode, discovery polling, load balancing and every client-side timeout (lab requirements §6, §7).</summary>
 public sealed record ClientSettings
 {
     public const string SectionName = "client";

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace Lab.Protocol.Configuration;
 
-/// <summary>Loads <c>config.ini</c> (SPEC §8) with Microsoft.Extensions.Configuration.Ini, then lays
+/// <summary>Loads <c>config.ini</c> (lab requirements §8) with Microsoft.Extensions.Configuration.Ini, then lays
 /// <c>RPCLAB_</c> environment variables over it (<c>RPCLAB_REGISTRY__HOST</c> = <c>[registry] host</c>:
 /// how containers are configured), then the command-line flags, so a flag always wins.</summary>
 /// <remarks>The original lab hard-coded one file name for one machine. Here the file is found like this:

@@ -1,6 +1,6 @@
 namespace Lab.Protocol.Configuration;
 
-/// <summary><c>[server]</c>: the RPC server's listen address, heartbeat and every server-side timeout (SPEC §5, §7).</summary>
+/// <summary><c>[server]</c>: the RPC server's listen address, heartbeat and every server-side timeout (lab requirements §5, §7).</summary>
 public sealed record ServerSettings
 {
     public const string SectionName = "server";

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace Lab.Protocol.Discovery;
 
-/// <summary>One server instance as the registry stores it — mirrors the lab's <c>InstanceMeta</c> (SPEC §4):
+/// <summary>One server instance as the registry stores it — mirrors the lab's <c>InstanceMeta</c> (lab requirements §4):
 /// <c>{"protocol": "json", "host": "192.168.1.1", "port": 8080, "status": true, "parameters": {}}</c>.</summary>
 /// <remarks>Identity is (protocol, host, port): registering the same triple again is a heartbeat, not a new
 /// instance. <c>parameters</c> is free-form metadata; a numeric <c>weight</c> there drives weighted

@@ -1,6 +1,6 @@
 namespace Lab.Protocol.Messages;
 
-/// <summary>The error codes an error reply can carry (SPEC §3). The wire spelling is the enum name.</summary>
+/// <summary>The error codes an error reply can carry (lab requirements §3). The wire spelling is the enum name.</summary>
 public enum RpcErrorCode
 {
     /// <summary>No method is registered under the requested name.</summary>

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Lab.Protocol.Messages;
 
-/// <summary>A reply on the wire (SPEC §3). Success: <c>{"res": 8}</c>. Failure:
+/// <summary>A reply on the wire (lab requirements §3). Success: <c>{"res": 8}</c>. Failure:
 /// <c>{"res": "message", "error": {"code": "MethodFailed", "message": "message"}}</c> — the message
 /// stays in <c>res</c> so clients written for the original lab, which only read <c>res</c>, still
 /// show something readable, while our client tells errors from string results by <c>error</c>.</summary>

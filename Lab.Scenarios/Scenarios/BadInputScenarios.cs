@@ -15,25 +15,25 @@ internal static class BadInputScenarios
     [
         new("error-replies",
             "unknown method, wrong arguments, a method that throws: each gets its error code, and the server keeps serving",
-            "SPEC §3: errors are told apart from results (MethodNotFound, InvalidArguments, MethodFailed); SPEC §1: survive faults",
+            "lab requirements §3: errors are told apart from results (MethodNotFound, InvalidArguments, MethodFailed); lab requirements §1: survive faults",
             ErrorRepliesAsync) { Grades = [LabProgram.Server] },
         new("bad-input-server",
             "malformed JSON, a non-object, a missing method name, an oversized message: BadRequest / MessageTooLarge, and the server keeps serving",
-            "SPEC §3: no input can crash the server; SPEC §9: bad input to the server",
+            "lab requirements §3: no input can crash the server; lab requirements §9: bad input to the server",
             BadInputToServerAsync) { Grades = [LabProgram.Server] },
         new("bad-input-registry",
             "bad JSON, no body, a huge body, a wrong method, non-HTTP bytes to the registry: clear 4xx answers, and it keeps serving",
-            "SPEC §1/§4: the registry survives every kind of bad input, so only an operator stops it",
+            "lab requirements §1/§4: the registry survives every kind of bad input, so only an operator stops it",
             BadInputToRegistryAsync) { Grades = [LabProgram.Registry] },
         new("no-server-available",
             "a client in registry mode when no server is registered: a clear \"no server available\" error and a non-zero exit",
-            "SPEC §6/§7: no server available is its own clear error",
+            "lab requirements §6/§7: no server available is its own clear error",
             NoServerAvailableAsync) { Grades = [LabProgram.Client] },
     ];
 
     private static async Task ErrorRepliesAsync(ScenarioContext context)
     {
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
         await using RawRpcConnection connection = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
         context.Note("one raw connection carries every call below: an error reply must not cost the connection");
@@ -65,7 +65,7 @@ internal static class BadInputScenarios
 
     private static async Task BadInputToServerAsync(ScenarioContext context)
     {
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         context.Config.Set("server:max_message_size", "65536");
         RunningServer server = await context.StartServerAsync();
 

@@ -5,7 +5,7 @@ using Lab.Scenarios.Harness;
 namespace Lab.Scenarios.Scenarios;
 
 /// <summary>
-/// SPEC §7's client rows: the real client program, in server mode, against a harness socket that
+/// lab requirements §7's client rows: the real client program, in server mode, against a harness socket that
 /// misbehaves on purpose in one phase — it must give up after that phase's timeout and say which
 /// phase it was.
 /// </summary>
@@ -15,19 +15,19 @@ internal static class ClientTimeoutScenarios
     [
         new("timeout-client-connect",
             "the server's accept queue is full, so connecting gets no answer: the client's connect timeout fires and names the server",
-            "SPEC §7: client, connecting to the server — a timeout/connection error naming the server",
+            "lab requirements §7: client, connecting to the server — a timeout/connection error naming the server",
             ConnectAsync),
         new("timeout-client-write",
             "the server never reads, so a 8 MB request cannot be written: the client's write timeout fires",
-            "SPEC §7: client, writing the request — write error/timeout",
+            "lab requirements §7: client, writing the request — write error/timeout",
             WriteAsync),
         new("timeout-client-wait",
             "the server reads the request and never answers: the client's call timeout fires promptly",
-            "SPEC §7: client, waiting for the server to process — call timeout, promptly",
+            "lab requirements §7: client, waiting for the server to process — call timeout, promptly",
             WaitAsync),
         new("timeout-client-read",
             "the server sends half a reply and goes silent: the client's read timeout fires",
-            "SPEC §7: client, reading the reply — read error/timeout",
+            "lab requirements §7: client, reading the reply — read error/timeout",
             ReadAsync),
     ];
 
@@ -41,7 +41,7 @@ internal static class ClientTimeoutScenarios
 
     private static async Task WriteAsync(ScenarioContext context)
     {
-        await using MisbehavingServer fake = MisbehavingServer.Start(Misbehavior.NeverReads);
+        await using MisbehavingServer fake = new MisbehavingServer(Misbehaviour.NeverReads);
         context.Step($"the harness listens on 127.0.0.1:{fake.Port}, accepts, and never reads a byte");
         // 8 MB cannot travel on a command line; System.CommandLine expands "@file" (a response
         // file) into the tokens it holds, so the payload goes through a file.
@@ -54,12 +54,12 @@ internal static class ClientTimeoutScenarios
     private static async Task WaitAsync(ScenarioContext context)
     {
         context.Config.Set("client:call_timeout", "1");
-        await using MisbehavingServer fake = MisbehavingServer.Start(Misbehavior.NeverAnswers);
+        await using MisbehavingServer fake = new MisbehavingServer(Misbehaviour.NeverAnswers);
         context.Step($"the harness listens on 127.0.0.1:{fake.Port}, reads requests, never answers");
         await RunAndExpectPhaseAsync(context, fake.Port, ["add", "1", "2"], "client:call_timeout", "wait|call timeout",
             beforeExit: async () =>
             {
-                await fake.RequestReceived.Task.WaitAsync(ScenarioContext.Unexpected, context.Cancellation);
+                await fake.FirstContact.WaitAsync(ScenarioContext.Unexpected, context.Cancellation);
                 context.Step("the harness received the whole request, and stays silent");
             });
     }
@@ -67,12 +67,12 @@ internal static class ClientTimeoutScenarios
     private static async Task ReadAsync(ScenarioContext context)
     {
         context.Config.Set("client:read_timeout", "1");
-        await using MisbehavingServer fake = MisbehavingServer.Start(Misbehavior.AnswersHalf);
-        context.Step($"the harness listens on 127.0.0.1:{fake.Port}, reads the request, sends half a reply ({{\"res\": 12345, \"pad...) and goes silent");
+        await using MisbehavingServer fake = new MisbehavingServer(Misbehaviour.HalfReplyThenStall);
+        context.Step($"the harness listens on 127.0.0.1:{fake.Port}, reads the request, sends half a reply ({MisbehavingServer.HalfReplyText}...) and goes silent");
         await RunAndExpectPhaseAsync(context, fake.Port, ["add", "1", "2"], "client:read_timeout", "read",
             beforeExit: async () =>
             {
-                await fake.RequestReceived.Task.WaitAsync(ScenarioContext.Unexpected, context.Cancellation);
+                await fake.FirstContact.WaitAsync(ScenarioContext.Unexpected, context.Cancellation);
                 context.Step("the harness received the request and sent half a reply");
             });
     }

@@ -15,15 +15,15 @@ internal static class ConcurrencyScenarios
     [
         new("ten-concurrent-clients",
             "10 client processes each call rendezvous(group, 10): all succeed only if all 10 are inside the server at once",
-            "SPEC §1: at least 10 clients at the same time, truly in parallel (B never waits for A's call)",
+            "lab requirements §1: at least 10 clients at the same time, truly in parallel (B never waits for A's call)",
             TenClientsAsync) { Grades = [LabProgram.Server] },
         new("hundred-connections",
             "100 raw connections each call rendezvous(group, 100): all 100 are served at the same time",
-            "SPEC §1: concurrent requests, one handler per connection",
+            "lab requirements §1: concurrent requests, one handler per connection",
             HundredConnectionsAsync),
         new("client-killed-mid-call",
             "a client calling sleep(5) is killed with kill -9: the server logs the closed connection and keeps answering others",
-            "SPEC §1: the server survives client disconnects",
+            "lab requirements §1: the server survives client disconnects",
             ClientKilledAsync),
     ];
 
@@ -32,7 +32,7 @@ internal static class ConcurrencyScenarios
         // Ten cold .NET starts on a busy machine can take a while: the first client in must wait for the last.
         context.Config.Set("client:call_timeout", "60");
         context.Config.Set("server:method_timeout", "60");
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
         if (server.IsForeign)
         {
@@ -79,7 +79,7 @@ internal static class ConcurrencyScenarios
     private static async Task HundredConnectionsAsync(ScenarioContext context)
     {
         context.Config.Set("server:method_timeout", "60");
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
         context.Narrator.Hide(server.Process.Name, new Regex("Connection from"));
         context.Note("the harness opens 100 connections; each sends rendezvous(\"hundred\", 100) (connection log lines hidden, still recorded)");
@@ -107,7 +107,7 @@ internal static class ConcurrencyScenarios
 
     private static async Task ClientKilledAsync(ScenarioContext context)
     {
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
         int mark = server.Process.LineCount;
         ManagedProcess client = context.StartClient([.. server.DirectClientArguments, "sleep", "5"]);

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Lab.Scenarios.Scenarios;
 
 /// <summary>
-/// The harness's own answer for each of the lab's ten demo methods (SPEC §5), to judge every
+/// The harness's own answer for each of the lab's ten demo methods (lab requirements §5), to judge every
 /// result line the client prints — the scenario does not trust the server to be right.
 /// </summary>
 /// <example>

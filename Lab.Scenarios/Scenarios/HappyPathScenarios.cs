@@ -14,19 +14,19 @@ internal static class HappyPathScenarios
     [
         new("happy-path",
             "registry + two servers + a client: every demo method answers correctly and the calls spread over both servers",
-            "SPEC §1: the server registers and serves; the client discovers servers, load-balances, calls as if local",
+            "lab requirements §1: the server registers and serves; the client discovers servers, load-balances, calls as if local",
             HappyPathAsync) { Grades = [LabProgram.Registry, LabProgram.Server, LabProgram.Client] },
         new("direct-mode",
             "a client dials a server by address with no registry at all, over IPv4 and over IPv6",
-            "SPEC §6: two modes, server (direct, -i/-p) and registry; SPEC §3: IPv4 and IPv6",
+            "lab requirements §6: two modes, server (direct, -i/-p) and registry; lab requirements §3: IPv4 and IPv6",
             DirectModeAsync) { Grades = [LabProgram.Server, LabProgram.Client] },
         new("discovery",
             "all_your_methods lists the ten demo methods with their parameters; the client can ask whether a method exists",
-            "SPEC §3: the server tells a client whether it supports a function (all_your_methods)",
+            "lab requirements §3: the server tells a client whether it supports a function (all_your_methods)",
             DiscoveryAsync) { Grades = [LabProgram.Server] },
         new("large-message",
             "a 200 KB echo round-trips intact, sent in 1000-byte pieces, and a 30 KB one through the client program",
-            "SPEC §3/§11: messages are framed by their JSON end, not cut at 1024 bytes (the sticky-packet lesson)",
+            "lab requirements §3/§11: messages are framed by their JSON end, not cut at 1024 bytes (the sticky-packet lesson)",
             LargeMessageAsync) { Grades = [LabProgram.Server] },
     ];
 
@@ -117,7 +117,7 @@ internal static class HappyPathScenarios
 
     private static async Task DirectModeAsync(ScenarioContext context)
     {
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         context.Note("no registry runs in this scenario (config.ini names a port where nothing listens): the server says so once and serves anyway");
         RunningServer server = await context.StartServerAsync();
         ClientRun run = await context.RunClientAsync([.. server.DirectClientArguments]);
@@ -146,7 +146,7 @@ internal static class HappyPathScenarios
 
     private static async Task DiscoveryAsync(ScenarioContext context)
     {
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
 
         context.Note("the harness asks the server itself over a raw socket: {\"method_name\": \"all_your_methods\"}");
@@ -178,7 +178,7 @@ internal static class HappyPathScenarios
 
     private static async Task LargeMessageAsync(ScenarioContext context)
     {
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
 
         string payload = Payload(200 * 1024);

@@ -14,18 +14,17 @@ internal static class RegistryFaultScenarios
     [
         new("registry-down-at-server-start",
             "a server starts while no registry runs: it serves direct clients, logs the outage once, and registers when the registry starts",
-            "SPEC §1/§5: the server survives the registry going away; keeps serving, logs once per outage, keeps retrying",
+            "lab requirements §1/§5: the server survives the registry going away; keeps serving, logs once per outage, keeps retrying",
             RegistryDownAtStartAsync) { Grades = [LabProgram.Registry] },
         new("registry-crash-restart",
             "kill -9 of the registry during a --duration client run: zero failed calls (cache), both servers re-register on restart",
-            "SPEC §1: the client survives the registry going away (keeps using the cache); the servers re-register",
+            "lab requirements §1: the client survives the registry going away (keeps using the cache); the servers re-register",
             RegistryCrashAsync) { MinimumTimeout = TimeSpan.FromSeconds(120), Grades = [LabProgram.Registry] },
     ];
 
     private static async Task RegistryDownAtStartAsync(ScenarioContext context)
     {
-        int registryPort = ScenarioContext.UnusedPort();
-        context.Config.Set("registry:port", ScenarioContext.Invariant(registryPort));
+        int registryPort = context.UseNoRegistry();
         // Debug level shows each retry, so "logged once per outage" is checked across several retries.
         context.Config.Set("logging:level", "debug");
         context.Note($"config.ini names a registry at 127.0.0.1:{registryPort}, but nothing listens there yet; logging at debug level shows every retry");

@@ -11,7 +11,7 @@ namespace Lab.Scenarios.Scenarios;
 /// <summary>
 /// A server ends, in every way the lab names: killed (kill -9) under load, stopped by the operator
 /// (Ctrl+C / SIGTERM) with the registry up or down, and broken by a fatal fault at start with the
-/// registry up or down — SPEC §1's four shutdown combinations.
+/// registry up or down — lab requirements §1's four shutdown combinations.
 /// </summary>
 internal static partial class ServerStopScenarios
 {
@@ -19,27 +19,27 @@ internal static partial class ServerStopScenarios
     [
         new("server-killed-failover",
             "kill -9 of one of two servers during a --duration run: zero failed calls (failover), the registry evicts it after the heartbeat timeout",
-            "SPEC §1/§4/§6: the client handles server faults (failover); the registry evicts unhealthy instances",
+            "lab requirements §1/§4/§6: the client handles server faults (failover); the registry evicts unhealthy instances",
             ServerKilledAsync) { MinimumTimeout = TimeSpan.FromSeconds(120), Grades = [LabProgram.Registry, LabProgram.Server] },
         new("graceful-stop",
             "Ctrl+C (SIGINT) to a server during a sleep call: it leaves the registry at once, finishes the call, exits 0",
-            "SPEC §1/§5: graceful stop — stop accepting, unregister, let in-flight calls finish, exit 0",
+            "lab requirements §1/§5: graceful stop — stop accepting, unregister, let in-flight calls finish, exit 0",
             GracefulStopAsync) { NeedsPosixSignals = true, Grades = [LabProgram.Registry] },
         new("shutdown-registry-up-service-up",
             "SIGTERM to a registered server with the registry up: unregistered at once, exit 0",
-            "SPEC §1: shut down gracefully, actively — registry up + service up",
+            "lab requirements §1: shut down gracefully, actively — registry up + service up",
             RegistryUpServiceUpAsync) { NeedsPosixSignals = true, Grades = [LabProgram.Registry, LabProgram.Server] },
         new("shutdown-registry-down-service-up",
             "SIGTERM to a server whose registry has died: it says it could not unregister and still exits 0 promptly",
-            "SPEC §1: shut down gracefully, actively — registry down + service up",
+            "lab requirements §1: shut down gracefully, actively — registry down + service up",
             RegistryDownServiceUpAsync) { NeedsPosixSignals = true, Grades = [LabProgram.Registry] },
         new("shutdown-registry-up-service-broken",
             "a server whose port is already taken: one clear error line, non-zero exit, never registered",
-            "SPEC §1/§5: shut down passively on a fatal fault — registry up + service broken",
+            "lab requirements §1/§5: shut down passively on a fatal fault — registry up + service broken",
             RegistryUpServiceBrokenAsync),
         new("shutdown-registry-down-service-broken",
             "a server whose port is taken while no registry runs: one clear error line, non-zero exit, no hang",
-            "SPEC §1/§5: shut down passively on a fatal fault — registry down + service broken",
+            "lab requirements §1/§5: shut down passively on a fatal fault — registry down + service broken",
             RegistryDownServiceBrokenAsync),
     ];
 
@@ -181,7 +181,7 @@ internal static partial class ServerStopScenarios
 
     private static async Task RegistryDownServiceBrokenAsync(ScenarioContext context)
     {
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         context.Note("no registry runs in this scenario");
         await BrokenServiceAsync(context, registry: null);
     }

@@ -6,7 +6,7 @@ using Lab.Scenarios.Harness;
 namespace Lab.Scenarios.Scenarios;
 
 /// <summary>
-/// SPEC §7's server rows: a harness client that sends half a request, one that never reads its
+/// lab requirements §7's server rows: a harness client that sends half a request, one that never reads its
 /// replies, and a method that runs past the method timeout. Each costs only its own connection or
 /// call; the server keeps serving everyone else.
 /// </summary>
@@ -16,26 +16,26 @@ internal static class ServerTimeoutScenarios
     [
         new("timeout-server-read",
             "a client sends half a request and stalls: the server closes it after read_timeout; another client is served meanwhile",
-            "SPEC §7: server, reading a request — connection closed after the read timeout; others unaffected",
+            "lab requirements §7: server, reading a request — connection closed after the read timeout; others unaffected",
             ReadAsync),
         new("timeout-server-write",
             "a client sends many large echo requests and never reads the replies: the server's write times out and frees the connection",
-            "SPEC §7: server, writing a reply (client never reads) — write times out; resources freed",
+            "lab requirements §7: server, writing a reply (client never reads) — write times out; resources freed",
             WriteAsync),
         new("timeout-method",
             "sleep(3) against method_timeout = 1 s: the caller gets a MethodTimeout reply, the server keeps serving",
-            "SPEC §7: server, running the method (runs too long) — MethodTimeout reply",
+            "lab requirements §7: server, running the method (runs too long) — MethodTimeout reply",
             MethodAsync),
         new("timeout-blocking-method",
             "block(5) blocks its thread and ignores the deadline: MethodTimeout at 1 s all the same, 30 of them leave other clients served, SIGTERM exits within the drain deadline",
-            "SPEC §7: server, running the method (runs too long) — MethodTimeout reply, however the method is written",
+            "lab requirements §7: server, running the method (runs too long) — MethodTimeout reply, however the method is written",
             BlockingMethodAsync) { NeedsPosixSignals = true },
     ];
 
     private static async Task ReadAsync(ScenarioContext context)
     {
         context.Config.Set("server:read_timeout", "1");
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
 
         await using RawRpcConnection stalled = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
@@ -62,7 +62,7 @@ internal static class ServerTimeoutScenarios
     private static async Task WriteAsync(ScenarioContext context)
     {
         context.Config.Set("server:write_timeout", "1");
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
 
         await using RawRpcConnection greedy = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, receiveBufferSize: 4096, cancellationToken: context.Cancellation);
@@ -107,7 +107,7 @@ internal static class ServerTimeoutScenarios
     {
         context.Config.Set("server:method_timeout", "1");
         context.Config.Set("server:drain_timeout", "2");
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
 
         await using (RawRpcConnection one = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
@@ -171,7 +171,7 @@ internal static class ServerTimeoutScenarios
     private static async Task MethodAsync(ScenarioContext context)
     {
         context.Config.Set("server:method_timeout", "1");
-        context.Config.Set("registry:port", ScenarioContext.Invariant(ScenarioContext.UnusedPort()));
+        context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
 
         ClientRun run = await context.RunClientAsync([.. server.DirectClientArguments, "sleep", "3"]);

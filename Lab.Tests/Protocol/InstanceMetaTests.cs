@@ -4,7 +4,7 @@ using Lab.Protocol.Discovery;
 
 namespace Lab.Tests.Protocol;
 
-/// <summary>The registry's instance record (SPEC §4), as servers send it and clients read it.</summary>
+/// <summary>The registry's instance record (lab requirements §4), as servers send it and clients read it.</summary>
 [Parallelizable(ParallelScope.All)]
 public class InstanceMetaTests
 {

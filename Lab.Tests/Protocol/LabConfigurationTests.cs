@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Tests.Protocol;
 
-/// <summary>Loading <c>config.ini</c> (SPEC §8): the file, <c>--config</c>, flags over the file, clear errors.</summary>
+/// <summary>Loading <c>config.ini</c> (lab requirements §8): the file, <c>--config</c>, flags over the file, clear errors.</summary>
 [Parallelizable(ParallelScope.All)]
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class LabConfigurationTests

@@ -4,7 +4,7 @@ using Lab.Protocol.Framing;
 namespace Lab.Tests.Protocol;
 
 /// <summary>
-/// Framing on a TCP byte stream (SPEC §3, the lab's "sticky packet" lesson): where one message ends
+/// Framing on a TCP byte stream (lab requirements §3, the lab's "sticky packet" lesson): where one message ends
 /// and the next begins, whatever way the bytes are cut into reads.
 /// </summary>
 [Parallelizable(ParallelScope.All)]

@@ -4,7 +4,7 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Tests.Protocol;
 
-/// <summary>The reply message of SPEC §3: <c>{"res": ...}</c>, plus <c>error</c> on failure.</summary>
+/// <summary>The reply message of lab requirements §3: <c>{"res": ...}</c>, plus <c>error</c> on failure.</summary>
 [Parallelizable(ParallelScope.All)]
 public class RpcReplyTests
 {

@@ -4,7 +4,7 @@ using Lab.Protocol.Messages;
 
 namespace Lab.Tests.Protocol;
 
-/// <summary>The request message of SPEC §3: <c>{"method_name", "method_args", "method_kwargs"}</c>.</summary>
+/// <summary>The request message of lab requirements §3: <c>{"method_name", "method_args", "method_kwargs"}</c>.</summary>
 [Parallelizable(ParallelScope.All)]
 public class RpcRequestTests
 {

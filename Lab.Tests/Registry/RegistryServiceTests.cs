@@ -129,6 +129,30 @@ public class RegistryServiceTests
     }
 
     [Test]
+    public void Servers_cut_off_together_but_expiring_at_different_checks_are_not_evicted_one_after_the_other()
+    {
+        // A partition: both servers stop at once, but their last heartbeats were 0.3 s apart, so
+        // the first expires one health check before the second.
+        (RegistryService registry, FakeTimeProvider clock, _) = Create();
+        registry.Register(Instance(8080));
+        clock.Advance(TimeSpan.FromSeconds(0.3));
+        registry.Register(Instance(8081));
+        clock.Advance(Timeout);
+
+        registry.EvictExpired().Single().Instance.Port.ShouldBe(8080, "one of two silent is an ordinary death");
+        clock.Advance(TimeSpan.FromSeconds(0.5));
+
+        registry.SelfPreservation().ShouldBe((true, 2, 2), "the one evicted a moment ago still counts as silent");
+        registry.EvictExpired().ShouldBeEmpty();
+        registry.FindHealthy("json").Select(i => i.Port).ShouldBe([8081]);
+
+        // Once the first eviction is older than the heartbeat timeout, a lone silent server is evicted again.
+        clock.Advance(Timeout);
+        registry.SelfPreservation().Preserving.ShouldBeFalse();
+        registry.EvictExpired().Single().Instance.Port.ShouldBe(8081);
+    }
+
+    [Test]
     public async Task Concurrent_registers_heartbeats_unregisters_and_evictions_leave_a_consistent_store()
     {
         // Self-preservation off: all 1000 expire together at the end, and must all be evicted.

@@ -7,7 +7,7 @@ using Lab.Registry;
 
 namespace Lab.Tests.Registry;
 
-/// <summary>The registry's HTTP face (SPEC §4), over real HTTP to a registry on a free loopback port.</summary>
+/// <summary>The registry's HTTP face (lab requirements §4), over real HTTP to a registry on a free loopback port.</summary>
 [Parallelizable(ParallelScope.All)]
 public class RequestHandlerTests
 {

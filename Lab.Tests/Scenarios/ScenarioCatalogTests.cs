@@ -36,7 +36,7 @@ public class ScenarioCatalogTests
     public void Scenario_names_are_unique_and_each_names_its_requirement()
     {
         ScenarioCatalog.All.Select(scenario => scenario.Name).ShouldBeUnique();
-        ScenarioCatalog.All.ShouldAllBe(scenario => (scenario.Requirement.StartsWith("SPEC §") || scenario.Requirement.StartsWith("lab requirements §")) && scenario.Demonstrates.Length > 0);
+        ScenarioCatalog.All.ShouldAllBe(scenario => scenario.Requirement.StartsWith("lab requirements §") && scenario.Demonstrates.Length > 0);
     }
 
     [Test]

@@ -7,8 +7,8 @@ public class ScenarioReportTests
 {
     private static readonly ScenarioResult[] Results =
     [
-        new("happy-path", "SPEC §1: the main demo", ScenarioOutcome.Pass, null, TimeSpan.FromSeconds(2.3), ["+  0.00s  step   started registry"], [1]),
-        new("graceful-stop", "SPEC §1/§5: graceful stop", ScenarioOutcome.Fail, "the server exited with code 1", TimeSpan.FromSeconds(4), ["+  1.00s  check  [FAIL] exit | code"], [2]),
+        new("happy-path", "lab requirements §1: the main demo", ScenarioOutcome.Pass, null, TimeSpan.FromSeconds(2.3), ["+  0.00s  step   started registry"], [1]),
+        new("graceful-stop", "lab requirements §1/§5: graceful stop", ScenarioOutcome.Fail, "the server exited with code 1", TimeSpan.FromSeconds(4), ["+  1.00s  check  [FAIL] exit | code"], [2]),
     ];
 
     [Test]
@@ -35,7 +35,7 @@ public class ScenarioReportTests
             markdown.ShouldEndWith("run1.md");
             json.ShouldEndWith("run1.json");
             string text = File.ReadAllText(markdown);
-            text.ShouldContain("| graceful-stop | FAIL | 4.0 s | SPEC §1/§5: graceful stop | the server exited with code 1 |");
+            text.ShouldContain("| graceful-stop | FAIL | 4.0 s | lab requirements §1/§5: graceful stop | the server exited with code 1 |");
             text.ShouldContain("## graceful-stop: FAIL: the server exited with code 1");
             text.ShouldContain("+  1.00s  check  [FAIL] exit | code");
             using JsonDocument document = JsonDocument.Parse(File.ReadAllText(json));

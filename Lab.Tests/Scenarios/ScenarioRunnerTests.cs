@@ -15,7 +15,7 @@ public class ScenarioRunnerTests
     [Test]
     public async Task Failing_scenario_reports_FAIL_with_its_reason_and_leaves_no_process()
     {
-        var scenario = new Scenario("fails-on-purpose", "a check that fails", "SPEC §9: no process left behind", async context =>
+        var scenario = new Scenario("fails-on-purpose", "a check that fails", "lab requirements §9: no process left behind", async context =>
         {
             await StartLongRunningChildAsync(context);
             context.Check(false, "failing on purpose");
@@ -34,7 +34,7 @@ public class ScenarioRunnerTests
     [Test]
     public async Task Scenario_that_overruns_its_limit_is_stopped_and_leaves_no_process()
     {
-        var scenario = new Scenario("hangs-on-purpose", "a scenario that never ends", "SPEC §9: no process left behind", async context =>
+        var scenario = new Scenario("hangs-on-purpose", "a scenario that never ends", "lab requirements §9: no process left behind", async context =>
         {
             await StartLongRunningChildAsync(context);
             // Ignores every token: the runner must not rely on the scenario cooperating.
@@ -53,7 +53,7 @@ public class ScenarioRunnerTests
     [Test]
     public async Task Scenario_that_throws_unexpectedly_reports_FAIL_and_leaves_no_process()
     {
-        var scenario = new Scenario("throws-on-purpose", "an unexpected exception", "SPEC §9: no process left behind", async context =>
+        var scenario = new Scenario("throws-on-purpose", "an unexpected exception", "lab requirements §9: no process left behind", async context =>
         {
             await StartLongRunningChildAsync(context);
             throw new InvalidOperationException("boom");
@@ -70,7 +70,7 @@ public class ScenarioRunnerTests
     [Test]
     public async Task Waiting_for_a_line_fails_at_once_when_the_process_dies_without_printing_it()
     {
-        var scenario = new Scenario("dies-while-awaited", "a wait that cannot succeed", "SPEC §9: waits end on events", async context =>
+        var scenario = new Scenario("dies-while-awaited", "a wait that cannot succeed", "lab requirements §9: waits end on events", async context =>
         {
             ManagedProcess child = await StartLongRunningChildAsync(context);
             Task<OutputLine> wait = child.WaitForLineAsync(new Regex("a line no program prints"), ScenarioContext.Unexpected);

@@ -25,7 +25,7 @@ public class HardeningTests
         try
         {
             int port = await PortOfAsync(server);
-            await using WireClient client = await WireClient.ConnectAsync(port);
+            await using RawRpcConnection client = await RawRpcConnection.ConnectAsync(port);
 
             // block(60) holds its thread for a minute; the reply must come from the 1 s deadline.
             JsonElement reply = await client.CallAsync("""{"method_name": "block", "method_args": [60]}""");
@@ -48,19 +48,19 @@ public class HardeningTests
     {
         using var configs = new TestConfigFiles();
         using LabProcess server = StartServer(configs, "method_timeout = 25\ndrain_timeout = 1");
-        var blocked = new List<WireClient>();
+        var blocked = new List<RawRpcConnection>();
         try
         {
             int port = await PortOfAsync(server);
             for (int i = 0; i < 30; i++)
             {
-                WireClient client = await WireClient.ConnectAsync(port);
+                RawRpcConnection client = await RawRpcConnection.ConnectAsync(port);
                 blocked.Add(client);
-                await client.SendAsync("""{"method_name": "block", "method_args": [60]}""");
+                await client.SendRawAsync("""{"method_name": "block", "method_args": [60]}""");
             }
 
             // None of the thirty can answer before 25 s; an unrelated call is answered meanwhile.
-            await using (WireClient other = await WireClient.ConnectAsync(port))
+            await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(port))
             {
                 (await other.CallAsync(AddRequest)).GetRawText().ShouldBe("""{"res":13}""");
             }
@@ -73,16 +73,16 @@ public class HardeningTests
             server.Output.ShouldContain("Calls still running after the drain timeout of 1 s");
             // Under load a few requests may still be unread when the stop begins (those connections just close).
             server.Output.ShouldMatch(@"Abandoning \d+ method\(s\) still running: block\(\) for ");
-            foreach (WireClient client in blocked)
+            foreach (RawRpcConnection client in blocked)
             {
                 // Each caller got the stop's error reply (or, at worst, a closed connection): never silence.
-                await client.WaitForCloseAsync();
+                (await client.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
             }
         }
         finally
         {
             server.Kill();
-            foreach (WireClient client in blocked)
+            foreach (RawRpcConnection client in blocked)
             {
                 await client.DisposeAsync();
             }
@@ -131,10 +131,10 @@ public class HardeningTests
     public async Task A_connection_that_sends_nothing_is_closed_after_idle_timeout()
     {
         await using var server = new RunningTcpServer(TestSettings.Server() with { IdleTimeout = TimeSpan.FromSeconds(0.3) });
-        await using WireClient used = await server.ConnectAsync();
+        await using RawRpcConnection used = await server.ConnectAsync();
         (await used.CallAsync(AddRequest)).GetRawText().ShouldBe("""{"res":13}""");
 
-        await used.WaitForCloseAsync();
+        (await used.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
 
         await server.Log.WaitForLineAsync(@"closed after 1 calls \(idle for 0\.3 s \(idle_timeout\) without a request\)");
     }
@@ -143,15 +143,15 @@ public class HardeningTests
     public async Task Connections_beyond_max_connections_are_closed_at_once_and_logged_once()
     {
         await using var server = new RunningTcpServer(TestSettings.Server() with { MaxConnections = 2 });
-        await using WireClient first = await server.ConnectAsync();
-        await using WireClient second = await server.ConnectAsync();
+        await using RawRpcConnection first = await server.ConnectAsync();
+        await using RawRpcConnection second = await server.ConnectAsync();
         await server.Log.WaitForLineAsync("Connection from .* opened", occurrences: 2);
 
-        await using WireClient third = await server.ConnectAsync();
-        await using WireClient fourth = await server.ConnectAsync();
+        await using RawRpcConnection third = await server.ConnectAsync();
+        await using RawRpcConnection fourth = await server.ConnectAsync();
 
-        await third.WaitForCloseAsync();
-        await fourth.WaitForCloseAsync();
+        (await third.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
+        (await fourth.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
         server.Log.Count("Refusing new connections: max_connections \\(2\\) are open").ShouldBe(1);
         (await first.CallAsync(AddRequest)).GetRawText().ShouldBe("""{"res":13}""");
     }
@@ -166,10 +166,10 @@ public class HardeningTests
     public async Task Hostile_text_gets_a_clear_error_and_the_request_behind_it_is_served(string request, string code, string message)
     {
         await using var server = new RunningTcpServer();
-        await using WireClient client = await server.ConnectAsync();
+        await using RawRpcConnection client = await server.ConnectAsync();
         byte[] bytes = [.. request.Split("<FF>").SelectMany((part, i) => (i == 0 ? [] : new byte[] { 0xFF }).Concat(System.Text.Encoding.UTF8.GetBytes(part)))];
 
-        await client.SendAsync([.. bytes, .. "\n"u8, .. System.Text.Encoding.UTF8.GetBytes(AddRequest)]);
+        await client.SendRawAsync([.. bytes, .. "\n"u8, .. System.Text.Encoding.UTF8.GetBytes(AddRequest)]);
 
         JsonElement error = (await client.ReadReplyAsync()).GetProperty("error");
         error.GetProperty("code").GetString().ShouldBe(code);
@@ -197,7 +197,7 @@ public class HardeningTests
         {
             try
             {
-                await using WireClient client = await WireClient.ConnectAsync(port);
+                await using RawRpcConnection client = await RawRpcConnection.ConnectAsync(port);
                 (await client.CallAsync(AddRequest)).GetRawText().ShouldBe("""{"res":13}""");
                 return;
             }

@@ -74,7 +74,7 @@ public class HostileInputPropertyTests
         }, iter: 300, threads: 1);
 
         // And the server is still fine for a newcomer.
-        await using WireClient client = await server.ConnectAsync();
+        await using RawRpcConnection client = await server.ConnectAsync();
         (await client.CallAsync(AddRequest)).GetRawText().ShouldBe("""{"res":13}""");
     }
 

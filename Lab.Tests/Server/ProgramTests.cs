@@ -27,9 +27,9 @@ public class ProgramTests
 
         Match ready = await server.WaitForOutputAsync(@"INFO  RpcServer: Server listening on 127\.0\.0\.1:(\d+)$");
         int port = int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        await using (WireClient client = await WireClient.ConnectAsync(port))
+        await using (RawRpcConnection client = await RawRpcConnection.ConnectAsync(port))
         {
-            await client.SendAsync("""{"method_name": "add", "method_args": [1, 2], "method_kwargs": {}}""");
+            await client.SendRawAsync("""{"method_name": "add", "method_args": [1, 2], "method_kwargs": {}}""");
             (await client.ReadReplyTextAsync()).ShouldBe("""{"res":13}""");
         }
 
@@ -52,7 +52,7 @@ public class ProgramTests
         WriteConfig(FakeRegistry.FreePort());
         using var server = LabProcess.Start("Lab.Server", ["-p", "0", "-l", "127.0.0.1", "--config", _configPath]);
         Match ready = await server.WaitForOutputAsync(@"Server listening on 127\.0\.0\.1:(\d+)$");
-        await using WireClient idle = await WireClient.ConnectAsync(int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        await using RawRpcConnection idle = await RawRpcConnection.ConnectAsync(int.Parse(ready.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         await server.WaitForOutputAsync("Connection from .* opened");
 
         server.Signal(LabProcess.SigTerm);

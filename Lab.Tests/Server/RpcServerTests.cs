@@ -40,7 +40,7 @@ public class RpcServerTests
         string instance = $"json://127.0.0.1:{server.LocalEndPoint.Port}";
         await _log.WaitForLineAsync($@"INFO  RpcServer: Server listening on 127\.0\.0\.1:{server.LocalEndPoint.Port}");
         await registry.WaitUntilAsync(r => r.Contains(instance), instance);
-        await using (WireClient client = await WireClient.ConnectAsync(server.LocalEndPoint))
+        await using (RawRpcConnection client = await RawRpcConnection.ConnectAsync(server.LocalEndPoint))
         {
             (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
         }
@@ -63,7 +63,7 @@ public class RpcServerTests
 
         await _log.WaitForLineAsync($@"Server listening on 0\.0\.0\.0:{server.LocalEndPoint.Port}");
         await registry.WaitUntilAsync(r => r.Contains($"json://127.0.0.1:{server.LocalEndPoint.Port}"), "the advertised address");
-        await using WireClient client = await WireClient.ConnectAsync(server.LocalEndPoint.Port);
+        await using RawRpcConnection client = await RawRpcConnection.ConnectAsync(server.LocalEndPoint.Port);
         (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
     }
 
@@ -89,7 +89,7 @@ public class RpcServerTests
 
         await server.StartAsync();
         await _log.WaitForLineAsync("Registry unreachable");
-        await using (WireClient client = await WireClient.ConnectAsync(server.LocalEndPoint))
+        await using (RawRpcConnection client = await RawRpcConnection.ConnectAsync(server.LocalEndPoint))
         {
             (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
         }
@@ -120,9 +120,9 @@ public class RpcServerTests
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RpcServer server = CreateServer(TestSettings.Server() with { DrainTimeout = TimeSpan.FromSeconds(30) }, registry.Port);
         await server.StartAsync();
-        await using WireClient idle = await WireClient.ConnectAsync(server.LocalEndPoint);
-        await using WireClient busy = await WireClient.ConnectAsync(server.LocalEndPoint);
-        await busy.SendAsync("""{"method_name": "sleep", "method_args": [0.3]}""");
+        await using RawRpcConnection idle = await RawRpcConnection.ConnectAsync(server.LocalEndPoint);
+        await using RawRpcConnection busy = await RawRpcConnection.ConnectAsync(server.LocalEndPoint);
+        await busy.SendRawAsync("""{"method_name": "sleep", "method_args": [0.3]}""");
         await _log.WaitForLineAsync("Connection from .* opened", occurrences: 2);
 
         var stopping = System.Diagnostics.Stopwatch.StartNew();
@@ -132,7 +132,7 @@ public class RpcServerTests
         stopping.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5));
         JsonElement reply = await busy.ReadReplyAsync();
         reply.Result().GetDouble().ShouldBe(0.3);
-        await idle.WaitForCloseAsync();
+        (await idle.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
         await _log.WaitForLineAsync("Connection from .* closed", occurrences: 2);
     }
 

@@ -19,7 +19,7 @@ public class TcpServerTests
         // after another, the first would wait alone until its method timeout.
         // A generous method timeout: on a loaded machine, connecting 100 clients may take a while.
         await using var server = new RunningTcpServer(TestSettings.Server() with { MethodTimeout = TimeSpan.FromSeconds(20) });
-        WireClient[] connections = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => server.ConnectAsync()));
+        RawRpcConnection[] connections = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => server.ConnectAsync()));
         try
         {
             string request = $$"""{"method_name": "rendezvous", "method_args": ["parallel-{{clients}}", {{clients}}]}""";
@@ -29,7 +29,7 @@ public class TcpServerTests
         }
         finally
         {
-            foreach (WireClient connection in connections)
+            foreach (RawRpcConnection connection in connections)
             {
                 await connection.DisposeAsync();
             }
@@ -40,8 +40,8 @@ public class TcpServerTests
     public async Task Stop_with_idle_clients_connected_completes_promptly()
     {
         await using var server = new RunningTcpServer(TestSettings.Server() with { DrainTimeout = TimeSpan.FromSeconds(30) });
-        await using WireClient idle1 = await server.ConnectAsync();
-        await using WireClient idle2 = await server.ConnectAsync();
+        await using RawRpcConnection idle1 = await server.ConnectAsync();
+        await using RawRpcConnection idle2 = await server.ConnectAsync();
         (await idle1.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
         await server.Log.WaitForLineAsync("Connection from .* opened", occurrences: 2);
 
@@ -50,8 +50,8 @@ public class TcpServerTests
 
         // Far below the 30 s drain timeout: idle connections are closed at once, not waited for.
         stopping.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5));
-        await idle1.WaitForCloseAsync();
-        await idle2.WaitForCloseAsync();
+        (await idle1.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
+        (await idle2.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
         await server.Log.WaitForLineAsync("Connection from .* closed", occurrences: 2);
     }
 
@@ -65,8 +65,8 @@ public class TcpServerTests
             inside.TrySetResult();
             return gate.Task;
         }));
-        await using WireClient client = await server.ConnectAsync();
-        await client.SendAsync("""{"method_name": "gate"}""");
+        await using RawRpcConnection client = await server.ConnectAsync();
+        await client.SendRawAsync("""{"method_name": "gate"}""");
         await inside.Task.WaitAsync(TestTimeouts.Unexpected);
 
         Task stop = server.Server.StopAsync();
@@ -75,7 +75,7 @@ public class TcpServerTests
         await stop.WaitAsync(TestTimeouts.Unexpected);
 
         reply.Result().GetString().ShouldBe("finished");
-        await client.WaitForCloseAsync();
+        (await client.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
         await server.Log.WaitForLineAsync(@"closed after 1 calls \(server stopping\)");
     }
 
@@ -90,15 +90,15 @@ public class TcpServerTests
             await Task.Delay(Timeout.Infinite, cancellationToken);
             return 0;
         }));
-        await using WireClient client = await server.ConnectAsync();
-        await client.SendAsync("""{"method_name": "wait_forever"}""");
+        await using RawRpcConnection client = await server.ConnectAsync();
+        await client.SendRawAsync("""{"method_name": "wait_forever"}""");
         // The call must be running when the stop begins: a request still unread would make the connection idle.
         await inside.Task.WaitAsync(TestTimeouts.Unexpected);
 
         await server.Server.StopAsync().WaitAsync(TestTimeouts.Unexpected);
 
         await server.Log.WaitForLineAsync("Calls still running after the drain timeout of 0.2 s");
-        await client.WaitForCloseAsync();
+        (await client.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
         await server.Log.WaitForLineAsync("Connection from .* closed");
     }
 
@@ -111,7 +111,7 @@ public class TcpServerTests
         }
 
         await using var server = new RunningTcpServer(TestSettings.Server() with { Host = "::1" });
-        await using WireClient client = await WireClient.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, server.EndPoint.Port));
+        await using RawRpcConnection client = await RawRpcConnection.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, server.EndPoint.Port));
 
         (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
         server.EndPoint.Address.ShouldBe(IPAddress.IPv6Loopback);
@@ -126,7 +126,7 @@ public class TcpServerTests
         }
 
         await using var server = new RunningTcpServer(TestSettings.Server() with { Host = "::" });
-        await using WireClient client = await WireClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.EndPoint.Port));
+        await using RawRpcConnection client = await RawRpcConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.EndPoint.Port));
 
         (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
         await server.Log.WaitForLineAsync(@"Connection from 127\.0\.0\.1:\d+ opened");

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Lab.Tests.Support;
 
 /// <summary>
-/// A minimal registry center (SPEC §4: register, unregister, findAllInstances) on a real Kestrel
+/// A minimal registry center (lab requirements §4: register, unregister, findAllInstances) on a real Kestrel
 /// socket, for the server and client tests. Unlike the real <c>RegistryApp</c>, a test can make it
 /// hang (no answer), count discovery requests, and set what it lists directly. It can stop (the port
 /// then refuses connections, like a crashed registry) and start again on the same port — empty, as a

@@ -1,13 +1,13 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace Lab.Tests.Support;
 
 /// <summary>
-/// One of the built programs (<c>dotnet Lab.X.dll ARGS</c>) run as a separate process, the way the
-/// scenario harness runs it, with its standard output and error captured line by line so a test can
-/// await a line. Dispose kills it if it still runs, so no process outlives its test.
+/// One of the built programs (<c>dotnet Lab.X.dll ARGS</c>) run as a separate process through the
+/// test kit's <see cref="ManagedProcess"/> (the scenario harness's wrapper), with a test's
+/// conveniences on top: the program found next to the tests' build, standard output and error as
+/// text, a descriptor limit, and no wait longer than <see cref="TestTimeouts.Unexpected"/>. Dispose
+/// kills it (and its children) if it still runs, so no process outlives its test.
 /// <code>
 /// using LabProcess server = LabProcess.Start("Lab.Server", ["-p", "0", "-l", "127.0.0.1"]);
 /// Match ready = await server.WaitForOutputAsync(@"Server listening on 127\.0\.0\.1:(\d+)$");
@@ -22,22 +22,15 @@ public sealed class LabProcess : IDisposable
     /// <summary>SIGINT: what Ctrl+C in a terminal sends.</summary>
     public const int SigInt = 2;
 
-    private readonly Process _process;
-    private readonly string _program;
-    private readonly LogRecorder _output = new();
-    private readonly LogRecorder _errors = new();
+    private readonly ManagedProcess _process;
 
-    private LabProcess(Process process, string program)
-    {
-        _process = process;
-        _program = program;
-    }
+    private LabProcess(ManagedProcess process) => _process = process;
 
     /// <summary>Standard output, one entry per line.</summary>
-    public IReadOnlyList<string> OutputLines => _output.Lines;
+    public IReadOnlyList<string> OutputLines => [.. _process.Lines.Where(line => !line.IsError).Select(line => line.Text)];
 
     /// <summary>Standard error, one entry per line.</summary>
-    public IReadOnlyList<string> ErrorLines => _errors.Lines;
+    public IReadOnlyList<string> ErrorLines => [.. _process.Lines.Where(line => line.IsError).Select(line => line.Text)];
 
     /// <summary>Standard output as printed: every line ends with <c>\n</c>.</summary>
     public string Output => AsText(OutputLines);
@@ -52,37 +45,12 @@ public sealed class LabProcess : IDisposable
     /// <summary>As the overload above, under <c>prlimit --nofile=N:N</c> when a limit is given.</summary>
     public static LabProcess Start(string program, IEnumerable<string> arguments, int? descriptorLimit, params (string Name, string Value)[] environment)
     {
-        var start = new ProcessStartInfo(descriptorLimit is null ? "dotnet" : "prlimit")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (descriptorLimit is { } limit)
-        {
-            start.ArgumentList.Add(FormattableString.Invariant($"--nofile={limit}:{limit}"));
-            start.ArgumentList.Add("dotnet");
-        }
-
-        start.ArgumentList.Add(ProgramPath(program));
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach ((string name, string value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        var process = new Process { StartInfo = start };
-        var started = new LabProcess(process, program);
-        process.OutputDataReceived += (_, line) => started._output.AddLine(line.Data);
-        process.ErrorDataReceived += (_, line) => started._errors.AddLine(line.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return started;
+        List<string> commandLine = descriptorLimit is { } limit ? [FormattableString.Invariant($"--nofile={limit}:{limit}"), "dotnet"] : [];
+        commandLine.Add(ProgramPath(program));
+        commandLine.AddRange(arguments);
+        return new LabProcess(ManagedProcess.Start(
+            program, descriptorLimit is null ? "dotnet" : "prlimit", commandLine, Environment.CurrentDirectory, onLine: null,
+            environment.ToDictionary(variable => variable.Name, variable => variable.Value)));
     }
 
     /// <summary>
@@ -91,60 +59,28 @@ public sealed class LabProcess : IDisposable
     /// </summary>
     public async Task<Match> WaitForOutputAsync(string pattern)
     {
-        using var exitedFirst = new CancellationTokenSource();
-        Task<string> line = _output.WaitForLineAsync(pattern, cancellationToken: exitedFirst.Token);
-        using var deadline = new CancellationTokenSource(TestTimeouts.Unexpected);
-        Task exited = _process.WaitForExitAsync(deadline.Token);
-        if (await Task.WhenAny(line, exited) == exited && exited.IsCompletedSuccessfully && !line.IsCompleted)
+        var regex = new Regex(pattern, RegexOptions.CultureInvariant);
+        try
         {
-            // WaitForExitAsync also waited for the output to be read to its end: the line will not come.
-            await exitedFirst.CancelAsync();
-            throw new InvalidOperationException(
-                $"{_program} exited with code {_process.ExitCode} without printing /{pattern}/; stdout:\n{Output}stderr:\n{Error}");
+            OutputLine line = await _process.WaitForLineAsync(regex, TestTimeouts.Unexpected);
+            return regex.Match(line.Text);
         }
-
-        return Regex.Match(await line, pattern, RegexOptions.CultureInvariant);
+        catch (ScenarioFailedException ex)
+        {
+            throw new InvalidOperationException($"{ex.Message}; stdout:\n{Output}stderr:\n{Error}", ex);
+        }
     }
 
     /// <summary>Waits for the process to end and all its output to be read; returns the exit code.</summary>
-    public async Task<int> WaitForExitAsync()
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Unexpected);
-        await _process.WaitForExitAsync(timeout.Token);
-        return _process.ExitCode;
-    }
+    public Task<int> WaitForExitAsync() => _process.WaitForExitAsync(TestTimeouts.Unexpected);
 
     /// <summary>Sends a POSIX signal (<see cref="SigTerm"/>, <see cref="SigInt"/>) to the program.</summary>
-    public void Signal(int signal)
-    {
-        if (Kill(_process.Id, signal) != 0)
-        {
-            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-    }
+    public void Signal(int signal) => _process.Signal(signal == SigInt ? ProcessSignal.Interrupt : ProcessSignal.Terminate);
 
     /// <summary>Kills the process (and its children) if it still runs, and waits until it is gone (a test's finally).</summary>
-    public void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(TestTimeouts.Unexpected);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Never started, or already gone.
-        }
-    }
+    public void Kill() => _process.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    public void Dispose()
-    {
-        Kill();
-        _process.Dispose();
-    }
+    public void Dispose() => Kill();
 
     private static string AsText(IReadOnlyList<string> lines) => string.Concat(lines.Select(line => line + "\n"));
 
@@ -165,7 +101,4 @@ public sealed class LabProcess : IDisposable
         string path = Path.Combine(root.FullName, program, "bin", configuration, framework, program + ".dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"build {program} first", path);
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

@@ -26,7 +26,7 @@ public class MetricsTests
     {
         using var recorder = new Recorder(ServerMetrics.MeterName);
         await using var server = new RunningTcpServer();
-        await using (WireClient client = await server.ConnectAsync())
+        await using (RawRpcConnection client = await server.ConnectAsync())
         {
             for (int i = 0; i < 20; i++)
             {

@@ -86,16 +86,7 @@ public sealed class TestRpcServer : IAsyncDisposable
             return;
         }
 
-        await _stopping.CancelAsync();
-        _listener.Dispose();
-        foreach (Socket socket in _connections.Keys)
-        {
-            socket.Dispose();
-        }
-
-        await _acceptLoop;
-        await Task.WhenAll(_connections.Values);
-        _stopping.Dispose();
+        await FakeServerShutdown.StopAsync(_stopping, _listener, _connections, _acceptLoop);
     }
 
     public ValueTask DisposeAsync() => new(StopAsync());

@@ -9,7 +9,7 @@ using Lab.Tests.Client.Support;
 
 namespace Lab.Tests.Client.Transport;
 
-// Every client-side timeout of SPEC §7 against a server that misbehaves in exactly that phase:
+// Every client-side timeout of lab requirements §7 against a server that misbehaves in exactly that phase:
 // the error has the phase's type, names the server, and comes promptly.
 public class ServerConnectionTests
 {
@@ -18,7 +18,7 @@ public class ServerConnectionTests
     [Test]
     public async Task Connect_to_a_server_that_never_accepts_times_out_with_RpcConnectException_naming_it()
     {
-        using FullBacklogServer server = await FullBacklogServer.StartAsync();
+        using FullBacklogListener server = await FullBacklogListener.StartAsync();
         var stopwatch = Stopwatch.StartNew();
 
         var failure = await Should.ThrowAsync<RpcConnectException>(

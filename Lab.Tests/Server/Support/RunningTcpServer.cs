@@ -31,7 +31,7 @@ internal sealed class RunningTcpServer : IAsyncDisposable
 
     public IPEndPoint EndPoint => Server.LocalEndPoint;
 
-    public Task<WireClient> ConnectAsync(int? receiveBufferSize = null) => WireClient.ConnectAsync(EndPoint, receiveBufferSize);
+    public Task<RawRpcConnection> ConnectAsync(int? receiveBufferSize = null) => RawRpcConnection.ConnectAsync(EndPoint, receiveBufferSize);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,4 +1,4 @@
-namespace Lab.Scenarios.Harness;
+namespace Lab.Testing;
 
 /// <summary>One line a child process printed, with when it arrived and on which stream (standard error when <see cref="IsError"/>).</summary>
-internal sealed record OutputLine(DateTimeOffset Time, bool IsError, string Text);
+public sealed record OutputLine(DateTimeOffset Time, bool IsError, string Text);

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Lab.Scenarios.Harness;
+namespace Lab.Testing;
 
 /// <summary>
 /// Sends a real POSIX signal to another process — what a terminal does on Ctrl+C (SIGINT) and what
@@ -14,7 +14,7 @@ namespace Lab.Scenarios.Harness;
 /// the sender, and a child started with redirected streams has no window to close. There the best
 /// the OS allows is <see cref="Process.CloseMainWindow"/>, which a console program ignores, so
 /// scenarios that depend on a graceful stop report SKIP on Windows instead of a false FAIL
-/// (see <see cref="Scenario.NeedsPosixSignals"/>).
+/// (a scenario's <c>NeedsPosixSignals</c>).
 /// <example>
 /// <code>
 /// if (ProcessSignals.AreSupported)
@@ -22,7 +22,7 @@ namespace Lab.Scenarios.Harness;
 /// </code>
 /// </example>
 /// </remarks>
-internal static partial class ProcessSignals
+public static partial class ProcessSignals
 {
     // Same numbers on Linux and macOS; SIGSTOP and SIGCONT differ (Linux 19 and 18, BSD/macOS 17 and 19).
     private const int SigInt = 2;
@@ -66,7 +66,7 @@ internal static partial class ProcessSignals
 }
 
 /// <summary>The signals the scenarios send: the two graceful stops, and freezing and resuming.</summary>
-internal enum ProcessSignal
+public enum ProcessSignal
 {
     /// <summary>SIGINT, as Ctrl+C in the program's terminal.</summary>
     Interrupt,

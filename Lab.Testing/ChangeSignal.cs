@@ -1,4 +1,4 @@
-namespace Lab.Tests.Support;
+namespace Lab.Testing;
 
 /// <summary>
 /// Lets a test wait for a condition on a test double's state without polling or sleeping: the

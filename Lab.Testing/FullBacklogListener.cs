@@ -1,12 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Lab.Scenarios.Harness;
+namespace Lab.Testing;
 
 /// <summary>
 /// A listening port that never accepts and whose accept queue is already full, so a new connection
 /// attempt gets no answer at all — the client's connect phase can only end by its own timeout
-/// (SPEC §7, "client: connecting to the server").
+/// (lab requirements §7, "client: connecting to the server").
 /// </summary>
 /// <remarks>
 /// The queue is filled by the harness itself: it keeps connecting until one attempt stays pending
@@ -20,8 +20,13 @@ namespace Lab.Scenarios.Harness;
 /// </code>
 /// </example>
 /// </remarks>
-internal sealed class FullBacklogListener : IAsyncDisposable
+public sealed class FullBacklogListener : IAsyncDisposable, IDisposable
 {
+    // How long one filler connect may take before we conclude the queue is full. A loopback connect
+    // completes in the kernel within microseconds; a full second leaves room for a busy machine, so
+    // a slow thread pool is never mistaken for a full queue. Only the filling step waits on it.
+    private static readonly TimeSpan FillerConnectTimeout = TimeSpan.FromSeconds(1);
+
     private readonly Socket _listener;
     private readonly List<Socket> _fillers = [];
 
@@ -33,7 +38,11 @@ internal sealed class FullBacklogListener : IAsyncDisposable
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
     }
 
+    public string Host => "127.0.0.1";
+
     public int Port { get; }
+
+    public string Address => $"{Host}:{Port}";
 
     /// <summary>How many connections it took to fill the queue.</summary>
     public int FillerCount => _fillers.Count;
@@ -48,7 +57,7 @@ internal sealed class FullBacklogListener : IAsyncDisposable
                 var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 listener._fillers.Add(filler);
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                deadline.CancelAfter(TimeSpan.FromMilliseconds(500));
+                deadline.CancelAfter(FillerConnectTimeout);
                 try
                 {
                     await filler.ConnectAsync(new IPEndPoint(IPAddress.Loopback, listener.Port), deadline.Token);
@@ -67,12 +76,12 @@ internal sealed class FullBacklogListener : IAsyncDisposable
         }
         catch
         {
-            await listener.DisposeAsync();
+            listener.Dispose();
             throw;
         }
     }
 
-    public ValueTask DisposeAsync()
+    public void Dispose()
     {
         foreach (Socket filler in _fillers)
         {
@@ -80,6 +89,11 @@ internal sealed class FullBacklogListener : IAsyncDisposable
         }
 
         _listener.Dispose();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
         return ValueTask.CompletedTask;
     }
 }

@@ -1,17 +1,17 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Lab.Scenarios.Harness;
+namespace Lab.Testing;
 
 /// <summary>
-/// A program the scenario started as a real OS process: its output recorded line by line, waits on
+/// A program a scenario, a test or the benchmark started as a real OS process: its output recorded line by line, waits on
 /// lines (never fixed sleeps), and the three ways to stop it — kill -9, Ctrl+C (SIGINT), SIGTERM.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Every instance is tracked by <see cref="ProcessTracker"/> from the moment it starts until it is
 /// disposed, so the runner can kill whatever is still alive when a scenario fails, times out or the
-/// runner itself is interrupted. Scenarios start processes through a <see cref="ProcessGroup"/>.
+/// runner itself is interrupted. Scenarios start processes through their <c>ProcessGroup</c>.
 /// </para>
 /// <para>
 /// Concurrency: the two reader loops append lines under <c>_gate</c>; every public member may be
@@ -26,7 +26,7 @@ namespace Lab.Scenarios.Harness;
 /// </code>
 /// </example>
 /// </remarks>
-internal sealed class ManagedProcess : IAsyncDisposable
+public sealed class ManagedProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Action<ManagedProcess, OutputLine>? _onLine;
@@ -217,8 +217,14 @@ internal sealed class ManagedProcess : IAsyncDisposable
     public Task<int> TerminateAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         SignalAndWaitAsync(ProcessSignal.Terminate, timeout, cancellationToken);
 
-    /// <summary>SIGSTOP (<see cref="ProcessSignal.Freeze"/>) or SIGCONT (<see cref="ProcessSignal.Resume"/>), without waiting for anything.</summary>
-    public void Signal(ProcessSignal signal) => ProcessSignals.Send(_process, signal);
+    /// <summary>Sends any <see cref="ProcessSignal"/> (SIGSTOP to freeze, SIGCONT to resume...) without waiting for anything; nothing once it exited.</summary>
+    public void Signal(ProcessSignal signal)
+    {
+        if (!_process.HasExited)
+        {
+            ProcessSignals.Send(_process, signal);
+        }
+    }
 
     /// <summary>Writes one line to the process's standard input (the client reads phase marks there).</summary>
     public async Task WriteInputLineAsync(string line)
@@ -261,11 +267,7 @@ internal sealed class ManagedProcess : IAsyncDisposable
 
     private async Task<int> SignalAndWaitAsync(ProcessSignal signal, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!_process.HasExited)
-        {
-            ProcessSignals.Send(_process, signal);
-        }
-
+        Signal(signal);
         return await WaitForExitAsync(timeout, cancellationToken);
     }
 

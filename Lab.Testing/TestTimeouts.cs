@@ -1,11 +1,11 @@
-namespace Lab.Tests.Support;
+namespace Lab.Testing;
 
 /// <summary>
 /// The time limits every test shares, so no test can hang: each wait is bounded by
 /// <see cref="Unexpected"/>, and a bug makes a test fail instead. The short values are what tests
 /// configure for the timeout under test, so the suite stays quick.
 /// </summary>
-internal static class TestTimeouts
+public static class TestTimeouts
 {
     /// <summary>Upper bound for anything that should happen: a wait that reaches it is a failure.</summary>
     public static readonly TimeSpan Unexpected = TimeSpan.FromSeconds(30);

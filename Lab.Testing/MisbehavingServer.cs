@@ -3,9 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using Lab.Protocol.Framing;
 
-namespace Lab.Tests.Client.Support;
+namespace Lab.Testing;
 
-/// <summary>How a <see cref="MisbehavingServer"/> lets its clients down — one per client-side timeout of SPEC §7.</summary>
+/// <summary>How a <see cref="MisbehavingServer"/> lets its clients down — one per client-side timeout of lab requirements §7 (client rows).</summary>
 public enum Misbehaviour
 {
     /// <summary>Accepts, never reads: a large request fills the socket buffers and the client's write blocks.</summary>
@@ -24,10 +24,28 @@ public enum Misbehaviour
     CloseAfterRequest,
 }
 
-/// <summary>A TCP server that accepts connections and then misbehaves in one chosen way.</summary>
+/// <summary>
+/// A fake RPC server on a loopback port that accepts connections and then breaks the protocol in
+/// one chosen way, so a client (the library in the tests, the real program in the scenarios) can be
+/// shown timing out or failing in each phase and saying which one.
+/// </summary>
+/// <remarks>
+/// Concurrency: one accept loop and one task per connection, all owned here and awaited in
+/// <see cref="DisposeAsync"/>. <see cref="FirstContact"/> completes when the first whole request has
+/// been read (for <see cref="Misbehaviour.NeverReads"/>: when the first connection is accepted).
+/// <example>
+/// <code>
+/// await using var fake = new MisbehavingServer(Misbehaviour.NeverAnswers);
+/// // run: Lab.Client -m server -i 127.0.0.1 -p {fake.Port} add 1 2   → call timeout
+/// </code>
+/// </example>
+/// </remarks>
 public sealed class MisbehavingServer : IAsyncDisposable
 {
-    private static readonly byte[] HalfReply = "{\"res\": [1, 2, "u8.ToArray();
+    /// <summary>What <see cref="Misbehaviour.HalfReplyThenClose"/> and <see cref="Misbehaviour.HalfReplyThenStall"/> send: a reply cut in the middle.</summary>
+    public const string HalfReplyText = "{\"res\": [1, 2, ";
+
+    private static readonly byte[] HalfReply = System.Text.Encoding.UTF8.GetBytes(HalfReplyText);
 
     private readonly Misbehaviour _behaviour;
     private readonly Socket _listener;
@@ -35,6 +53,7 @@ public sealed class MisbehavingServer : IAsyncDisposable
     private readonly ConcurrentDictionary<Socket, Task> _connections = new();
     private readonly ChangeSignal _changed = new();
     private readonly Task _acceptLoop;
+    private readonly TaskCompletionSource _firstContact = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requestsReceived;
 
     public MisbehavingServer(Misbehaviour behaviour)
@@ -63,21 +82,15 @@ public sealed class MisbehavingServer : IAsyncDisposable
     /// <summary>Complete requests read so far (the client's write really reached the server).</summary>
     public int RequestsReceived => Volatile.Read(ref _requestsReceived);
 
+    /// <summary>Completes at the first whole request read (for NeverReads: at the first accepted connection).</summary>
+    public Task FirstContact => _firstContact.Task;
+
     public Task WaitUntilAsync(Func<MisbehavingServer, bool> condition, string what) =>
         _changed.WaitUntilAsync(() => condition(this), what);
 
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync();
-        _listener.Dispose();
-        foreach (Socket socket in _connections.Keys)
-        {
-            socket.Dispose();
-        }
-
-        await _acceptLoop;
-        await Task.WhenAll(_connections.Values);
-        _stopping.Dispose();
+        await FakeServerShutdown.StopAsync(_stopping, _listener, _connections, _acceptLoop);
     }
 
     private async Task AcceptLoopAsync()
@@ -106,12 +119,14 @@ public sealed class MisbehavingServer : IAsyncDisposable
             var reader = new MessageReader(stream, 64 * 1024 * 1024);
             if (_behaviour == Misbehaviour.NeverReads)
             {
+                _firstContact.TrySetResult();
                 await Task.Delay(Timeout.Infinite, _stopping.Token);
             }
 
             while (await reader.ReadMessageAsync(Timeout.InfiniteTimeSpan, _stopping.Token) is not null)
             {
                 Interlocked.Increment(ref _requestsReceived);
+                _firstContact.TrySetResult();
                 _changed.Notify();
                 switch (_behaviour)
                 {

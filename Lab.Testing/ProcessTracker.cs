@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using Lab.Scenarios.Network;
 
-namespace Lab.Scenarios.Harness;
+namespace Lab.Testing;
 
 /// <summary>
 /// Every child process the runner has started and not yet released, so that no registry, server or
@@ -9,7 +8,7 @@ namespace Lab.Scenarios.Harness;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Scenarios release their processes through <see cref="ProcessGroup"/> in a <c>finally</c>; this
+/// Scenarios and tests release their processes (a scenario's <c>ProcessGroup</c>, a test's <c>using</c>) in a <c>finally</c>; this
 /// class is the safety net for the ways a <c>finally</c> never runs: the teaching assistant presses
 /// Ctrl+C, the runner gets SIGTERM, or the runtime shuts down. <see cref="InstallExitHandlers"/>
 /// hooks all three and kills every tracked process (kill -9: at that point nobody waits for a
@@ -23,7 +22,7 @@ namespace Lab.Scenarios.Harness;
 /// </code>
 /// </example>
 /// </remarks>
-internal static class ProcessTracker
+public static class ProcessTracker
 {
     private static readonly Lock Gate = new();
     private static readonly HashSet<ManagedProcess> Live = []; // guarded by Gate
@@ -73,8 +72,9 @@ internal static class ProcessTracker
     /// Kills every tracked process on Ctrl+C, SIGTERM and runtime exit. On Ctrl+C and SIGTERM the
     /// runner keeps running long enough to call <paramref name="onInterrupt"/> (which should cancel the
     /// run so the summary and report still get written); a second Ctrl+C ends it at once.
+    /// <paramref name="afterKills"/> runs on runtime exit once every process is killed.
     /// </summary>
-    public static IDisposable InstallExitHandlers(Action onInterrupt)
+    public static IDisposable InstallExitHandlers(Action onInterrupt, Action? afterKills = null)
     {
         // One Ctrl+C reaches both Console.CancelKeyPress and the SIGINT registration; a second
         // call within a second is that same keypress, not the teaching assistant pressing again.
@@ -100,8 +100,8 @@ internal static class ProcessTracker
         EventHandler processExit = (_, _) =>
         {
             KillAll();
-            // After the kills: a namespace lives on while a process runs in it.
-            LabNetwork.DisposeAll();
+            // After the kills: a network namespace, say, lives on while a process runs in it.
+            afterKills?.Invoke();
         };
         Console.CancelKeyPress += cancelKeyPress;
         AppDomain.CurrentDomain.ProcessExit += processExit;
