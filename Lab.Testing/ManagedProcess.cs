@@ -194,11 +194,16 @@ public sealed class ManagedProcess : IAsyncDisposable
     /// <summary>kill -9: the process and anything it started die at once, with no chance to clean up.</summary>
     public void KillHard()
     {
-        if (Volatile.Read(ref _disposed) == 1)
+        if (Volatile.Read(ref _disposed) == 0)
         {
-            return;
+            KillTree();
         }
+    }
 
+    // Also called by DisposeAsync, which marks the process released before it kills it: that mark must
+    // not stop its own kill (it once did, and a disposed program kept running).
+    private void KillTree()
+    {
         try
         {
             _process.Kill(entireProcessTree: true);
@@ -245,7 +250,7 @@ public sealed class ManagedProcess : IAsyncDisposable
         {
             if (!_process.HasExited)
             {
-                KillHard();
+                KillTree();
             }
 
             try
