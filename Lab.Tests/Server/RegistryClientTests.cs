@@ -9,27 +9,10 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Lab.Tests.Server;
 
-public class RegistryClientTests
+public class RegistryClientTests : LoggedTest
 {
     private static readonly InstanceMeta Instance = new() { Host = "127.0.0.1", Port = 5555 };
     private static readonly string InstanceText = Instance.ToString();
-
-    private LogRecorder _log = null!;
-    private ILoggerFactory _loggerFactory = null!;
-
-    [SetUp]
-    public void CreateLog()
-    {
-        _log = new LogRecorder();
-        _loggerFactory = _log.CreateFactory();
-    }
-
-    [TearDown]
-    public void DisposeLog()
-    {
-        _loggerFactory.Dispose();
-        _log.Dispose();
-    }
 
     [Test]
     public async Task Registers_at_start_then_heartbeats_every_interval()
@@ -40,9 +23,9 @@ public class RegistryClientTests
         await client.StartAsync(Instance);
 
         await registry.WaitUntilAsync(r => r.CountEvents($"register {InstanceText}") >= 3, "three registrations");
-        await _log.WaitForLineAsync($@"INFO  RegistryClient: Registered with registry at http://127\.0\.0\.1:{registry.Port} as json://127\.0\.0\.1:5555");
-        _log.Count("Registered with registry").ShouldBe(1);
-        _log.Count("Heartbeat sent").ShouldBeGreaterThanOrEqualTo(1);
+        await Log.WaitForLineAsync($@"INFO  RegistryClient: Registered with registry at http://127\.0\.0\.1:{registry.Port} as json://127\.0\.0\.1:5555");
+        Log.Count("Registered with registry").ShouldBe(1);
+        Log.Count("Heartbeat sent").ShouldBeGreaterThanOrEqualTo(1);
     }
 
     [Test]
@@ -56,9 +39,9 @@ public class RegistryClientTests
 
         await client.StartAsync(broken);
 
-        await _log.WaitForLineAsync("Registry unreachable at .*; serving anyway and retrying");
+        await Log.WaitForLineAsync("Registry unreachable at .*; serving anyway and retrying");
         // Three retries after the same exception: the loop is still running, not ended by the first one.
-        await _log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
+        await Log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
     }
 
     [Test]
@@ -68,13 +51,13 @@ public class RegistryClientTests
         await using RegistryClient client = CreateClient(registry.Port);
 
         await client.StartAsync(Instance);
-        await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{registry.Port}: .*; serving anyway and retrying");
-        await _log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
+        await Log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{registry.Port}: .*; serving anyway and retrying");
+        await Log.WaitForLineAsync("Registry still unreachable", occurrences: 3);
         await registry.StartAsync();
 
         await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the instance registered");
-        await _log.WaitForLineAsync(@"Registry reachable again; registered as json://127\.0\.0\.1:5555");
-        _log.Count("Registry unreachable").ShouldBe(1);
+        await Log.WaitForLineAsync(@"Registry reachable again; registered as json://127\.0\.0\.1:5555");
+        Log.Count("Registry unreachable").ShouldBe(1);
     }
 
     [Test]
@@ -86,12 +69,12 @@ public class RegistryClientTests
         await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the first registration");
 
         await registry.StopAsync();
-        await _log.WaitForLineAsync("Registry unreachable");
+        await Log.WaitForLineAsync("Registry unreachable");
         await registry.StartAsync();
 
         registry.Instances.ShouldBeEmpty();
         await registry.WaitUntilAsync(r => r.Contains(InstanceText), "the entry back after the restart");
-        await _log.WaitForLineAsync("Registry reachable again");
+        await Log.WaitForLineAsync("Registry reachable again");
     }
 
     [Test]
@@ -110,7 +93,7 @@ public class RegistryClientTests
 
         unregistered.ShouldBeTrue();
         registry.Contains(InstanceText).ShouldBeFalse();
-        await _log.WaitForLineAsync("INFO  RegistryClient: Unregistered from registry");
+        await Log.WaitForLineAsync("INFO  RegistryClient: Unregistered from registry");
         // Five heartbeat intervals pass on the clock the heartbeats run on, and none is sent.
         clock.Advance(TestSettings.Server().HeartbeatInterval * 5);
         registry.Events[^1].ShouldBe($"unregister {InstanceText}");
@@ -123,12 +106,12 @@ public class RegistryClientTests
         await using FakeRegistry registry = FakeRegistry.NotStarted();
         await using RegistryClient client = CreateClient(registry.Port);
         await client.StartAsync(Instance);
-        await _log.WaitForLineAsync("Registry unreachable");
+        await Log.WaitForLineAsync("Registry unreachable");
 
         bool unregistered = await client.StopAsync().WaitAsync(TestTimeouts.Unexpected);
 
         unregistered.ShouldBeFalse();
-        await _log.WaitForLineAsync("INFO  RegistryClient: Could not unregister from registry: ");
+        await Log.WaitForLineAsync("INFO  RegistryClient: Could not unregister from registry: ");
     }
 
     [Test]
@@ -143,9 +126,9 @@ public class RegistryClientTests
 
         await client.StartAsync(Instance);
 
-        await _log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{port}: no answer from http://127\.0\.0\.1:{port}/myRegistry/register within 0\.2 s");
+        await Log.WaitForLineAsync($@"Registry unreachable at http://127\.0\.0\.1:{port}: no answer from http://127\.0\.0\.1:{port}/myRegistry/register within 0\.2 s");
     }
 
     private RegistryClient CreateClient(int registryPort, ServerSettings? settings = null, TimeProvider? clock = null) =>
-        new(TestSettings.Registry(registryPort), settings ?? TestSettings.Server(), _loggerFactory.CreateLogger<RegistryClient>(), clock);
+        new(TestSettings.Registry(registryPort), settings ?? TestSettings.Server(), LoggerFactory.CreateLogger<RegistryClient>(), clock);
 }

@@ -9,26 +9,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Lab.Tests.Server;
 
-public class RpcServerTests
+public class RpcServerTests : LoggedTest
 {
     private const string AddRequest = """{"method_name": "add", "method_args": [1, 2], "method_kwargs": {}}""";
-
-    private LogRecorder _log = null!;
-    private ILoggerFactory _loggerFactory = null!;
-
-    [SetUp]
-    public void CreateLog()
-    {
-        _log = new LogRecorder();
-        _loggerFactory = _log.CreateFactory();
-    }
-
-    [TearDown]
-    public void DisposeLog()
-    {
-        _loggerFactory.Dispose();
-        _log.Dispose();
-    }
 
     [Test]
     public async Task Start_serves_and_registers_and_graceful_stop_removes_the_entry_at_once()
@@ -38,7 +21,7 @@ public class RpcServerTests
 
         await server.StartAsync();
         string instance = $"json://127.0.0.1:{server.LocalEndPoint.Port}";
-        await _log.WaitForLineAsync($@"INFO  RpcServer: Server listening on 127\.0\.0\.1:{server.LocalEndPoint.Port}");
+        await Log.WaitForLineAsync($@"INFO  RpcServer: Server listening on 127\.0\.0\.1:{server.LocalEndPoint.Port}");
         await registry.WaitUntilAsync(r => r.Contains(instance), instance);
         await using (RawRpcConnection client = await RawRpcConnection.ConnectAsync(server.LocalEndPoint))
         {
@@ -49,8 +32,8 @@ public class RpcServerTests
 
         registry.Contains(instance).ShouldBeFalse();
         registry.Events[^1].ShouldBe($"unregister {instance}");
-        await _log.WaitForLineAsync("Unregistered from registry");
-        _log.Lines[^1].ShouldEndWith("INFO  RpcServer: Server stopped");
+        await Log.WaitForLineAsync("Unregistered from registry");
+        Log.Lines[^1].ShouldEndWith("INFO  RpcServer: Server stopped");
     }
 
     [Test]
@@ -61,7 +44,7 @@ public class RpcServerTests
 
         await server.StartAsync();
 
-        await _log.WaitForLineAsync($@"Server listening on 0\.0\.0\.0:{server.LocalEndPoint.Port}");
+        await Log.WaitForLineAsync($@"Server listening on 0\.0\.0\.0:{server.LocalEndPoint.Port}");
         await registry.WaitUntilAsync(r => r.Contains($"json://127.0.0.1:{server.LocalEndPoint.Port}"), "the advertised address");
         await using RawRpcConnection client = await RawRpcConnection.ConnectAsync(server.LocalEndPoint.Port);
         (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
@@ -78,7 +61,7 @@ public class RpcServerTests
 
         error.Message.ShouldContain("the address is already in use");
         registry.Events.ShouldBeEmpty();
-        _log.Count("Server listening").ShouldBe(0);
+        Log.Count("Server listening").ShouldBe(0);
     }
 
     [Test]
@@ -88,7 +71,7 @@ public class RpcServerTests
         await using RpcServer server = CreateServer(TestSettings.Server(), registry.Port);
 
         await server.StartAsync();
-        await _log.WaitForLineAsync("Registry unreachable");
+        await Log.WaitForLineAsync("Registry unreachable");
         await using (RawRpcConnection client = await RawRpcConnection.ConnectAsync(server.LocalEndPoint))
         {
             (await client.CallAsync(AddRequest)).Result().GetDouble().ShouldBe(13);
@@ -96,8 +79,8 @@ public class RpcServerTests
 
         await registry.StartAsync();
         await registry.WaitUntilAsync(r => r.Contains($"json://127.0.0.1:{server.LocalEndPoint.Port}"), "the late registration");
-        await _log.WaitForLineAsync("Registry reachable again; registered as json://127.0.0.1:");
-        _log.Count("Registry unreachable").ShouldBe(1);
+        await Log.WaitForLineAsync("Registry reachable again; registered as json://127.0.0.1:");
+        Log.Count("Registry unreachable").ShouldBe(1);
     }
 
     [Test]
@@ -106,12 +89,12 @@ public class RpcServerTests
         await using FakeRegistry registry = FakeRegistry.NotStarted();
         await using RpcServer server = CreateServer(TestSettings.Server(), registry.Port);
         await server.StartAsync();
-        await _log.WaitForLineAsync("Registry unreachable");
+        await Log.WaitForLineAsync("Registry unreachable");
 
         await server.StopAsync().WaitAsync(TestTimeouts.Unexpected);
 
-        await _log.WaitForLineAsync("Could not unregister from registry");
-        _log.Lines[^1].ShouldEndWith("Server stopped");
+        await Log.WaitForLineAsync("Could not unregister from registry");
+        Log.Lines[^1].ShouldEndWith("Server stopped");
     }
 
     [Test]
@@ -123,7 +106,7 @@ public class RpcServerTests
         await using RawRpcConnection idle = await RawRpcConnection.ConnectAsync(server.LocalEndPoint);
         await using RawRpcConnection busy = await RawRpcConnection.ConnectAsync(server.LocalEndPoint);
         await busy.SendRawAsync("""{"method_name": "sleep", "method_args": [0.3]}""");
-        await _log.WaitForLineAsync("Connection from .* opened", occurrences: 2);
+        await Log.WaitForLineAsync("Connection from .* opened", occurrences: 2);
 
         var stopping = System.Diagnostics.Stopwatch.StartNew();
         await server.StopAsync().WaitAsync(TestTimeouts.Unexpected);
@@ -133,7 +116,7 @@ public class RpcServerTests
         JsonElement reply = await busy.ReadReplyAsync();
         reply.Result().GetDouble().ShouldBe(0.3);
         (await idle.WaitForServerToCloseAsync()).ShouldBeTrue("the server closes the connection");
-        await _log.WaitForLineAsync("Connection from .* closed", occurrences: 2);
+        await Log.WaitForLineAsync("Connection from .* closed", occurrences: 2);
     }
 
     [Test]
@@ -141,7 +124,7 @@ public class RpcServerTests
     {
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         var lifetime = new RecordingLifetime();
-        await using var server = new RpcServer(TestSettings.Server(), TestSettings.Registry(registry.Port), _loggerFactory, lifetime);
+        await using var server = new RpcServer(TestSettings.Server(), TestSettings.Registry(registry.Port), LoggerFactory, lifetime);
         await server.StartAsync();
         string instance = $"json://127.0.0.1:{server.LocalEndPoint.Port}";
         await registry.WaitUntilAsync(r => r.Contains(instance), instance);
@@ -152,7 +135,7 @@ public class RpcServerTests
         await server.StopAsync();
 
         server.Faulted.ShouldBeTrue();
-        _log.Count(LogLevel.Critical, "Stopping the server: it can no longer accept connections").ShouldBe(1);
+        Log.Count(LogLevel.Critical, "Stopping the server: it can no longer accept connections").ShouldBe(1);
         registry.Contains(instance).ShouldBeFalse();
     }
 
@@ -172,5 +155,5 @@ public class RpcServerTests
     }
 
     private RpcServer CreateServer(ServerSettings settings, int registryPort) =>
-        new(settings, TestSettings.Registry(registryPort), _loggerFactory);
+        new(settings, TestSettings.Registry(registryPort), LoggerFactory);
 }

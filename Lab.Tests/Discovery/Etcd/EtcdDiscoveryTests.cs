@@ -13,25 +13,8 @@ namespace Lab.Tests.Discovery.Etcd;
 
 /// <summary>The client side on a real etcd: one read, then a watch; outages keep the cache; a broken watch is replaced.</summary>
 [NonParallelizable]
-public class EtcdDiscoveryTests
+public class EtcdDiscoveryTests : LoggedTest
 {
-    private LogRecorder _log = null!;
-    private ILoggerFactory _loggerFactory = null!;
-
-    [SetUp]
-    public void CreateLog()
-    {
-        _log = new LogRecorder();
-        _loggerFactory = _log.CreateFactory();
-    }
-
-    [TearDown]
-    public void DisposeLog()
-    {
-        _loggerFactory.Dispose();
-        _log.Dispose();
-    }
-
     [Test]
     public async Task Start_reads_the_list_then_the_watch_follows_puts_and_deletes()
     {
@@ -45,15 +28,15 @@ public class EtcdDiscoveryTests
 
         await discovery.StartAsync();
         Ports(discovery).ShouldBe([8001]);
-        _log.Count($"Discovered 1 json instances at etcd {etcd.ClientEndpoints}: 127.0.0.1:8001").ShouldBe(1);
-        _log.Count("Ignoring etcd key").ShouldBe(1);
+        Log.Count($"Discovered 1 json instances at etcd {etcd.ClientEndpoints}: 127.0.0.1:8001").ShouldBe(1);
+        Log.Count("Ignoring etcd key").ShouldBe(1);
 
         await store.PutAsync(KeyOf(settings, 8002), Json(8002));
-        await _log.WaitForLineAsync("added: 127.0.0.1:8002");
+        await Log.WaitForLineAsync("added: 127.0.0.1:8002");
         Ports(discovery).ShouldBe([8001, 8002]);
 
         await store.DeleteAsync(KeyOf(settings, 8001));
-        await _log.WaitForLineAsync("removed: 127.0.0.1:8001");
+        await Log.WaitForLineAsync("removed: 127.0.0.1:8001");
         Ports(discovery).ShouldBe([8002]);
     }
 
@@ -70,7 +53,7 @@ public class EtcdDiscoveryTests
 
         await store.DeleteAsync(KeyOf(settings, 8001));
 
-        await _log.WaitForLineAsync("removed: 127.0.0.1:8001");
+        await Log.WaitForLineAsync("removed: 127.0.0.1:8001");
         discovery.Instances.ShouldBeEmpty();
     }
 
@@ -88,19 +71,19 @@ public class EtcdDiscoveryTests
         await discovery.StartAsync();
 
         await etcd.KillAsync(0, TestTimeouts.Unexpected);
-        await _log.WaitForLineAsync("etcd watch ended");
-        await _log.WaitForLineAsync($"Registry unreachable at etcd {etcd.ClientEndpoints}: .*keeping 1 cached instances");
-        await _log.WaitForLineAsync("etcd read failed", occurrences: 2);
+        await Log.WaitForLineAsync("etcd watch ended");
+        await Log.WaitForLineAsync($"Registry unreachable at etcd {etcd.ClientEndpoints}: .*keeping 1 cached instances");
+        await Log.WaitForLineAsync("etcd read failed", occurrences: 2);
         discovery.RegistryDown.ShouldBeTrue();
         Ports(discovery).ShouldBe([8001]);
 
         await etcd.RestartAsync(0, TestTimeouts.Unexpected);
-        await _log.WaitForLineAsync("Registry reachable again");
+        await Log.WaitForLineAsync("Registry reachable again");
         using EtcdClient again = EtcdTestCluster.Client(etcd);
         await again.PutAsync(KeyOf(settings, 8002), Json(8002));
-        await _log.WaitForLineAsync("added: 127.0.0.1:8002");
+        await Log.WaitForLineAsync("added: 127.0.0.1:8002");
         discovery.RegistryDown.ShouldBeFalse();
-        _log.Count("Registry unreachable").ShouldBe(1);
+        Log.Count("Registry unreachable").ShouldBe(1);
     }
 
     [Test]
@@ -110,17 +93,17 @@ public class EtcdDiscoveryTests
         RegistrySettings settings = EtcdTestCluster.Settings(etcd);
         await using EtcdDiscovery discovery = Create(settings);
         await discovery.StartAsync();
-        await using EtcdRegistration first = new(settings, TestSettings.Server(), _loggerFactory.CreateLogger<EtcdRegistration>());
+        await using EtcdRegistration first = new(settings, TestSettings.Server(), LoggerFactory.CreateLogger<EtcdRegistration>());
         await first.StartAsync(new InstanceMeta { Host = "127.0.0.1", Port = 8001 });
-        await _log.WaitForLineAsync("added: 127.0.0.1:8001");
+        await Log.WaitForLineAsync("added: 127.0.0.1:8001");
 
         await etcd.KillAsync(0, TestTimeouts.Unexpected);
-        await using EtcdRegistration second = new(settings, TestSettings.Server(), _loggerFactory.CreateLogger<EtcdRegistration>());
+        await using EtcdRegistration second = new(settings, TestSettings.Server(), LoggerFactory.CreateLogger<EtcdRegistration>());
         await second.StartAsync(new InstanceMeta { Host = "127.0.0.1", Port = 8002 });
 
-        await _log.WaitForLineAsync("added: 127.0.0.1:8002");
+        await Log.WaitForLineAsync("added: 127.0.0.1:8002");
         Ports(discovery).ShouldBe([8001, 8002]);
-        _log.Count("expired; granting a new one").ShouldBe(0);   // the first server's lease lived on
+        Log.Count("expired; granting a new one").ShouldBe(0);   // the first server's lease lived on
     }
 
     [Test]
@@ -128,20 +111,20 @@ public class EtcdDiscoveryTests
     {
         await using EtcdCluster etcd = await EtcdTestCluster.StartAsync();
         RegistrySettings settings = EtcdTestCluster.Settings(etcd);
-        await using var server = new RpcServer(TestSettings.Server(), settings, _loggerFactory);
+        await using var server = new RpcServer(TestSettings.Server(), settings, LoggerFactory);
         await server.StartAsync();
 
-        await using RpcClient client = await RpcClient.ConnectToRegistryAsync(settings, ClientTestSettings.Fast, _loggerFactory);
+        await using RpcClient client = await RpcClient.ConnectToRegistryAsync(settings, ClientTestSettings.Fast, LoggerFactory);
         // The client's discovery is etcd's: its first read names the etcd endpoints, not a registry URL.
-        _log.Count("Discovered .* json instances at etcd http://").ShouldBe(1);
+        Log.Count("Discovered .* json instances at etcd http://").ShouldBe(1);
         if (client.Instances.Count == 0)
         {
-            await _log.WaitForLineAsync("added: 127.0.0.1:");
+            await Log.WaitForLineAsync("added: 127.0.0.1:");
         }
 
         (await client.CallAsync<long>("add", [1, 2])).ShouldBe(13);
         await server.StopAsync();
-        await _log.WaitForLineAsync("removed: 127.0.0.1:");
+        await Log.WaitForLineAsync("removed: 127.0.0.1:");
         client.Instances.ShouldBeEmpty();
     }
 
@@ -152,5 +135,5 @@ public class EtcdDiscoveryTests
     private static int[] Ports(IServiceDiscovery discovery) => [.. discovery.Instances.Select(instance => instance.Port).Order()];
 
     private EtcdDiscovery Create(RegistrySettings settings, ClientSettings? client = null) =>
-        new(settings, client ?? ClientTestSettings.Fast, _loggerFactory.CreateLogger<EtcdDiscovery>());
+        new(settings, client ?? ClientTestSettings.Fast, LoggerFactory.CreateLogger<EtcdDiscovery>());
 }

@@ -11,26 +11,9 @@ namespace Lab.Tests.Discovery.Etcd;
 
 /// <summary>The server side on a real etcd: a key attached to a lease, kept alive, removed on stop, re-created after an outage.</summary>
 [NonParallelizable]
-public class EtcdRegistrationTests
+public class EtcdRegistrationTests : LoggedTest
 {
     private static readonly InstanceMeta Instance = new() { Host = "127.0.0.1", Port = 5555 };
-
-    private LogRecorder _log = null!;
-    private ILoggerFactory _loggerFactory = null!;
-
-    [SetUp]
-    public void CreateLog()
-    {
-        _log = new LogRecorder();
-        _loggerFactory = _log.CreateFactory();
-    }
-
-    [TearDown]
-    public void DisposeLog()
-    {
-        _loggerFactory.Dispose();
-        _log.Dispose();
-    }
 
     [Test]
     public async Task Registers_the_instance_json_under_its_key_with_a_lease_of_heartbeat_timeout()
@@ -41,7 +24,7 @@ public class EtcdRegistrationTests
         await using EtcdRegistration registration = Create(settings);
 
         await registration.StartAsync(Instance);
-        await _log.WaitForLineAsync($@"Registered with registry at etcd {etcd.ClientEndpoints} as json://127\.0\.0\.1:5555");
+        await Log.WaitForLineAsync($@"Registered with registry at etcd {etcd.ClientEndpoints} as json://127\.0\.0\.1:5555");
 
         RangeResponse range = await store.GetAsync($"{settings.EtcdPrefix}/services/json/127.0.0.1:5555");
         Mvccpb.KeyValue key = range.Kvs.ShouldHaveSingleItem();
@@ -60,7 +43,7 @@ public class EtcdRegistrationTests
 
         await registration.StartAsync(Instance);
         // Keep-alives every 0.1 s; wait for more of them than fit in one TTL of 1 s, then look.
-        await _log.WaitForLineAsync("Heartbeat sent to etcd", occurrences: 15);
+        await Log.WaitForLineAsync("Heartbeat sent to etcd", occurrences: 15);
 
         (await store.GetAsync($"{settings.EtcdPrefix}/services/json/127.0.0.1:5555")).Kvs.Count.ShouldBe(1);
     }
@@ -73,13 +56,13 @@ public class EtcdRegistrationTests
         using EtcdClient store = EtcdTestCluster.Client(etcd);
         await using EtcdRegistration registration = Create(settings);
         await registration.StartAsync(Instance);
-        await _log.WaitForLineAsync("Registered with registry");
+        await Log.WaitForLineAsync("Registered with registry");
         long leaseId = (await store.GetAsync($"{settings.EtcdPrefix}/services/json/127.0.0.1:5555")).Kvs[0].Lease;
 
         bool unregistered = await registration.StopAsync();
 
         unregistered.ShouldBeTrue();
-        _log.Count("Unregistered from registry").ShouldBe(1);
+        Log.Count("Unregistered from registry").ShouldBe(1);
         (await store.GetRangeAsync(settings.EtcdPrefix)).Kvs.ShouldBeEmpty();
         (await store.LeaseTimeToLiveAsync(new LeaseTimeToLiveRequest { ID = leaseId })).TTL.ShouldBe(-1);   // -1: no such lease
     }
@@ -92,15 +75,15 @@ public class EtcdRegistrationTests
         using EtcdClient store = EtcdTestCluster.Client(etcd);
         await using EtcdRegistration registration = Create(settings);
         await registration.StartAsync(Instance);
-        await _log.WaitForLineAsync("Registered with registry");
+        await Log.WaitForLineAsync("Registered with registry");
         string key = $"{settings.EtcdPrefix}/services/json/127.0.0.1:5555";
         long firstLease = (await store.GetAsync(key)).Kvs[0].Lease;
 
         // What an expiry during an outage leaves behind: no lease, no key.
         await store.LeaseRevokeAsync(new LeaseRevokeRequest { ID = firstLease });
 
-        await _log.WaitForLineAsync("expired; granting a new one and writing the key again");
-        await _log.WaitForLineAsync("Heartbeat sent", occurrences: _log.Count("Heartbeat sent") + 1);
+        await Log.WaitForLineAsync("expired; granting a new one and writing the key again");
+        await Log.WaitForLineAsync("Heartbeat sent", occurrences: Log.Count("Heartbeat sent") + 1);
         Mvccpb.KeyValue again = (await store.GetAsync(key)).Kvs.ShouldHaveSingleItem();
         again.Lease.ShouldNotBe(firstLease);
     }
@@ -112,19 +95,19 @@ public class EtcdRegistrationTests
         RegistrySettings settings = EtcdTestCluster.Settings(etcd);
         await using EtcdRegistration registration = Create(settings, TestSettings.Server() with { RegistryTimeout = TimeSpan.FromSeconds(1) });
         await registration.StartAsync(Instance);
-        await _log.WaitForLineAsync("Registered with registry");
+        await Log.WaitForLineAsync("Registered with registry");
 
         await etcd.KillAsync(0, TestTimeouts.Unexpected);
-        await _log.WaitForLineAsync($"Registry unreachable at etcd {etcd.ClientEndpoints}: .*; serving anyway and retrying");
-        await _log.WaitForLineAsync("Registry still unreachable", occurrences: 2);
+        await Log.WaitForLineAsync($"Registry unreachable at etcd {etcd.ClientEndpoints}: .*; serving anyway and retrying");
+        await Log.WaitForLineAsync("Registry still unreachable", occurrences: 2);
         await etcd.RestartAsync(0, TestTimeouts.Unexpected);
 
-        await _log.WaitForLineAsync(@"Registry reachable again; registered as json://127\.0\.0\.1:5555");
-        _log.Count("Registry unreachable").ShouldBe(1);
+        await Log.WaitForLineAsync(@"Registry reachable again; registered as json://127\.0\.0\.1:5555");
+        Log.Count("Registry unreachable").ShouldBe(1);
         using EtcdClient store = EtcdTestCluster.Client(etcd);
         (await store.GetAsync($"{settings.EtcdPrefix}/services/json/127.0.0.1:5555")).Kvs.Count.ShouldBe(1);
     }
 
     private EtcdRegistration Create(RegistrySettings registry, ServerSettings? settings = null) =>
-        new(registry, settings ?? TestSettings.Server(), _loggerFactory.CreateLogger<EtcdRegistration>());
+        new(registry, settings ?? TestSettings.Server(), LoggerFactory.CreateLogger<EtcdRegistration>());
 }
