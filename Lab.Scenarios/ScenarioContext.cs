@@ -105,7 +105,7 @@ internal sealed partial class ScenarioContext : IDisposable
             ? _processes.Start(name, _programs.DotnetHost, fullArguments, environment: environment)
             : _processes.Start(name, "ip", ["netns", "exec", onHost.Namespace, _programs.DotnetHost, .. fullArguments], environment: environment);
         string shownArguments = arguments.Count == 0 ? "(no arguments)" : string.Join(' ', arguments.Select(ShowArgument));
-        Step($"started {name} (pid {process.Id}){(onHost is null ? "" : $" on {onHost.Name}")}: Lab.{program} {shownArguments}");
+        Step($"started {name} (pid {process.Id}){(onHost is null ? "" : $" on {onHost.Name}")}: {LabPrograms.ProjectName(program)} {shownArguments}");
         return process;
     }
 

@@ -1,4 +1,4 @@
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary>
 /// Counts calls succeeded and failed, per server, for the summaries the demo and duration modes end

@@ -1,6 +1,6 @@
-using Lab.Client.Cli;
+using Lab.ClientApp;
 
-namespace Lab.Tests.Client.Cli;
+namespace Lab.Tests.ClientApp;
 
 public class CallTallyTests
 {
