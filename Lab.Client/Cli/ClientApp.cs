@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using Lab.Logging;
 using Lab.Protocol.Configuration;
-using Lab.Protocol.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Client.Cli;
