@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using Lab.Client;
 using Lab.Protocol.Configuration;
 using Lab.Terminal;
+using Lab.Testing;
 
 namespace Lab.Bench;
 
@@ -31,20 +31,11 @@ namespace Lab.Bench;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
+public sealed class Benchmark(BenchSettings settings, TextWriter output)
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(100);
-
-    [GeneratedRegex(@"Server listening on (?<host>\S+):(?<port>\d+)")]
-    private static partial Regex ServerReady();
-
-    [GeneratedRegex(@"Registry listening on http://(?<host>\S+):(?<port>\d+)")]
-    private static partial Regex RegistryReady();
-
-    [GeneratedRegex(@"Floor listening on (?<host>\S+):(?<port>\d+)")]
-    private static partial Regex FloorReady();
 
     /// <summary>Rotations of the 10-connection workload, whose Information/Warning pairs the logging goal compares.</summary>
     public const int LoggingGoalRuns = 7;
@@ -62,12 +53,12 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
 
         string registryConfig = WriteConfig(Path.Combine(settings.OutputDirectory, "registry.ini"), registryPort: 0, logLevel: "information");
         await using ChildProcess registry = await ChildProcess.StartAsync(
-            "Lab.Registry", paths.RegistryDll, ["-p", "0", "-l", "127.0.0.1", "--config", registryConfig], RegistryReady(), ReadyTimeout, cancellationToken);
+            "Lab.Registry", paths.RegistryDll, ["-p", "0", "-l", "127.0.0.1", "--config", registryConfig], ReadyLine.Registry(), ReadyTimeout, cancellationToken);
         int registryPort = registry.Port;
         output.WriteLine($"Registry on port {registryPort} (pid {registry.Id}); the server heartbeats to it every second.");
 
         await using ChildProcess floor = await ChildProcess.StartAsync(
-            "floor", paths.BenchDll, ["floor", "-l", "127.0.0.1", "-p", "0"], FloorReady(), ReadyTimeout, cancellationToken);
+            "floor", paths.BenchDll, ["floor", "-l", "127.0.0.1", "-p", "0"], ReadyLine.Floor(), ReadyTimeout, cancellationToken);
         await using ChildProcess server = await StartServerAsync(paths, "information", registryPort, cancellationToken);
         await using ChildProcess quietServer = await StartServerAsync(paths, "warning", registryPort, cancellationToken);
         report.ServerLogLevel = "Information";
@@ -113,7 +104,7 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
                 $"Lab.Server ({logLevel})",
                 paths.ServerDll,
                 ["-p", "0", "-l", "127.0.0.1", "--config", config],
-                ServerReady(),
+                ReadyLine.Server(),
                 ReadyTimeout,
                 cancellationToken);
         }
