@@ -61,9 +61,11 @@ public sealed class Benchmark(BenchSettings settings, TextWriter output)
             "floor", paths.BenchDll, ["floor", "-l", "127.0.0.1", "-p", "0"], ReadyLine.Floor(), ReadyTimeout, cancellationToken);
         await using ChildProcess server = await StartServerAsync(paths, "information", registryPort, cancellationToken);
         await using ChildProcess quietServer = await StartServerAsync(paths, "warning", registryPort, cancellationToken);
+        await using ChildProcess twinServer = await StartServerAsync(paths, "information", registryPort, cancellationToken);
         report.ServerLogLevel = "Information";
         output.WriteLine($"Floor pid {floor.Id} on port {floor.Port}; Lab.Server pid {server.Id} on port {server.Port}, logging at Information; " +
-                         $"Lab.Server pid {quietServer.Id} on port {quietServer.Port}, logging at Warning (the cost of logging).");
+                         $"Lab.Server pid {quietServer.Id} on port {quietServer.Port}, logging at Warning (the cost of logging); " +
+                         $"Lab.Server pid {twinServer.Id} on port {twinServer.Port}, the first one's twin (the control).");
 
         report.RegisteredAtStart = await IsRegisteredAsync(registryPort, server.Port, cancellationToken);
 
@@ -71,12 +73,12 @@ public sealed class Benchmark(BenchSettings settings, TextWriter output)
         ClientSettings clientSettings = ClientSettings.Read(LabConfiguration.Load(ConfigPath("information")));
         await using (RpcClient client = RpcClient.Direct("127.0.0.1", server.Port, clientSettings))
         {
-            await WarmUpAsync([floor, server, quietServer], cancellationToken);
+            await WarmUpAsync([floor, server, quietServer, twinServer], cancellationToken);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             foreach ((Workload workload, int index) in Workload.RawWire.Select((workload, index) => (workload, index)))
             {
                 output.WriteLine(ProgressLine.Format(index + 1, Workload.RawWire.Count, workload.Key, clock.Elapsed));
-                report.Measurements.AddRange(await MeasureAsync(workload, TargetsFor(workload, floor, server, quietServer, client), cancellationToken));
+                report.Measurements.AddRange(await MeasureAsync(workload, TargetsFor(workload, floor, server, quietServer, twinServer, client), cancellationToken));
             }
         }
 
@@ -152,13 +154,18 @@ public sealed class Benchmark(BenchSettings settings, TextWriter output)
     // Every target of a workload runs in the same rotation (floor, server, client...; floor, server,
     // client...), so drift in the machine's load hits them alike and their ratios stay fair.
     private static List<(Target Target, ChildProcess Process, Func<int, Caller> CreateCaller)> TargetsFor(
-        Workload workload, ChildProcess floor, ChildProcess server, ChildProcess quietServer, RpcClient client)
+        Workload workload, ChildProcess floor, ChildProcess server, ChildProcess quietServer, ChildProcess twinServer, RpcClient client)
     {
-        List<(Target, ChildProcess, Func<int, Caller>)> targets =
-        [
-            (Target.Floor, floor, RawCallers(workload, floor)),
-            (Target.Server, server, RawCallers(workload, server)),
-        ];
+        List<(Target, ChildProcess, Func<int, Caller>)> targets = [(Target.Floor, floor, RawCallers(workload, floor))];
+
+        // The control runs right before the server, as the Warning-level server runs right after it: both
+        // pairs are back to back, so the twin's ratio shows how far the goal's method strays for equal servers.
+        if (workload == Workload.PersistentTen)
+        {
+            targets.Add((Target.ServerTwin, twinServer, RawCallers(workload, twinServer)));
+        }
+
+        targets.Add((Target.Server, server, RawCallers(workload, server)));
 
         // Right after the Information-level server, so each pair of runs sees the same machine load
         // and the logging goal can compare them run by run (see BenchReport).
