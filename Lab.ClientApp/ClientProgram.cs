@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using Lab.Client;
+using Lab.Logging;
 using Lab.Protocol.Configuration;
-using Lab.Protocol.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.ClientApp;

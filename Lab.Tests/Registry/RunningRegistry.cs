@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
+using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Lab.Registry;
 using Microsoft.AspNetCore.Builder;
