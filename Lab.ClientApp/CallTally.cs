@@ -30,8 +30,6 @@ public sealed class CallTally
         }
     }
 
-    public void Succeeded(string server) => Record(server, succeeded: true);
-
     public void Failed(string server) => Record(server, succeeded: false);
 
     public void Record(string server, bool succeeded)
