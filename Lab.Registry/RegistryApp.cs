@@ -1,4 +1,5 @@
 using System.Net;
+using Lab.Interop;
 using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
