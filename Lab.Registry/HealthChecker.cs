@@ -17,22 +17,13 @@ namespace Lab.Registry;
 /// builder.Services.AddHostedService&lt;HealthChecker&gt;();
 /// // ... logs "Evicted json://127.0.0.1:8089 (no heartbeat for 10.2 s)"
 /// </code></example></remarks>
-public sealed class HealthChecker : BackgroundService
+public sealed class HealthChecker(RegistryService registry, RegistrySettings settings, TimeProvider timeProvider, ILogger<HealthChecker> logger)
+    : BackgroundService
 {
-    private readonly RegistryService _registry;
-    private readonly ILogger<HealthChecker> _logger;
-
     // Created here, not in ExecuteAsync: the host runs ExecuteAsync on another thread, and a test that
     // advances the clock right after start-up must not slip in before the timer exists.
-    private readonly PeriodicTimer _timer;
+    private readonly PeriodicTimer _timer = new(settings.HealthCheckInterval, timeProvider);
     private bool _preserving;   // only the timer loop touches it, one check at a time
-
-    public HealthChecker(RegistryService registry, RegistrySettings settings, TimeProvider timeProvider, ILogger<HealthChecker> logger)
-    {
-        _registry = registry;
-        _logger = logger;
-        _timer = new PeriodicTimer(settings.HealthCheckInterval, timeProvider);
-    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -42,24 +33,24 @@ public sealed class HealthChecker : BackgroundService
             {
                 try
                 {
-                    (bool preserving, int silent, int total) = _registry.SelfPreservation();
+                    (bool preserving, int silent, int total) = registry.SelfPreservation();
                     if (preserving != _preserving)
                     {
                         _preserving = preserving;
-                        _logger.LogWarning(preserving
+                        logger.LogWarning(preserving
                             ? "Self-preservation on: {Silent} of {Total} instances missed their heartbeats at once; evicting nobody until heartbeats return"
                             : "Self-preservation off: {Silent} of {Total} instances silent; evicting again", silent, total);
                     }
 
-                    IReadOnlyList<EvictedInstance> evicted = _registry.EvictExpired();
+                    IReadOnlyList<EvictedInstance> evicted = registry.EvictExpired();
                     foreach (EvictedInstance gone in evicted)
-                        _logger.LogInformation("Evicted {Instance} (no heartbeat for {Seconds} s)", gone.Instance, gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));
-                    _logger.LogDebug("Health check done: {Evicted} evicted, {Remaining} registered", evicted.Count, _registry.Count);
+                        logger.LogInformation("Evicted {Instance} (no heartbeat for {Seconds} s)", gone.Instance, gone.Silence.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture));
+                    logger.LogDebug("Health check done: {Evicted} evicted, {Remaining} registered", evicted.Count, registry.Snapshot().Count);
                 }
                 catch (Exception ex)
                 {
                     // One failed check must not end health checking for the registry's lifetime.
-                    _logger.LogError(ex, "Health check failed; trying again at the next interval");
+                    logger.LogError(ex, "Health check failed; trying again at the next interval");
                 }
             }
         }

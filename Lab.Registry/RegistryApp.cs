@@ -5,8 +5,6 @@ using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,9 +17,6 @@ namespace Lab.Registry;
 /// same wiring is one method, so <c>Program.cs</c>, the tests and the scenario harness share it.</summary>
 public static class RegistryApp
 {
-    // The log category of the registry's own start and stop lines.
-    private const string LogCategory = "Lab.Registry.Registry";
-
     /// <summary>Builds (does not start) the registry application.</summary>
     /// <param name="settings">Where to listen and the health-check timings.</param>
     /// <param name="logSettings">Log level and optional log file.</param>
@@ -72,22 +67,12 @@ public static class RegistryApp
         app.Services.GetRequiredService<RequestHandler>().MapRoutes(app);
         app.MapDashboard(app.Services.GetRequiredService<RegistryService>().Snapshot, settings.HeartbeatTimeout);
 
-        ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
+        ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lab.Registry.Registry");
         // ApplicationStarted fires only after Kestrel has bound its socket, so the readiness line that the
         // scenario harness waits for is never printed for a registry that cannot accept connections yet.
-        app.Lifetime.ApplicationStarted.Register(() =>
-            logger.LogInformation("Registry listening on {Url}", app.GetListeningUri().GetLeftPart(UriPartial.Authority)));
+        // By then app.Urls holds the bound address, with the real port when port 0 was asked for.
+        app.Lifetime.ApplicationStarted.Register(() => logger.LogInformation("Registry listening on {Url}", app.Urls.First()));
         app.Lifetime.ApplicationStopped.Register(() => logger.LogInformation("Registry stopped"));
         return app;
-    }
-
-    /// <summary>The address the started registry really listens on (the actual port when started with port 0).</summary>
-    /// <exception cref="InvalidOperationException">The application has not been started.</exception>
-    public static Uri GetListeningUri(this WebApplication app)
-    {
-        string? address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        return address is null
-            ? throw new InvalidOperationException("the registry is not listening yet; start it first")
-            : new Uri(address.EndsWith('/') ? address : address + "/");
     }
 }

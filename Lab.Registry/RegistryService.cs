@@ -33,16 +33,6 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     // the first, so a partition never empties the list one server at a time.
     private readonly Queue<DateTimeOffset> _recentEvictions = new();
 
-    /// <summary>How many instances are stored, healthy or not yet evicted.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-                return _instances.Count;
-        }
-    }
-
     /// <summary>Adds the instance (first time) or refreshes its heartbeat timestamp (every later time).</summary>
     /// <returns>The stored instance, with <c>status: true</c>.</returns>
     /// <exception cref="RegistryFullException">A new instance, and <c>max_instances</c> are stored already.</exception>

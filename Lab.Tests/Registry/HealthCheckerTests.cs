@@ -21,13 +21,13 @@ public class HealthCheckerTests
         for (int tick = 1; tick <= 3; tick++)
         {
             await AdvanceOneIntervalAsync(registry, tick);
-            registry.Service.Count.ShouldBe(1, $"after {tick} s");
+            registry.Service.Snapshot().Count.ShouldBe(1, $"after {tick} s");
         }
 
         await AdvanceOneIntervalAsync(registry, 4);
 
         await registry.Log.WaitForLineAsync(@"INFO  HealthChecker: Evicted json://127\.0\.0\.1:8080 \(no heartbeat for 4\.0 s\)$");
-        registry.Service.Count.ShouldBe(0);
+        registry.Service.Snapshot().Count.ShouldBe(0);
         (await registry.FindAsync()).ShouldBeEmpty();
     }
 
@@ -79,7 +79,7 @@ public class HealthCheckerTests
         }
 
         await registry.Log.WaitForLineAsync(@"WARN  HealthChecker: Self-preservation on: 2 of 3 instances missed their heartbeats at once; evicting nobody until heartbeats return$");
-        registry.Service.Count.ShouldBe(3);
+        registry.Service.Snapshot().Count.ShouldBe(3);
         (await registry.FindAsync()).Select(instance => instance.Port).ShouldBe(ports, "clients still get every instance, never an empty list");
 
         // One comes back: 1 of 3 silent is an ordinary death again, and the one still silent goes.
@@ -114,7 +114,7 @@ public class HealthCheckerTests
             await AdvanceOneIntervalAsync(registry, tick);
         }
 
-        registry.Service.Count.ShouldBe(instances - silent);
+        registry.Service.Snapshot().Count.ShouldBe(instances - silent);
         registry.Log.Lines.Count(line => line.Contains("Evicted", StringComparison.Ordinal)).ShouldBe(silent);
         registry.Log.Lines.ShouldNotContain(line => line.Contains("Self-preservation", StringComparison.Ordinal));
     }
@@ -131,7 +131,7 @@ public class HealthCheckerTests
             await AdvanceOneIntervalAsync(registry, tick);
         }
 
-        registry.Service.Count.ShouldBe(0);
+        registry.Service.Snapshot().Count.ShouldBe(0);
         registry.Log.Lines.ShouldNotContain(line => line.Contains("Self-preservation", StringComparison.Ordinal));
     }
 

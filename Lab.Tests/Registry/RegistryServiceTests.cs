@@ -34,7 +34,7 @@ public class RegistryServiceTests
         registry.Register(Instance(8080, protocol: "JSON"));
 
         // 127.0.0.1 and localhost are different hosts; LOCALHOST and localhost, or json and JSON, are not.
-        registry.Count.ShouldBe(2);
+        registry.Snapshot().Count.ShouldBe(2);
         log.Lines.Count(line => line.Contains("Heartbeat from", StringComparison.Ordinal)).ShouldBe(2);
     }
 
@@ -75,7 +75,7 @@ public class RegistryServiceTests
         clock.Advance(TimeSpan.FromMilliseconds(1));
 
         registry.FindHealthy("json").ShouldBeEmpty();
-        registry.Count.ShouldBe(1, "only the health check removes it");
+        registry.Snapshot().Count.ShouldBe(1, "only the health check removes it");
     }
 
     [Test]
@@ -104,7 +104,7 @@ public class RegistryServiceTests
         registry.Unregister(Instance(8080)).ShouldBeTrue();
         registry.Unregister(Instance(8080)).ShouldBeFalse();
 
-        registry.Count.ShouldBe(0);
+        registry.Snapshot().Count.ShouldBe(0);
         log.Lines.Count(line => line.EndsWith("INFO  RegistryService: Unregistered json://127.0.0.1:8080", StringComparison.Ordinal)).ShouldBe(1);
     }
 
@@ -170,14 +170,14 @@ public class RegistryServiceTests
         ];
         await Task.WhenAll(workers).WaitAsync(TestTimeouts.Unexpected);
 
-        registry.Count.ShouldBe(1000);
+        registry.Snapshot().Count.ShouldBe(1000);
         // Each instance was added exactly once, whichever thread came first; the other call was a heartbeat.
         log.Lines.Count(line => line.Contains("Registered json://", StringComparison.Ordinal)).ShouldBe(1000);
         log.Lines.Count(line => line.Contains("Heartbeat from", StringComparison.Ordinal)).ShouldBe(1000);
 
         clock.Advance(Timeout + TimeSpan.FromSeconds(1));
         registry.EvictExpired().Count.ShouldBe(1000);
-        registry.Count.ShouldBe(0);
+        registry.Snapshot().Count.ShouldBe(0);
     }
 
     internal static InstanceMeta Instance(int port, string host = "127.0.0.1", string protocol = "json", bool status = true) =>

@@ -57,7 +57,7 @@ public class RegistryValidationTests
         string error = await ErrorOfAsync(response);
         error.ShouldStartWith("\"host\" must be 1 to 253 characters, not \"aaaa");
         error.ShouldEndWith("...\" (60000 characters)");
-        registry.Service.Count.ShouldBe(0);
+        registry.Service.Snapshot().Count.ShouldBe(0);
     }
 
     [TestCase("""{"protocol": "json", "host": "a<FF>b", "port": 8080}""", "the body is not valid UTF-8 text")]

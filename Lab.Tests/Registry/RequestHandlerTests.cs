@@ -39,7 +39,7 @@ public class RequestHandlerTests
         registry.Clock.Advance(TimeSpan.FromSeconds(2));
 
         (await registry.FindAsync()).Select(i => i.Port).ShouldBe([8080]);
-        registry.Service.Count.ShouldBe(1);
+        registry.Service.Snapshot().Count.ShouldBe(1);
         await registry.Log.WaitForLineAsync(@"DEBUG RegistryService: Heartbeat from json://127.0.0.1:8080$");
         registry.Log.Lines.Count(line => line.Contains("Registered json://", StringComparison.Ordinal)).ShouldBe(1);
     }
@@ -160,7 +160,7 @@ public class RequestHandlerTests
             answer.ShouldContain(expectedError);
         }
 
-        registry.Service.Count.ShouldBe(0);
+        registry.Service.Snapshot().Count.ShouldBe(0);
         await registry.RegisterAsync(8080);
         (await registry.FindAsync()).Count.ShouldBe(1);
     }
@@ -277,6 +277,6 @@ public class RequestHandlerTests
         List<InstanceMeta> found = await registry.FindAsync();
         found.Count.ShouldBe(1000);
         found.Select(i => i.Port).ShouldBe(Enumerable.Range(1, 1000));
-        registry.Service.Count.ShouldBe(1000);
+        registry.Service.Snapshot().Count.ShouldBe(1000);
     }
 }

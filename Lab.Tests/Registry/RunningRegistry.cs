@@ -33,7 +33,7 @@ public sealed class RunningRegistry : IAsyncDisposable
         App = app;
         Clock = clock;
         Log = log;
-        BaseUri = app.GetListeningUri();
+        BaseUri = new Uri(app.Urls.First());
         Http = new HttpClient { BaseAddress = BaseUri, Timeout = TestTimeouts.Unexpected };
     }
 
