@@ -6,8 +6,6 @@ namespace Lab.Protocol.Configuration;
 /// section and key — so "it does not start" always comes with the line to fix.</summary>
 public sealed class ConfigSection(LabConfiguration configuration, string name)
 {
-    public string Name { get; } = name;
-
     /// <summary>A text value; <paramref name="defaultValue"/> when the key is absent or empty.</summary>
     public string GetString(string key, string defaultValue) =>
         Raw(key) is { Length: > 0 } value ? value : defaultValue;
@@ -15,8 +13,7 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     /// <summary>A whole number within [min, max].</summary>
     public int GetInt(string key, int defaultValue, int min = int.MinValue, int max = int.MaxValue)
     {
-        string? raw = Raw(key);
-        if (string.IsNullOrEmpty(raw))
+        if (Raw(key) is not { Length: > 0 } raw)
             return defaultValue;
 
         if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
@@ -31,8 +28,7 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     /// <paramref name="allowZero"/>, where 0 means "off".</summary>
     public TimeSpan GetSeconds(string key, double defaultSeconds, bool allowZero = false)
     {
-        string? raw = Raw(key);
-        if (string.IsNullOrEmpty(raw))
+        if (Raw(key) is not { Length: > 0 } raw)
             return TimeSpan.FromSeconds(defaultSeconds);
 
         if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !double.IsFinite(seconds))
@@ -47,8 +43,7 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     /// <summary>One of a fixed set of words (compared case-insensitively; '-' and '_' are interchangeable).</summary>
     public TEnum GetEnum<TEnum>(string key, TEnum defaultValue) where TEnum : struct, Enum
     {
-        string? raw = Raw(key);
-        if (string.IsNullOrEmpty(raw))
+        if (Raw(key) is not { Length: > 0 } raw)
             return defaultValue;
 
         string normalized = raw.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
@@ -60,11 +55,11 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
     }
 
     /// <summary>The error for a value that cannot be used, naming file, section and key.</summary>
-    public ConfigurationException Invalid(string key, string? raw, string problem) =>
-        new($"{configuration.SourceOf($"{Name}:{key}")}: [{Name}] {key} = \"{raw}\" {problem}");
+    private ConfigurationException Invalid(string key, string? raw, string problem) =>
+        new($"{configuration.SourceOf($"{name}:{key}")}: [{name}] {key} = \"{raw}\" {problem}");
 
-    private string? Raw(string key) => configuration.Values[$"{Name}:{key}"]?.Trim();
+    private string? Raw(string key) => configuration.Values[$"{name}:{key}"]?.Trim();
 
-    internal static string ToSnakeCase(string pascal) =>
+    private static string ToSnakeCase(string pascal) =>
         string.Concat(pascal.Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 }

@@ -12,29 +12,26 @@ namespace Lab.Protocol.Configuration;
 /// the repository's <c>config.ini</c>.</remarks>
 public sealed class LabConfiguration
 {
-    public const string DefaultFileName = "config.ini";
+    private const string DefaultFileName = "config.ini";
 
-    /// <summary>Environment variables with this prefix set values: <c>RPCLAB_SECTION__KEY</c>.</summary>
-    public const string EnvironmentPrefix = "RPCLAB_";
+    // Environment variables with this prefix set values: RPCLAB_SECTION__KEY.
+    private const string EnvironmentPrefix = "RPCLAB_";
 
     // Keys set from the command line: an error in one of them must point at the flag, not the file.
     private readonly HashSet<string> _overriddenKeys;
 
+    // How messages name a value that no flag or variable set: the file's name, or "built-in defaults".
+    private readonly string _fileName;
+
     private LabConfiguration(string? filePath, IConfiguration values, IEnumerable<string> overriddenKeys)
     {
-        FilePath = filePath;
         Values = values;
         _overriddenKeys = new HashSet<string>(overriddenKeys, StringComparer.OrdinalIgnoreCase);
+        _fileName = filePath is null ? "built-in defaults" : Path.GetFileName(filePath);
     }
-
-    /// <summary>The file the values came from; <c>null</c> when only defaults and flags apply.</summary>
-    public string? FilePath { get; }
 
     /// <summary>The merged values, keyed <c>section:key</c>.</summary>
     public IConfiguration Values { get; }
-
-    /// <summary>How messages name the source of a value: the file name, or "defaults".</summary>
-    public string SourceName => FilePath is null ? "built-in defaults" : Path.GetFileName(FilePath);
 
     /// <summary>Reads the configuration.</summary>
     /// <param name="explicitPath">The <c>--config</c> value, or null to search for <c>config.ini</c>.</param>
@@ -73,7 +70,7 @@ public sealed class LabConfiguration
         return _overriddenKeys.Contains(sectionAndKey) ? "command line"
             : Environment.GetEnvironmentVariables().Keys.OfType<string>().FirstOrDefault(name => name.Equals(variable, StringComparison.OrdinalIgnoreCase)) is { } name
                 ? $"environment variable {name}"
-                : SourceName;
+                : _fileName;
     }
 
     /// <summary>A typed view of one <c>[section]</c>.</summary>

@@ -9,8 +9,8 @@ namespace Lab.Protocol.Discovery;
 /// Only healthy <c>json</c> instances with a host that can be dialled are kept. When the registry is
 /// unreachable the cache is kept — the servers are probably still there — and the outage is logged
 /// once, not once per attempt.</para>
-/// <para>Concurrency: any thread may call any member. <see cref="_gate"/> guards every field but
-/// <see cref="_instances"/>, an immutable list swapped whole, so readers never see half an update.</para></remarks>
+/// <para>Concurrency: any thread may call any member; <see cref="_gate"/> guards every field, held for a
+/// few instructions (each call reads <see cref="Instances"/> once), so nothing contends for long.</para></remarks>
 /// <param name="emptyDoubtFor">How long an empty list is doubted while servers are cached (the registry's heartbeat_timeout).</param>
 /// <param name="banFor">How long a server that failed stays out (<c>unreachable_ban</c>).</param>
 public sealed class InstanceCache(string registryAddress, TimeSpan emptyDoubtFor, TimeSpan banFor, ILogger logger, TimeProvider? timeProvider = null)
@@ -21,8 +21,7 @@ public sealed class InstanceCache(string registryAddress, TimeSpan emptyDoubtFor
     private IReadOnlyList<InstanceMeta> _listed = [];
     private IReadOnlyList<InstanceMeta> _instances = [];
     private DateTimeOffset? _emptySince;
-    private long _nextDropEndTicks = long.MaxValue;   // when the first drop ends; read without the lock
-    private bool _down;   // written under _gate, read without it
+    private bool _down;
     private bool _discovered;
 
     /// <summary>The servers to call now; a snapshot that never changes after it is handed out.</summary>
@@ -30,20 +29,26 @@ public sealed class InstanceCache(string registryAddress, TimeSpan emptyDoubtFor
     {
         get
         {
-            // A dropped server comes back when its drop ends even if no new list arrives: etcd sends
-            // nothing while nothing changes.
-            if (_time.GetUtcNow().UtcTicks >= Volatile.Read(ref _nextDropEndTicks))
+            lock (_gate)
             {
-                lock (_gate)
+                // A dropped server comes back when its drop ends even if no new list arrives: etcd sends
+                // nothing while nothing changes.
+                if (_dropped.Count > 0 && _dropped.Values.Min() <= _time.GetUtcNow())
                     Publish();
+                return _instances;
             }
-
-            return Volatile.Read(ref _instances);
         }
     }
 
     /// <summary>True from a failed read until the next successful one.</summary>
-    public bool RegistryDown => Volatile.Read(ref _down);
+    public bool RegistryDown
+    {
+        get
+        {
+            lock (_gate)
+                return _down;
+        }
+    }
 
     /// <summary>Takes the registry's current list. A registry that restarted (after a crash or kill -9) lists
     /// nothing until its servers' next heartbeats; believing that would fail every call for a heartbeat
@@ -130,8 +135,7 @@ public sealed class InstanceCache(string registryAddress, TimeSpan emptyDoubtFor
             _dropped.Remove(key);
 
         IReadOnlyList<InstanceMeta> previous = _instances;
-        Volatile.Write(ref _instances, _dropped.Count == 0 ? _listed : [.. _listed.Where(instance => !_dropped.ContainsKey(instance.Key))]);
-        Volatile.Write(ref _nextDropEndTicks, _dropped.Count == 0 ? long.MaxValue : _dropped.Values.Min().UtcTicks);
+        _instances = _dropped.Count == 0 ? _listed : [.. _listed.Where(instance => !_dropped.ContainsKey(instance.Key))];
         return previous;
     }
 

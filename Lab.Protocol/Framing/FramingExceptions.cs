@@ -9,10 +9,7 @@ public sealed class MalformedMessageException(string message, Exception? inner =
 
 /// <summary>A message grew past the maximum message size before it ended.</summary>
 public sealed class MessageTooLargeException(int maxMessageSize)
-    : FramingException($"message is larger than the maximum of {maxMessageSize} bytes")
-{
-    public int MaxMessageSize { get; } = maxMessageSize;
-}
+    : FramingException($"message is larger than the maximum of {maxMessageSize} bytes");
 
 /// <summary>The peer closed the connection after sending part of a message.</summary>
 public sealed class IncompleteMessageException(int bytesReceived)

@@ -17,8 +17,6 @@ namespace Lab.Protocol.Framing;
 /// </code></example></remarks>
 public sealed class MessageWriter : IDisposable
 {
-    private static readonly byte[] Newline = "\n"u8.ToArray();
-
     private readonly Stream _stream;
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
     private readonly Utf8JsonWriter _json;
@@ -45,7 +43,7 @@ public sealed class MessageWriter : IDisposable
     public async ValueTask SendAsync(CancellationToken cancellationToken = default)
     {
         _json.Flush();
-        _buffer.Write(Newline);
+        _buffer.Write("\n"u8);
         try
         {
             await _stream.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);

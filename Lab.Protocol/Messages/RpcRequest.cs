@@ -30,19 +30,10 @@ public sealed record RpcRequest(string MethodName, IReadOnlyList<JsonElement> Ar
             throw new BadRequestException($"\"{MethodNameProperty}\" must not be empty");
 
         JsonElement[] args = Optional(root, "method_args", JsonValueKind.Array, "an array") is { } array ? [.. array.EnumerateArray()] : [];
-        var kwargs = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        if (Optional(root, "method_kwargs", JsonValueKind.Object, "an object") is { } named)
-        {
-            foreach (JsonProperty property in named.EnumerateObject())
-            {
-                // A repeated key is ambiguous (which value did the caller mean?): refuse it. The server's
-                // parser already does (ProtocolJson.DocumentOptions); this covers any other JsonElement.
-                string key = Text(() => property.Name, "a key of \"method_kwargs\"");
-                if (!kwargs.TryAdd(key, property.Value))
-                    throw new BadRequestException($"duplicate key \"{key}\" in \"method_kwargs\": each key may appear once");
-            }
-        }
-
+        // A repeated or half-character key cannot get here: the parser refuses both (ProtocolJson.DocumentOptions).
+        Dictionary<string, JsonElement> kwargs = Optional(root, "method_kwargs", JsonValueKind.Object, "an object") is { } named
+            ? named.EnumerateObject().ToDictionary(property => property.Name, property => property.Value, StringComparer.Ordinal)
+            : [];
         return new RpcRequest(methodName, args, kwargs);
     }
 

@@ -76,8 +76,6 @@ public class LabConfigurationTests
         settings.Port.ShouldBe(7001);
         settings.Host.ShouldBe("10.0.0.1");
         settings.HeartbeatTimeout.ShouldBe(TimeSpan.FromSeconds(4));
-        configuration.FilePath.ShouldBe(path);
-        configuration.SourceName.ShouldBe("lab.ini");
     }
 
     [Test]
@@ -98,7 +96,6 @@ public class LabConfigurationTests
         File.WriteAllText(path, "[registry]\nport = 0\n");
         LabConfiguration configuration = LabConfiguration.Load(path);
 
-        configuration.SourceName.ShouldBe("config.ini");
         RegistrySettings.Read(configuration).ShouldBe(new RegistrySettings { Port = 0 });
         ServerSettings.Read(configuration).ShouldBe(new ServerSettings());
         ClientSettings.Read(configuration).ShouldBe(new ClientSettings());
@@ -108,7 +105,7 @@ public class LabConfigurationTests
     [Test]
     public void Repository_config_ini_documents_exactly_the_built_in_defaults()
     {
-        string path = Path.Combine(RepositoryRoot(), LabConfiguration.DefaultFileName);
+        string path = Path.Combine(RepositoryRoot(), "config.ini");
         LabConfiguration configuration = LabConfiguration.Load(path);
 
         RegistrySettings.Read(configuration).ShouldBe(new RegistrySettings());

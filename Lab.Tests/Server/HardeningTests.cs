@@ -161,6 +161,7 @@ public class HardeningTests
     [TestCase("""{"method_name": "add", "method_args": [1, 2], "method_kwargs": {"\ud800": 1}}""", "BadRequest", "a key is not valid Unicode text (an unpaired surrogate such as \\ud800)")]
     [TestCase("""{"method_name": "to_uppercase", "method_args": ["\udc00"]}""", "InvalidArguments", "to_uppercase() argument 'string' is not valid Unicode text (an unpaired surrogate such as \\ud800)")]
     [TestCase("""{"method_name": "add", "method_name": "subtract", "method_args": [1, 2]}""", "BadRequest", "duplicate key \"method_name\": each key may appear once")]
+    [TestCase("""{"method_name": "add", "method_args": [1], "method_kwargs": {"b": 2, "b": 3}}""", "BadRequest", "duplicate key \"b\": each key may appear once")]
     [TestCase("""{"method_name": "add", "method_args": [1e309, 2]}""", "InvalidArguments", "add() argument 'a' is outside the range of a double: the number 1e309")]
     [TestCase("""{"method_name": ""}""", "BadRequest", "\"method_name\" must not be empty")]
     public async Task Hostile_text_gets_a_clear_error_and_the_request_behind_it_is_served(string request, string code, string message)
