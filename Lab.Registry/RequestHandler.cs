@@ -52,9 +52,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
     // POST /myRegistry/register: add the instance, or refresh it (a heartbeat).
     private async Task<IResult> RegisterAsync(HttpContext context)
     {
-        (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
-        if (instance is null)
-            return error!;
+        InstanceMeta instance = await ReadInstanceAsync(context);
         try
         {
             return Answer(registry.Register(instance));
@@ -68,9 +66,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
     // POST /myRegistry/unregister: remove the instance; unknown instances are fine.
     private async Task<IResult> UnregisterAsync(HttpContext context)
     {
-        (InstanceMeta? instance, IResult? error) = await ReadInstanceAsync(context);
-        if (instance is null)
-            return error!;
+        InstanceMeta instance = await ReadInstanceAsync(context);
         registry.Unregister(instance);
         return Answer(instance.With(status: false));
     }
@@ -84,82 +80,78 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
             : Answer(registry.FindHealthy(protocol.Trim()));
     }
 
-    // Reads and validates the body as an InstanceMeta; exactly one of the pair is set.
-    private async Task<(InstanceMeta? Instance, IResult? Error)> ReadInstanceAsync(HttpContext context)
+    // Reads and validates the body as an InstanceMeta. A request at fault throws BadHttpRequestException,
+    // as Kestrel does for a body it cannot read, and GuardAsync answers both the same way.
+    private async Task<InstanceMeta> ReadInstanceAsync(HttpContext context)
     {
         // With a [registry] token, only servers that know it may add or remove entries; discovery stays open.
         if (settings.Token.Length > 0 && !CryptographicOperations.FixedTimeEquals(
                 Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), Encoding.UTF8.GetBytes($"Bearer {settings.Token}")))
-            return (null, Error(StatusCodes.Status401Unauthorized,
-                "this registry needs its token: send the header \"Authorization: Bearer <token>\" with the [registry] token of config.ini"));
+            throw new BadHttpRequestException("this registry needs its token: send the header \"Authorization: Bearer <token>\" with the [registry] token of config.ini",
+                StatusCodes.Status401Unauthorized);
 
-        InstanceMeta instance;
-        try
-        {
-            // Content-Length or chunked, Kestrel delivers the body whole and stops at MaxRequestBodySize
-            // (RegistryApp sets it to max_body_size), so a huge upload cannot fill the registry's memory.
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-            instance = Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return (null, Error(ex.StatusCode, $"the body is larger than the maximum of {settings.MaxBodySize} bytes"));
-        }
-        catch (BadHttpRequestException ex)
-        {
-            // A broken chunked encoding or a body cut short: the request, not the registry, is at fault.
-            return (null, Error(ex.StatusCode, ex.Message));
-        }
-        catch (FormatException ex)
-        {
-            return (null, Error(StatusCodes.Status400BadRequest, ex.Message));
-        }
+        // Content-Length or chunked, Kestrel delivers the body whole and stops at MaxRequestBodySize
+        // (RegistryApp sets it to max_body_size), so a huge upload cannot fill the registry's memory.
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+        InstanceMeta instance = Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
 
         // A server listening on 0.0.0.0 or :: cannot be dialled at that address: record the address
         // its request came from instead, which is one the server is reachable at.
         if (HostAddress.IsWildcard(instance.Host))
         {
             if (context.Connection.RemoteIpAddress is not { } remote)
-                return (null, Error(StatusCodes.Status400BadRequest, "\"host\" is a wildcard and the caller's address is unknown"));
+                throw new BadHttpRequestException("\"host\" is a wildcard and the caller's address is unknown");
             instance = instance.With(host: HostAddress.Dialable(remote));
         }
 
-        return (instance, null);
+        return instance;
     }
 
     private static InstanceMeta Parse(ReadOnlyMemory<byte> body)
     {
         // No body at all, or only whitespace (an HTTP/1.0 client without Content-Length sends nothing).
         if (body.Span.IndexOfAnyExcept(" \t\r\n"u8) < 0)
-            throw new FormatException("the body is empty; send an InstanceMeta JSON object");
+            throw new BadHttpRequestException("the body is empty; send an InstanceMeta JSON object");
         // JSON text is UTF-8; invalid bytes in "host" or a key used to surface as a 500.
         if (!Utf8.IsValid(body.Span))
-            throw new FormatException("the body is not valid UTF-8 text");
+            throw new BadHttpRequestException("the body is not valid UTF-8 text");
         try
         {
             using JsonDocument document = JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
             return InstanceMeta.Parse(document.RootElement);
         }
+        catch (FormatException ex)
+        {
+            throw new BadHttpRequestException(ex.Message, ex);
+        }
         catch (JsonException ex)
         {
             string why = ProtocolJson.Explain(ex);
-            throw new FormatException(why.StartsWith("duplicate", StringComparison.Ordinal) ? why : $"the body is not valid JSON: {why}", ex);
+            throw new BadHttpRequestException(why.StartsWith("duplicate", StringComparison.Ordinal) ? why : $"the body is not valid JSON: {why}", ex);
         }
         catch (InvalidOperationException ex)
         {
             // A string or key escaping half a character ("\ud800"), which .NET strings cannot hold.
-            throw new FormatException(ProtocolJson.UnpairedSurrogate("a string in the body"), ex);
+            throw new BadHttpRequestException(ProtocolJson.UnpairedSurrogate("a string in the body"), ex);
         }
     }
 
-    // The last line of defence: a fault in a handler becomes a JSON 500 and one log line; Kestrel
-    // keeps serving the other requests either way.
+    // The one place a refused request gets its answer, and the last line of defence: a fault in a
+    // handler becomes a JSON 500 and one log line. Kestrel keeps serving the other requests either way.
     private async Task GuardAsync(HttpContext context, RequestDelegate next)
     {
         try
         {
             await next(context);
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            // The request, not the registry, is at fault: a bad token or body, a broken chunked encoding,
+            // a body cut short, or one past Kestrel's MaxRequestBodySize (the one body-size limit).
+            await Error(ex.StatusCode, ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? $"the body is larger than the maximum of {settings.MaxBodySize} bytes"
+                : ex.Message).ExecuteAsync(context);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
         {
