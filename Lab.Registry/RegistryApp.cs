@@ -18,8 +18,6 @@ namespace Lab.Registry;
 public static class RegistryApp
 {
     /// <summary>Builds (does not start) the registry application.</summary>
-    /// <param name="settings">Where to listen and the health-check timings.</param>
-    /// <param name="logSettings">Log level and optional log file.</param>
     /// <param name="timeProvider">The clock for heartbeats and health checks; the system clock when null.</param>
     /// <param name="configureLogging">Extra logging set-up (tests add a provider that captures lines).</param>
     /// <exception cref="FormatException">The listen host is not an IP address or <c>localhost</c>.</exception>

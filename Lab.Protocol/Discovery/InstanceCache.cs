@@ -124,7 +124,7 @@ public sealed class InstanceCache(string registryAddress, TimeSpan emptyDoubtFor
     }
 
     /// <summary><c>127.0.0.1:8001, [::1]:8002</c>.</summary>
-    public static string Describe(IEnumerable<InstanceMeta> instances) => string.Join(", ", instances.Select(instance => instance.Address));
+    private static string Describe(IEnumerable<InstanceMeta> instances) => string.Join(", ", instances.Select(instance => instance.Address));
 
     // Under _gate: ends the drops that are over, publishes the listed minus the dropped, and returns
     // what was published before.

@@ -28,9 +28,9 @@ public sealed class InstanceMeta
     [JsonPropertyName("parameters")]
     public Dictionary<string, JsonElement> Parameters { get; set; } = [];
 
-    /// <summary>The identity the registry stores this instance under.</summary>
+    /// <summary>The identity the registry stores this instance under; protocol and host compare case-insensitively.</summary>
     [JsonIgnore]
-    public InstanceKey Key => new(Protocol, Host, Port);
+    public InstanceKey Key => new(Protocol.ToLowerInvariant(), Host.ToLowerInvariant(), Port);
 
     /// <summary><c>host:port</c>, with brackets around an IPv6 host (<c>[::1]:8089</c>).</summary>
     [JsonIgnore]
@@ -97,14 +97,5 @@ public sealed class InstanceMeta
     }
 }
 
-/// <summary>The identity of an instance: (protocol, host, port). Host names compare case-insensitively.</summary>
-public readonly record struct InstanceKey(string Protocol, string Host, int Port)
-{
-    public bool Equals(InstanceKey other) =>
-        Port == other.Port
-        && string.Equals(Protocol, other.Protocol, StringComparison.OrdinalIgnoreCase)
-        && string.Equals(Host, other.Host, StringComparison.OrdinalIgnoreCase);
-
-    public override int GetHashCode() => HashCode.Combine(
-        StringComparer.OrdinalIgnoreCase.GetHashCode(Protocol), StringComparer.OrdinalIgnoreCase.GetHashCode(Host), Port);
-}
+/// <summary>The identity of an instance: (protocol, host, port), lower-cased by <see cref="InstanceMeta.Key"/>.</summary>
+public readonly record struct InstanceKey(string Protocol, string Host, int Port);

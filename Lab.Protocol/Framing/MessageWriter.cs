@@ -19,22 +19,21 @@ public sealed class MessageWriter : IDisposable
 {
     private readonly Stream _stream;
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
-    private readonly Utf8JsonWriter _json;
 
     public MessageWriter(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
-        _json = new Utf8JsonWriter(_buffer, ProtocolJson.WriterOptions);
+        Json = new Utf8JsonWriter(_buffer, ProtocolJson.WriterOptions);
     }
 
     /// <summary>Where the next message is written: write exactly one JSON value, then call <see cref="SendAsync"/>.</summary>
-    public Utf8JsonWriter Json => _json;
+    public Utf8JsonWriter Json { get; }
 
     /// <summary>Drops whatever was written since the last send.</summary>
     public void Discard()
     {
-        _json.Reset(_buffer);
+        Json.Reset(_buffer);
         _buffer.ResetWrittenCount();
     }
 
@@ -42,7 +41,7 @@ public sealed class MessageWriter : IDisposable
     /// <exception cref="OperationCanceledException">The token fired (e.g. a write timeout) before the bytes were handed to the socket.</exception>
     public async ValueTask SendAsync(CancellationToken cancellationToken = default)
     {
-        _json.Flush();
+        Json.Flush();
         _buffer.Write("\n"u8);
         try
         {
@@ -54,5 +53,5 @@ public sealed class MessageWriter : IDisposable
         }
     }
 
-    public void Dispose() => _json.Dispose();
+    public void Dispose() => Json.Dispose();
 }
