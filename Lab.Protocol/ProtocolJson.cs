@@ -50,6 +50,7 @@ public static class ProtocolJson
     private static JsonSerializerOptions CreateOptions()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.General) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = MaxDepth };
+        // With a resolver filled in, GetTypeInfo (the server's argument binding) works on these options.
         options.MakeReadOnly(populateMissingResolver: true);
         return options;
     }

@@ -58,8 +58,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     }
 
     /// <summary>Removes the instance. An unknown instance is not an error (it may have been evicted already).</summary>
-    /// <returns>True when the instance was registered.</returns>
-    public bool Unregister(InstanceMeta instance)
+    public void Unregister(InstanceMeta instance)
     {
         bool removed;
         lock (_gate)
@@ -72,7 +71,6 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         }
         else
             logger.LogDebug("Unregister of {Instance}, which is not registered", instance);
-        return removed;
     }
 
     /// <summary>The healthy instances of one protocol, ordered by host and port so answers are stable.

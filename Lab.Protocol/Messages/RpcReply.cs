@@ -43,7 +43,6 @@ public sealed record RpcReply(JsonElement Result, RpcError? Error)
         writer.WriteEndObject();
     }
 
-    /// <summary>Writes a failure reply.</summary>
     public static void WriteError(Utf8JsonWriter writer, RpcErrorCode code, string message)
     {
         writer.WriteStartObject();
