@@ -28,11 +28,9 @@ public sealed record RegistrySettings
     /// <summary>An instance whose last heartbeat is older than this is evicted. Default 10 s.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>
-    /// Self-preservation: when more than this percentage of the instances (and at least two) are past
+    /// <summary>Self-preservation: when more than this percentage of the instances (and at least two) are past
     /// their heartbeat timeout at once, the registry is more likely cut off from them than they all
-    /// died, so it evicts nobody until heartbeats return. 100 turns it off. Default 50.
-    /// </summary>
+    /// died, so it evicts nobody until heartbeats return. 100 turns it off. Default 50.</summary>
     public int SelfPreservationPercent { get; init; } = 50;
 
     /// <summary>Largest request body accepted, in bytes. Default 64 KiB (an InstanceMeta is tiny).</summary>
@@ -41,10 +39,8 @@ public sealed record RegistrySettings
     /// <summary>At most this many instances are stored; a new one beyond it is refused (503). Default 1000.</summary>
     public int MaxInstances { get; init; } = 1000;
 
-    /// <summary>
-    /// Shared secret; when set, register and unregister need <c>Authorization: Bearer TOKEN</c> (servers
-    /// send it) and discovery stays open. Default empty: no token.
-    /// </summary>
+    /// <summary>Shared secret; when set, register and unregister need <c>Authorization: Bearer TOKEN</c> (servers
+    /// send it) and discovery stays open. Default empty: no token.</summary>
     public string Token { get; init; } = "";
 
     /// <summary>builtin (the registry center above) or etcd. Default builtin.</summary>

@@ -25,7 +25,19 @@ public sealed record RpcRequest(string MethodName, IReadOnlyList<JsonElement> Ar
             throw new BadRequestException($"the request has no \"{MethodNameProperty}\"");
         if (name.ValueKind != JsonValueKind.String)
             throw new BadRequestException($"\"{MethodNameProperty}\" must be a string, not {ProtocolJson.Describe(name.ValueKind)}");
-        string methodName = Text(() => name.GetString()!, $"\"{MethodNameProperty}\"");
+
+        string methodName;
+        try
+        {
+            methodName = name.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // The bytes were checked as UTF-8, but an escape can still encode half a character ("\ud800"),
+            // which .NET strings cannot hold: that is the caller's error, naming the field.
+            throw new BadRequestException(ProtocolJson.UnpairedSurrogate($"\"{MethodNameProperty}\""));
+        }
+
         if (methodName.Length == 0)
             throw new BadRequestException($"\"{MethodNameProperty}\" must not be empty");
 
@@ -55,20 +67,6 @@ public sealed record RpcRequest(string MethodName, IReadOnlyList<JsonElement> Ar
 
         writer.WriteEndObject();
         writer.WriteEndObject();
-    }
-
-    // The bytes were checked as UTF-8, but an escape can still encode half a character ("\ud800"), which
-    // .NET strings cannot hold: that is the caller's error, naming the field.
-    private static string Text(Func<string> read, string field)
-    {
-        try
-        {
-            return read();
-        }
-        catch (InvalidOperationException)
-        {
-            throw new BadRequestException(ProtocolJson.UnpairedSurrogate(field));
-        }
     }
 
     // A field that may be absent or null; if present it must be of the given kind.
