@@ -61,14 +61,9 @@ public sealed class InstanceMeta
         meta.Port = portNumber is >= 1 and <= 65535 ? portNumber : throw new FormatException($"\"port\" must be between 1 and 65535, not {portNumber}");
 
         if (root.TryGetProperty("status", out JsonElement status) && status.ValueKind != JsonValueKind.Null)
-        {
-            meta.Status = status.ValueKind switch
-            {
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                _ => throw new FormatException("\"status\" must be true or false"),
-            };
-        }
+            meta.Status = status.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? status.GetBoolean()
+                : throw new FormatException("\"status\" must be true or false");
 
         if (root.TryGetProperty("parameters", out JsonElement parameters) && parameters.ValueKind != JsonValueKind.Null)
         {

@@ -12,14 +12,12 @@ namespace Lab.Protocol.Discovery;
 /// Stateless; safe to call concurrently on one <see cref="HttpClient"/>.</remarks>
 public static class RegistryHttp
 {
-    private static readonly MediaTypeHeaderValue JsonType = new("application/json");
-
     /// <summary>POSTs <paramref name="instance"/> as JSON; the reply's body is not needed and may be anything.</summary>
     /// <exception cref="HttpRequestException">No connection, or an answer other than 2xx (the message holds its body).</exception>
     public static async Task PostAsync(HttpClient http, Uri uri, InstanceMeta instance, CancellationToken cancellationToken = default)
     {
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(instance, ProtocolJson.Options));
-        content.Headers.ContentType = JsonType;
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
         await SendAsync(http, request, cancellationToken).ConfigureAwait(false);
     }
