@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Lab.Protocol.Messages;
+using Lab.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

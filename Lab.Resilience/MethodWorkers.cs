@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace Lab.Server;
+namespace Lab.Resilience;
 
 /// <summary>
 /// Where user methods run: at most <c>max_concurrent_calls</c> calls at once, on the server's own

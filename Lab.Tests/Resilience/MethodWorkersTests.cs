@@ -3,7 +3,7 @@ using Lab.Protocol.Messages;
 using Lab.Server;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Tests.Server;
+namespace Lab.Tests.Resilience;
 
 /// <summary>
 /// Methods that block their thread, the way a student's synchronous method does: the deadline still
