@@ -23,11 +23,8 @@ namespace Lab.Server;
 /// stub.Register("add", (double a, double b, double c = 10) => a + b + c);
 /// CallResult result = await stub.DispatchAsync(RpcRequest.Parse(document.RootElement), token);
 /// </code></example></remarks>
-public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = ServerStub.DefaultMaxConcurrentCalls)
+public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = 1000)
 {
-    /// <summary>Default bound on calls running at once (<c>max_concurrent_calls</c>).</summary>
-    public const int DefaultMaxConcurrentCalls = 1000;
-
     private readonly MethodWorkers _workers = new(maxConcurrentCalls);
     private readonly Dictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
@@ -124,9 +121,9 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-    /// <summary>The <c>all_your_methods</c> answer: each method's name, required parameters and optional
-    /// parameters with their defaults, sorted by name so the listing is stable.</summary>
-    public IReadOnlyList<MethodDescription> Describe() =>
+    // The all_your_methods answer: each method's name, required parameters and optional
+    // parameters with their defaults, sorted by name so the listing is stable.
+    private List<MethodDescription> Describe() =>
         _methods.Values
             .OrderBy(method => method.WireName, StringComparer.Ordinal)
             .Select(method => new MethodDescription(

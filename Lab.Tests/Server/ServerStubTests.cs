@@ -207,14 +207,15 @@ public class ServerStubTests
     }
 
     [Test]
-    public void Registering_a_taken_or_reserved_name_is_refused()
+    public async Task Registering_a_taken_or_reserved_name_is_refused()
     {
         var stub = new ServerStub(LongTimeout);
         stub.Register("add", (double a, double b) => a + b);
 
         Should.Throw<ArgumentException>(() => stub.Register("add", (double a) => a));
         Should.Throw<ArgumentException>(() => stub.Register("all_your_methods", () => 1));
-        stub.Describe().Select(method => method.MethodName).ShouldBe(["add"]);
+        CallResult listing = await CallAsync(stub, """{"method_name": "all_your_methods"}""");
+        ((IEnumerable<MethodDescription>)listing.Value!).Select(method => method.MethodName).ShouldBe(["add"]);
     }
 
     private static async Task<CallResult> CallAsync(ServerStub stub, string json)
