@@ -8,7 +8,7 @@ WORKDIR /src
 COPY . .
 RUN dotnet publish Lab.Registry -c Release -o /app/registry \
  && dotnet publish Lab.Server -c Release -o /app/server \
- && dotnet publish Lab.Client -c Release -o /app/client
+ && dotnet publish Lab.ClientApp -c Release -o /app/client
 
 # Runtime stage: the ASP.NET Core runtime (the registry needs it; it includes the base runtime),
 # no SDK, no sources, and a user without root rights.
@@ -18,4 +18,4 @@ COPY --from=build /app /app
 USER app
 # Ports inside the container: 9999 registry (HTTP), 8089 server (TCP + JSON).
 EXPOSE 9999 8089
-CMD ["dotnet", "/app/client/Lab.Client.dll", "--help"]
+CMD ["dotnet", "/app/client/Lab.ClientApp.dll", "--help"]

@@ -49,7 +49,7 @@ param(
     # Grade another implementation's server: a command template run instead of Lab.Server.
     [string] $ServerCommand,
 
-    # Grade another implementation's client: a command template run instead of Lab.Client.
+    # Grade another implementation's client: a command template run instead of Lab.ClientApp.
     [string] $ClientCommand,
 
     # Build configuration of the programs to run.

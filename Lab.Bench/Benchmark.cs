@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using Lab.Client;
 using Lab.Protocol.Configuration;
 using Lab.Terminal;
+using Lab.Testing;
 
 namespace Lab.Bench;
 
@@ -31,20 +31,11 @@ namespace Lab.Bench;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
+public sealed class Benchmark(BenchSettings settings, TextWriter output)
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(100);
-
-    [GeneratedRegex(@"Server listening on (?<host>\S+):(?<port>\d+)")]
-    private static partial Regex ServerReady();
-
-    [GeneratedRegex(@"Registry listening on http://(?<host>\S+):(?<port>\d+)")]
-    private static partial Regex RegistryReady();
-
-    [GeneratedRegex(@"Floor listening on (?<host>\S+):(?<port>\d+)")]
-    private static partial Regex FloorReady();
 
     /// <summary>Rotations of the 10-connection workload, whose Information/Warning pairs the logging goal compares.</summary>
     public const int LoggingGoalRuns = 7;
@@ -62,17 +53,19 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
 
         string registryConfig = WriteConfig(Path.Combine(settings.OutputDirectory, "registry.ini"), registryPort: 0, logLevel: "information");
         await using ChildProcess registry = await ChildProcess.StartAsync(
-            "Lab.Registry", paths.RegistryDll, ["-p", "0", "-l", "127.0.0.1", "--config", registryConfig], RegistryReady(), ReadyTimeout, cancellationToken);
+            "Lab.Registry", paths.RegistryDll, ["-p", "0", "-l", "127.0.0.1", "--config", registryConfig], ReadyLine.Registry(), ReadyTimeout, cancellationToken);
         int registryPort = registry.Port;
         output.WriteLine($"Registry on port {registryPort} (pid {registry.Id}); the server heartbeats to it every second.");
 
         await using ChildProcess floor = await ChildProcess.StartAsync(
-            "floor", paths.BenchDll, ["floor", "-l", "127.0.0.1", "-p", "0"], FloorReady(), ReadyTimeout, cancellationToken);
+            "floor", paths.BenchDll, ["floor", "-l", "127.0.0.1", "-p", "0"], ReadyLine.Floor(), ReadyTimeout, cancellationToken);
         await using ChildProcess server = await StartServerAsync(paths, "information", registryPort, cancellationToken);
         await using ChildProcess quietServer = await StartServerAsync(paths, "warning", registryPort, cancellationToken);
+        await using ChildProcess twinServer = await StartServerAsync(paths, "information", registryPort, cancellationToken);
         report.ServerLogLevel = "Information";
         output.WriteLine($"Floor pid {floor.Id} on port {floor.Port}; Lab.Server pid {server.Id} on port {server.Port}, logging at Information; " +
-                         $"Lab.Server pid {quietServer.Id} on port {quietServer.Port}, logging at Warning (the cost of logging).");
+                         $"Lab.Server pid {quietServer.Id} on port {quietServer.Port}, logging at Warning (the cost of logging); " +
+                         $"Lab.Server pid {twinServer.Id} on port {twinServer.Port}, the first one's twin (the control).");
 
         report.RegisteredAtStart = await IsRegisteredAsync(registryPort, server.Port, cancellationToken);
 
@@ -80,12 +73,12 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
         ClientSettings clientSettings = ClientSettings.Read(LabConfiguration.Load(ConfigPath("information")));
         await using (RpcClient client = RpcClient.Direct("127.0.0.1", server.Port, clientSettings))
         {
-            await WarmUpAsync([floor, server, quietServer], cancellationToken);
+            await WarmUpAsync([floor, server, quietServer, twinServer], cancellationToken);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             foreach ((Workload workload, int index) in Workload.RawWire.Select((workload, index) => (workload, index)))
             {
                 output.WriteLine(ProgressLine.Format(index + 1, Workload.RawWire.Count, workload.Key, clock.Elapsed));
-                report.Measurements.AddRange(await MeasureAsync(workload, TargetsFor(workload, floor, server, quietServer, client), cancellationToken));
+                report.Measurements.AddRange(await MeasureAsync(workload, TargetsFor(workload, floor, server, quietServer, twinServer, client), cancellationToken));
             }
         }
 
@@ -113,7 +106,7 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
                 $"Lab.Server ({logLevel})",
                 paths.ServerDll,
                 ["-p", "0", "-l", "127.0.0.1", "--config", config],
-                ServerReady(),
+                ReadyLine.Server(),
                 ReadyTimeout,
                 cancellationToken);
         }
@@ -161,13 +154,18 @@ public sealed partial class Benchmark(BenchSettings settings, TextWriter output)
     // Every target of a workload runs in the same rotation (floor, server, client...; floor, server,
     // client...), so drift in the machine's load hits them alike and their ratios stay fair.
     private static List<(Target Target, ChildProcess Process, Func<int, Caller> CreateCaller)> TargetsFor(
-        Workload workload, ChildProcess floor, ChildProcess server, ChildProcess quietServer, RpcClient client)
+        Workload workload, ChildProcess floor, ChildProcess server, ChildProcess quietServer, ChildProcess twinServer, RpcClient client)
     {
-        List<(Target, ChildProcess, Func<int, Caller>)> targets =
-        [
-            (Target.Floor, floor, RawCallers(workload, floor)),
-            (Target.Server, server, RawCallers(workload, server)),
-        ];
+        List<(Target, ChildProcess, Func<int, Caller>)> targets = [(Target.Floor, floor, RawCallers(workload, floor))];
+
+        // The control runs right before the server, as the Warning-level server runs right after it: both
+        // pairs are back to back, so the twin's ratio shows how far the goal's method strays for equal servers.
+        if (workload == Workload.PersistentTen)
+        {
+            targets.Add((Target.ServerTwin, twinServer, RawCallers(workload, twinServer)));
+        }
+
+        targets.Add((Target.Server, server, RawCallers(workload, server)));
 
         // Right after the Information-level server, so each pair of runs sees the same machine load
         // and the logging goal can compare them run by run (see BenchReport).

@@ -20,7 +20,7 @@ namespace Lab.Bench;
 /// </para>
 /// <example>
 /// <code>
-/// await using ChildProcess server = await ChildProcess.StartAsync("Lab.Server", dll, ["-p", "0"], ServerReady, timeout, token);
+/// await using ChildProcess server = await ChildProcess.StartAsync("Lab.Server", dll, ["-p", "0"], ReadyLine.Server(), timeout, token);
 /// int port = server.Port;                 // from the readiness line's "port" group
 /// long? rss = server.ReadWorkingSetBytes();
 /// </code>
@@ -97,7 +97,7 @@ public sealed class ChildProcess : IAsyncDisposable
             if (readyLine is not null)
             {
                 OutputLine ready = await child._process.WaitForLineAsync(readyLine, readyTimeout, cancellationToken: cancellationToken);
-                child.Port = int.Parse(readyLine.Match(ready.Text).Groups["port"].Value, CultureInfo.InvariantCulture);
+                child.Port = ReadyLine.Address(readyLine, ready.Text).Port;
             }
             else
             {

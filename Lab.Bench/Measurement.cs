@@ -29,6 +29,7 @@ public sealed record Measurement(Workload Workload, Target Target, IReadOnlyList
         Target.Floor => "floor",
         Target.Server => "Lab.Server",
         Target.ServerWarningLog => "Lab.Server, log Warning",
+        Target.ServerTwin => "Lab.Server, twin (control)",
         Target.RpcClientTyped => "RpcClient.CallAsync -> Lab.Server",
         Target.RpcClientDynamic => "RpcClient dynamic -> Lab.Server",
         _ => Target.ToString(),

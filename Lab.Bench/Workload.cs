@@ -66,6 +66,10 @@ public enum Target
     /// <summary>Lab.Server with logging at Warning, called over the raw wire.</summary>
     ServerWarningLog,
 
+    /// <summary>A second Lab.Server exactly like <see cref="Server"/>: the control for the logging goal's method,
+    /// since two identical servers must compare at about 1.0x.</summary>
+    ServerTwin,
+
     /// <summary>Lab.Server called through RpcClient.CallAsync&lt;T&gt;.</summary>
     RpcClientTyped,
 

@@ -10,8 +10,9 @@ namespace Lab.Client;
 /// <see cref="LoadBalanceStrategy.WeightedRandom"/> (likelihood proportional to
 /// <see cref="InstanceMeta.Weight"/>, read from the instance's <c>parameters.weight</c>).</para>
 /// <para>Concurrency: <see cref="Select"/> may be called from any number of calls at once.
-/// <see cref="_randomGate"/> guards <see cref="_random"/> (<see cref="Random"/> is not thread-safe, and a
-/// seeded one must stay reproducible); the round-robin position is an <see cref="Interlocked"/> counter.</para>
+/// <see cref="_gate"/> guards <see cref="_random"/> (<see cref="Random"/> is not thread-safe, and a
+/// seeded one must stay reproducible) and the round-robin position; a choice takes far less time
+/// than the call it is for, so the lock is never held for long.</para>
 /// <example><code>
 /// var balance = new LoadBalance(LoadBalanceStrategy.RoundRobin);
 /// InstanceMeta first = balance.Select(instances);   // instances[0]
@@ -19,11 +20,10 @@ namespace Lab.Client;
 /// </code></example></remarks>
 public sealed class LoadBalance
 {
-    private readonly Lock _randomGate = new();
+    private readonly Lock _gate = new();
     private readonly Random _random;
     private long _nextRoundRobin = -1;
 
-    /// <param name="strategy">How to choose.</param>
     /// <param name="seed">A fixed seed makes the random strategies reproducible (tests); null seeds from the clock.</param>
     public LoadBalance(LoadBalanceStrategy strategy = LoadBalanceStrategy.Random, int? seed = null)
     {
@@ -44,30 +44,26 @@ public sealed class LoadBalance
         if (instances.Count == 1)
             return instances[0];
 
-        return Strategy switch
+        lock (_gate)
         {
-            LoadBalanceStrategy.RoundRobin => instances[RoundRobinIndex(instances.Count)],
-            LoadBalanceStrategy.WeightedRandom => SelectWeighted(instances),
-            _ => instances[NextInt(instances.Count)],
-        };
+            return Strategy switch
+            {
+                // The counter only grows; the modulo maps it onto the current list, so the order stays
+                // exact even when the cache is refreshed between calls (same list, same order from the registry).
+                LoadBalanceStrategy.RoundRobin => instances[(int)(++_nextRoundRobin % instances.Count)],
+                LoadBalanceStrategy.WeightedRandom => SelectWeighted(instances),
+                _ => instances[_random.Next(instances.Count)],
+            };
+        }
     }
 
-    // The counter only grows; the modulo maps it onto the current list, so the order stays exact even
-    // when the cache is refreshed between calls (same list, same order from the registry).
-    private int RoundRobinIndex(int count)
-    {
-        long position = Interlocked.Increment(ref _nextRoundRobin);
-        return (int)((ulong)position % (ulong)count);
-    }
-
+    // Called under _gate.
     private InstanceMeta SelectWeighted(IReadOnlyList<InstanceMeta> instances)
     {
-        double total = 0;
-        foreach (InstanceMeta instance in instances)
-            total += instance.Weight;
+        double total = instances.Sum(instance => instance.Weight);
 
         // A point on [0, total): the instance whose slice of the line holds it wins.
-        double point = NextDouble() * total;
+        double point = _random.NextDouble() * total;
         foreach (InstanceMeta instance in instances)
         {
             point -= instance.Weight;
@@ -77,21 +73,5 @@ public sealed class LoadBalance
 
         // Rounding can leave a hair of the line past the last slice; it belongs to the last instance.
         return instances[^1];
-    }
-
-    private int NextInt(int maxExclusive)
-    {
-        lock (_randomGate)
-        {
-            return _random.Next(maxExclusive);
-        }
-    }
-
-    private double NextDouble()
-    {
-        lock (_randomGate)
-        {
-            return _random.NextDouble();
-        }
     }
 }

@@ -1,7 +1,8 @@
 using System.Net;
+using Lab.Interop;
+using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
-using Lab.Protocol.Logging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;

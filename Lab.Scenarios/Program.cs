@@ -54,7 +54,7 @@ var serverCommandOption = new Option<string?>("--server-command")
 };
 var clientCommandOption = new Option<string?>("--client-command")
 {
-    Description = $"Grade another implementation's client: a command run instead of Lab.Client; {{mode}} is server or registry ({Placeholders})",
+    Description = $"Grade another implementation's client: a command run instead of Lab.ClientApp; {{mode}} is server or registry ({Placeholders})",
     HelpName = "COMMAND",
 };
 

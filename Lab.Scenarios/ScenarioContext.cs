@@ -105,7 +105,7 @@ internal sealed partial class ScenarioContext : IDisposable
             ? _processes.Start(name, _programs.DotnetHost, fullArguments, environment: environment)
             : _processes.Start(name, "ip", ["netns", "exec", onHost.Namespace, _programs.DotnetHost, .. fullArguments], environment: environment);
         string shownArguments = arguments.Count == 0 ? "(no arguments)" : string.Join(' ', arguments.Select(ShowArgument));
-        Step($"started {name} (pid {process.Id}){(onHost is null ? "" : $" on {onHost.Name}")}: Lab.{program} {shownArguments}");
+        Step($"started {name} (pid {process.Id}){(onHost is null ? "" : $" on {onHost.Name}")}: {LabPrograms.ProjectName(program)} {shownArguments}");
         return process;
     }
 
@@ -137,9 +137,9 @@ internal sealed partial class ScenarioContext : IDisposable
         }
 
         ManagedProcess process = Start(LabProgram.Registry, name, ["-l", host, "-p", Invariant(port)], onHost);
-        OutputLine ready = await process.WaitForLineAsync(RegistryReady(), StartupTimeout, cancellationToken: Cancellation);
-        Match match = RegistryReady().Match(ready.Text);
-        var registry = new RunningRegistry(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture)) { OnHost = onHost };
+        OutputLine ready = await process.WaitForLineAsync(ReadyLine.Registry(), StartupTimeout, cancellationToken: Cancellation);
+        (string readyHost, int readyPort) = ReadyLine.Address(ReadyLine.Registry(), ready.Text);
+        var registry = new RunningRegistry(process, readyHost, readyPort) { OnHost = onHost };
         Config.Set("registry:port", Invariant(registry.Port));
         Step($"{name} is ready at {registry}; config.ini now points servers and clients there");
         return registry;
@@ -157,9 +157,9 @@ internal sealed partial class ScenarioContext : IDisposable
         }
 
         ManagedProcess process = Start(LabProgram.Server, name ?? NextName("server"), ["-l", host, "-p", Invariant(port)], onHost);
-        OutputLine ready = await process.WaitForLineAsync(ServerReady(), StartupTimeout, cancellationToken: Cancellation);
-        Match match = ServerReady().Match(ready.Text);
-        return new RunningServer(process, Unbracket(match.Groups["host"].Value), int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture)) { OnHost = onHost };
+        OutputLine ready = await process.WaitForLineAsync(ReadyLine.Server(), StartupTimeout, cancellationToken: Cancellation);
+        (string readyHost, int readyPort) = ReadyLine.Address(ReadyLine.Server(), ready.Text);
+        return new RunningServer(process, readyHost, readyPort) { OnHost = onHost };
     }
 
     /// <summary>Waits until the registry logs <c>Registered json://H:P</c> for <paramref name="server"/>.</summary>
@@ -321,12 +321,4 @@ internal sealed partial class ScenarioContext : IDisposable
         string shown = argument.StartsWith(_programs.RepositoryRoot, StringComparison.Ordinal) ? Path.GetRelativePath(_programs.RepositoryRoot, argument) : argument;
         return shown.Length > 60 ? $"{shown[..40]}...({shown.Length} chars)" : shown.Contains(' ', StringComparison.Ordinal) ? $"\"{shown}\"" : shown;
     }
-
-    private static string Unbracket(string host) => host.StartsWith('[') ? host[1..^1] : host;
-
-    [GeneratedRegex(@"Registry listening on http://(?<host>\[[^\]]+\]|[^\s:/]+):(?<port>\d+)")]
-    private static partial Regex RegistryReady();
-
-    [GeneratedRegex(@"Server listening on (?<host>\[[^\]]+\]|[^\s:]+):(?<port>\d+)")]
-    private static partial Regex ServerReady();
 }

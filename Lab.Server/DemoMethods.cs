@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lab.Interop;
 
 namespace Lab.Server;
 

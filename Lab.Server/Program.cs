@@ -6,9 +6,9 @@
 //   dotnet run --project Lab.Server -- -p 0 --config test.ini  free port, another configuration file
 using System.CommandLine;
 using System.Globalization;
+using Lab.Logging;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
-using Lab.Protocol.Logging;
 using Lab.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

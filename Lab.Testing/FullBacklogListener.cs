@@ -16,7 +16,7 @@ namespace Lab.Testing;
 /// <example>
 /// <code>
 /// await using var listener = await FullBacklogListener.StartAsync(token);
-/// // run: Lab.Client -m server -i 127.0.0.1 -p {listener.Port} add 1 2   → connect timeout
+/// // run: Lab.ClientApp -m server -i 127.0.0.1 -p {listener.Port} add 1 2   → connect timeout
 /// </code>
 /// </example>
 /// </remarks>

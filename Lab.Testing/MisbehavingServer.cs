@@ -36,7 +36,7 @@ public enum Misbehaviour
 /// <example>
 /// <code>
 /// await using var fake = new MisbehavingServer(Misbehaviour.NeverAnswers);
-/// // run: Lab.Client -m server -i 127.0.0.1 -p {fake.Port} add 1 2   → call timeout
+/// // run: Lab.ClientApp -m server -i 127.0.0.1 -p {fake.Port} add 1 2   → call timeout
 /// </code>
 /// </example>
 /// </remarks>

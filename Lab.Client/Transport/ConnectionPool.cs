@@ -123,10 +123,7 @@ public sealed class ConnectionPool(string host, int port, ClientSettings setting
     private async ValueTask CloseAsync(ServerConnection connection)
     {
         lock (_gate)
-        {
             _open.Remove(connection);
-        }
-
         await connection.DisposeAsync();
     }
 }

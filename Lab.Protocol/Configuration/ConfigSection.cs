@@ -44,19 +44,6 @@ public sealed class ConfigSection(LabConfiguration configuration, string name)
         return TimeSpan.FromSeconds(seconds);
     }
 
-    /// <summary>A boolean: true/false, yes/no, on/off or 1/0.</summary>
-    public bool GetBool(string key, bool defaultValue)
-    {
-        string? raw = Raw(key);
-        return raw?.ToLowerInvariant() switch
-        {
-            null or "" => defaultValue,
-            "true" or "yes" or "on" or "1" => true,
-            "false" or "no" or "off" or "0" => false,
-            _ => throw Invalid(key, raw, "must be true or false"),
-        };
-    }
-
     /// <summary>One of a fixed set of words (compared case-insensitively; '-' and '_' are interchangeable).</summary>
     public TEnum GetEnum<TEnum>(string key, TEnum defaultValue) where TEnum : struct, Enum
     {

@@ -66,15 +66,6 @@ public sealed class LabConfiguration
         }
     }
 
-    /// <summary>Built-in defaults plus the given values, without reading any file (tests, scenarios).</summary>
-    public static LabConfiguration FromValues(IEnumerable<KeyValuePair<string, string?>> values)
-    {
-        IConfiguration configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(values.Where(pair => pair.Value is not null))
-            .Build();
-        return new LabConfiguration(null, configuration, []);
-    }
-
     /// <summary>Where a value came from, for error messages: "command line", the environment variable, or the file's name.</summary>
     public string SourceOf(string sectionAndKey)
     {

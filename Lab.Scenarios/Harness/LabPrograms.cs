@@ -56,10 +56,13 @@ internal sealed class LabPrograms
         return new LabPrograms(root, configuration, FindDotnetHost());
     }
 
+    /// <summary>The program's project and assembly: Lab.Registry, Lab.Server, Lab.ClientApp (Lab.Client is the client's library).</summary>
+    public static string ProjectName(LabProgram program) => program == LabProgram.Client ? "Lab.ClientApp" : $"Lab.{program}";
+
     /// <summary>The program's dll, e.g. <c>&lt;repo&gt;/Lab.Server/bin/Debug/net10.0/Lab.Server.dll</c>.</summary>
     public string DllPath(LabProgram program)
     {
-        string project = $"Lab.{program}";
+        string project = ProjectName(program);
         return Path.Combine(RepositoryRoot, project, "bin", Configuration, "net10.0", $"{project}.dll");
     }
 

@@ -64,7 +64,7 @@ internal static class ComposeFile
     {
         string[] command = [.. Sequence(node, "command")];
         LabProgram program = command.Length >= 2 && command[0] == "dotnet"
-            ? Enum.GetValues<LabProgram>().FirstOrDefault(candidate => command[1].EndsWith($"/Lab.{candidate}.dll", StringComparison.Ordinal), (LabProgram)(-1))
+            ? Enum.GetValues<LabProgram>().FirstOrDefault(candidate => command[1].EndsWith($"/{LabPrograms.ProjectName(candidate)}.dll", StringComparison.Ordinal), (LabProgram)(-1))
             : (LabProgram)(-1);
         if (!Enum.IsDefined(program))
         {

@@ -64,6 +64,20 @@ public class BenchReportTests
     }
 
     [Test]
+    public void Control_line_pairs_the_server_with_its_twin_run_by_run()
+    {
+        // Drift between rotations (10,000 then 6,000 calls/s) hits both twins alike: the paired median
+        // is 1.00x, where separate medians would depend on which runs happened to land where.
+        var server = new Measurement(Workload.PersistentTen, Target.Server,
+            [MeasurementTests.Run(10_000, 0, 100), MeasurementTests.Run(6_000, 0, 100), MeasurementTests.Run(6_300, 0, 100)], null);
+        var twin = new Measurement(Workload.PersistentTen, Target.ServerTwin,
+            [MeasurementTests.Run(10_000, 0, 100), MeasurementTests.Run(6_000, 0, 100), MeasurementTests.Run(9_000, 0, 100)], null);
+
+        BenchReport.PairedRatio(server, twin).ShouldBe(1.0);
+        Report(server, twin).ToMarkdown().ShouldContain("two identical Lab.Servers, 10 connections, median of 3 paired runs: 1.00x");
+    }
+
+    [Test]
     public void Markdown_shows_ratios_and_json_is_one_parseable_line()
     {
         BenchReport report = Report(

@@ -18,8 +18,7 @@ public class PlainHttpRegistryTests
         await using RunningRegistry registry = await RunningRegistry.StartAsync();
         string body = RunningRegistry.Instance(8001);
 
-        string answer = await SendAndReadToCloseAsync(registry,
-            $"POST /myRegistry/register HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}");
+        string answer = await registry.SendAndReadToCloseAsync($"POST /myRegistry/register HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}");
 
         answer.ShouldStartWith("HTTP/1.1 200 OK\r\n");
         answer.ShouldNotContain("Transfer-Encoding", Case.Insensitive);
@@ -33,28 +32,9 @@ public class PlainHttpRegistryTests
         await using RunningRegistry registry = await RunningRegistry.StartAsync();
         await registry.RegisterAsync(8002);
 
-        string answer = await SendAndReadToCloseAsync(registry,
-            "GET /myRegistry/findAllInstances?proto=json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        string answer = await registry.SendAndReadToCloseAsync("GET /myRegistry/findAllInstances?proto=json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
 
         answer.ShouldStartWith("HTTP/1.1 200 OK\r\n");
         answer.ShouldContain("\"port\":8002");
-    }
-
-    // Reads until the registry closes the connection: the test fails (times out) if it keeps it open.
-    private static async Task<string> SendAndReadToCloseAsync(RunningRegistry registry, string request)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Unexpected);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, registry.BaseUri.Port), timeout.Token);
-        await socket.SendAsync(Encoding.UTF8.GetBytes(request), timeout.Token);
-        var answer = new List<byte>();
-        var buffer = new byte[4096];
-        int read;
-        while ((read = await socket.ReceiveAsync(buffer, timeout.Token)) > 0)
-        {
-            answer.AddRange(buffer.AsSpan(0, read));
-        }
-
-        return Encoding.UTF8.GetString(answer.ToArray());
     }
 }

@@ -1,3 +1,4 @@
+using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -91,11 +92,13 @@ public class LabConfigurationTests
     }
 
     [Test]
-    public void Values_without_a_file_use_the_built_in_defaults()
+    public void Keys_missing_from_the_file_take_the_built_in_defaults()
     {
-        LabConfiguration configuration = LabConfiguration.FromValues([new("registry:port", "0")]);
+        string path = Path.Combine(_directory, "config.ini");
+        File.WriteAllText(path, "[registry]\nport = 0\n");
+        LabConfiguration configuration = LabConfiguration.Load(path);
 
-        configuration.SourceName.ShouldBe("built-in defaults");
+        configuration.SourceName.ShouldBe("config.ini");
         RegistrySettings.Read(configuration).ShouldBe(new RegistrySettings { Port = 0 });
         ServerSettings.Read(configuration).ShouldBe(new ServerSettings());
         ClientSettings.Read(configuration).ShouldBe(new ClientSettings());

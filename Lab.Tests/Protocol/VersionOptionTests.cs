@@ -13,7 +13,7 @@ public class VersionOptionTests
 
     [TestCase("Lab.Registry")]
     [TestCase("Lab.Server")]
-    [TestCase("Lab.Client")]
+    [TestCase("Lab.ClientApp")]
     [TestCase("Lab.Scenarios")]
     [TestCase("Lab.Bench")]
     public async Task Version_option_prints_the_version_from_Directory_Build_props(string program)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Lab.Registry;
 using Microsoft.AspNetCore.Builder;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
+using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Lab.Registry;
 using Microsoft.AspNetCore.Builder;
@@ -94,6 +95,24 @@ public sealed class RunningRegistry : IAsyncDisposable
     public static string Instance(int port, string protocol = "json", string host = "127.0.0.1") =>
         "{\"protocol\": \"" + protocol + "\", \"host\": \"" + host + "\", \"port\": "
         + port.ToString(System.Globalization.CultureInfo.InvariantCulture) + ", \"status\": true, \"parameters\": {}}";
+
+    /// <summary>Sends each part as its own write, then reads until the registry closes the connection (a test
+    /// that times out here means the registry kept the connection open). Returns the raw answer.</summary>
+    public async Task<string> SendAndReadToCloseAsync(params string[] parts)
+    {
+        using var timeout = new CancellationTokenSource(TestTimeouts.Unexpected);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, BaseUri.Port), timeout.Token);
+        foreach (string part in parts)
+            await socket.SendAsync(Encoding.UTF8.GetBytes(part), timeout.Token);
+
+        var answer = new List<byte>();
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, timeout.Token)) > 0)
+            answer.AddRange(buffer.AsSpan(0, read));
+        return Encoding.UTF8.GetString(answer.ToArray());
+    }
 
     /// <summary>Writes raw bytes to the registry and reads the whole answer: the status line, a space, and the JSON body.</summary>
     public async Task<string> SendRawAsync(string request)

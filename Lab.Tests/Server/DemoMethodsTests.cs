@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lab.Interop;
 using Lab.Protocol;
 using Lab.Protocol.Messages;
 using Lab.Server;

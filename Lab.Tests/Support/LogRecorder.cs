@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Lab.Protocol.Logging;
+using Lab.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Tests.Support;

@@ -67,7 +67,7 @@ public class ComposeFileTests
         string? user = lines.LastOrDefault(line => line.StartsWith("USER ", StringComparison.Ordinal));
         user.ShouldNotBeNull();
         user.ShouldNotBe("USER root");
-        foreach (string project in new[] { "Lab.Registry", "Lab.Server", "Lab.Client" })
+        foreach (string project in new[] { "Lab.Registry", "Lab.Server", "Lab.ClientApp" })
         {
             lines.ShouldContain(line => line.Contains($"dotnet publish {project} ", StringComparison.Ordinal));
         }

@@ -1,14 +1,14 @@
 using System.Text.RegularExpressions;
-using Lab.Client.Cli;
+using Lab.ClientApp;
 using Lab.Protocol.Configuration;
 using Lab.Tests.Client.Support;
 
-namespace Lab.Tests.Client.Cli;
+namespace Lab.Tests.ClientApp;
 
 // The program's three uses, run in-process against test servers, checking the exact output lines
 // the scenario harness relies on.
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
-public partial class ClientAppTests
+public partial class ClientProgramTests
 {
     private readonly LogRecorder _logs = new();
     private readonly StringWriter _output = new();
@@ -143,7 +143,7 @@ public partial class ClientAppTests
     {
         await using TestRpcServer server = TestRpcServer.Start();
 
-        int exitCode = await ClientApp.RunAsync(ServerMode(server) with { DurationSeconds = 0.5, Concurrency = 2 }, _output, _error, _logs.CreateFactory(),
+        int exitCode = await ClientProgram.RunAsync(ServerMode(server) with { DurationSeconds = 0.5, Concurrency = 2 }, _output, _error, _logs.CreateFactory(),
                                                 phaseMarks: new StringReader("frozen\n  resumed  \n"));
 
         exitCode.ShouldBe(0);
@@ -165,7 +165,7 @@ public partial class ClientAppTests
     }
 
     private Task<int> RunAsync(ClientOptions options) =>
-        ClientApp.RunAsync(options, _output, _error, _logs.CreateFactory());
+        ClientProgram.RunAsync(options, _output, _error, _logs.CreateFactory());
 
     private ClientOptions ServerMode(TestRpcServer server) =>
         new(ConfigPath: WriteConfig(registryPort: 1), Mode: "server", Host: server.Host, Port: server.Port);

@@ -1,16 +1,17 @@
 using System.Globalization;
 using System.Text.Json;
+using Lab.Client;
+using Lab.Logging;
 using Lab.Protocol.Configuration;
-using Lab.Protocol.Logging;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary>The client program behind <c>Program.cs</c>: reads the configuration (file, then flags on top),
 /// builds the <see cref="RpcClient"/> for the chosen mode, and runs one of the three uses — one call,
 /// the demo, or the duration load. Results go to standard output as plain lines; logs go through
 /// <see cref="LabLogging"/>.</summary>
-public static class ClientApp
+public static class ClientProgram
 {
     /// <exception cref="ConfigurationException">A bad file or flag, or server mode without a host and port.</exception>
     public static async Task<int> RunAsync(
@@ -49,7 +50,7 @@ public static class ClientApp
         }
     }
 
-    // Lab.Client add 1 2: one call, its result and the server that answered on standard output
+    // Lab.ClientApp add 1 2: one call, its result and the server that answered on standard output
     // (add(1, 2) = 13  [server 127.0.0.1:8089]), or the error on standard error and exit code 1.
     private static async Task<int> RunOneCallAsync(RpcClient client, IReadOnlyList<string> call, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {

@@ -1,9 +1,10 @@
 using System.Text.Json;
+using Lab.Client;
 using Lab.Protocol.Messages;
 
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
-/// <summary>The lab's demo (<c>Lab.Client</c> with no method): one call of every demo method with the value it
+/// <summary>The lab's demo (<c>Lab.ClientApp</c> with no method): one call of every demo method with the value it
 /// must return, then 30 concurrent calls, each line showing the result and the server that answered,
 /// then the per-server summary. Exit code 1 if any call failed or returned a wrong value.</summary>
 public sealed class DemoRun(RpcClient client, TextWriter output, TextWriter error)

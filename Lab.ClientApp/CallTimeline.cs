@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary>When the calls of a <c>--duration</c> run completed and how long each took, in phases (each line
 /// of <see cref="FollowMarks">the marks</see>, e.g. <c>frozen</c> right after a server was stopped,

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Lab.Client;
 
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary><c>--duration SECONDS --concurrency N</c>: N workers call <c>add</c> back to back for that long —
 /// the steady load the scenarios keep on while they kill servers and restart the registry. Prints

@@ -1,8 +1,8 @@
+using Lab.Logging;
 using Lab.Protocol.Configuration;
-using Lab.Protocol.Logging;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Tests.Protocol;
+namespace Lab.Tests.Logging;
 
 /// <summary>The optional log file of <c>[logging] file</c>: the same lines as the console, appended.</summary>
 [Parallelizable(ParallelScope.All)]

@@ -1,6 +1,6 @@
-using Lab.Client.Cli;
+using Lab.ClientApp;
 
-namespace Lab.Tests.Client.Cli;
+namespace Lab.Tests.ClientApp;
 
 public class CallTallyTests
 {
@@ -8,9 +8,9 @@ public class CallTallyTests
     public void The_summary_gives_totals_then_one_line_per_server()
     {
         var tally = new CallTally();
-        tally.Succeeded("127.0.0.1:8090");
-        tally.Succeeded("127.0.0.1:8089");
-        tally.Succeeded("127.0.0.1:8089");
+        tally.Record("127.0.0.1:8090", succeeded: true);
+        tally.Record("127.0.0.1:8089", succeeded: true);
+        tally.Record("127.0.0.1:8089", succeeded: true);
         tally.Failed("127.0.0.1:8090");
         var output = new StringWriter();
 
@@ -31,7 +31,7 @@ public class CallTallyTests
         {
             for (int i = 0; i < 10_000; i++)
             {
-                tally.Succeeded($"server{i % 2}");
+                tally.Record($"server{i % 2}", succeeded: true);
             }
         })));
 

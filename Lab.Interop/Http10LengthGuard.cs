@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace Lab.Registry;
+namespace Lab.Interop;
 
 /// <summary>
 /// Gives an HTTP/1.0 POST or PUT without <c>Content-Length</c> the registry's JSON 400 instead of Kestrel's
@@ -11,7 +11,7 @@ namespace Lab.Registry;
 /// before any middleware runs; only a connection middleware sees it first. It peeks (consumes nothing) at
 /// the first request head of each connection, which is the only request an HTTP/1.0 client normally sends.
 /// </summary>
-internal static class Http10LengthGuard
+public static class Http10LengthGuard
 {
     private const int MaxHead = 8192;
     private const string Error = """{"error":"an HTTP/1.0 POST or PUT needs a Content-Length header giving the body's size"}""";

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 
-namespace Lab.Protocol.Logging;
+namespace Lab.Logging;
 
 /// <summary>Writes <see cref="LogLine"/> lines to the console (no colours: output is often redirected to a scenario log).</summary>
 public sealed class LabConsoleFormatter() : ConsoleFormatter(FormatterName)

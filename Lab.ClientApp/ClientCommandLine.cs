@@ -1,14 +1,14 @@
 using System.CommandLine;
 using Lab.Protocol;
 
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary>The client's command line (lab requirements §6): <c>-m/--mode server|registry</c> (default registry),
 /// <c>-i/--host</c> and <c>-p/--port</c> for server mode, <c>--config</c>, <c>--duration</c>,
 /// <c>--concurrency</c>, and an optional <c>METHOD [ARG...]</c>.</summary>
 public static class ClientCommandLine
 {
-    public const string ProgramName = "Lab.Client";
+    public const string ProgramName = "Lab.ClientApp";
 
     public static RootCommand Create()
     {
@@ -53,7 +53,7 @@ public static class ClientCommandLine
                 DurationSeconds: parseResult.GetValue(duration),
                 Concurrency: parseResult.GetValue(concurrency),
                 Call: parseResult.GetValue(call) ?? []);
-            return LabCommandLine.RunFatalSafeAsync(ProgramName, () => ClientApp.RunAsync(options, Console.Out, Console.Error, cancellationToken: cancellationToken, phaseMarks: Console.In));
+            return LabCommandLine.RunFatalSafeAsync(ProgramName, () => ClientProgram.RunAsync(options, Console.Out, Console.Error, cancellationToken: cancellationToken, phaseMarks: Console.In));
         });
         return root;
     }

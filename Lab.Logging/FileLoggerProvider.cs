@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Protocol.Logging;
+namespace Lab.Logging;
 
 /// <summary>Appends every log line to a file — the lab <c>Logger</c>'s optional log file.</summary>
 /// <remarks>Concurrency: loggers may be called from any thread; <see cref="_gate"/> guards <see cref="_writer"/>.</remarks>

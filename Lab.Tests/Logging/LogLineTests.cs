@@ -1,7 +1,7 @@
-using Lab.Protocol.Logging;
+using Lab.Logging;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Tests.Protocol;
+namespace Lab.Tests.Logging;
 
 /// <summary>The one log line format every program shares: timestamp, level, short category, message.</summary>
 [Parallelizable(ParallelScope.All)]

@@ -2,8 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Lab.Tests.Registry;
 
-namespace Lab.Tests.Registry;
+namespace Lab.Tests.Interop;
 
 /// <summary>
 /// HTTP/1.0 has no chunked bodies, so a POST without Content-Length cannot say where its body ends and
@@ -17,8 +18,7 @@ public class Http10LengthGuardTests
     {
         await using RunningRegistry registry = await RunningRegistry.StartAsync();
 
-        string answer = await SendAndReadToCloseAsync(registry,
-            "POST /myRegistry/register HTTP/1.0\r\nContent-Type: application/json\r\n\r\n" + RunningRegistry.Instance(8001));
+        string answer = await registry.SendAndReadToCloseAsync("POST /myRegistry/register HTTP/1.0\r\nContent-Type: application/json\r\n\r\n" + RunningRegistry.Instance(8001));
 
         AssertJson400NamingContentLength(answer);
         (await registry.FindAsync()).ShouldBeEmpty();
@@ -32,8 +32,7 @@ public class Http10LengthGuardTests
     {
         await using RunningRegistry registry = await RunningRegistry.StartAsync();
 
-        string answer = await SendAndReadToCloseAsync(registry,
-            "POST /myRegistry/unregister HTT", "P/1.0\r\nHost: 127.0.0.1\r\n", "Content-Type: application/json\r\n\r\n");
+        string answer = await registry.SendAndReadToCloseAsync("POST /myRegistry/unregister HTT", "P/1.0\r\nHost: 127.0.0.1\r\n", "Content-Type: application/json\r\n\r\n");
 
         AssertJson400NamingContentLength(answer);
     }
@@ -44,9 +43,8 @@ public class Http10LengthGuardTests
         await using RunningRegistry registry = await RunningRegistry.StartAsync();
         string body = RunningRegistry.Instance(8003);
 
-        string post = await SendAndReadToCloseAsync(registry,
-            $"POST /myRegistry/register HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}");
-        string get = await SendAndReadToCloseAsync(registry, "GET /myRegistry/findAllInstances?proto=json HTTP/1.0\r\n\r\n");
+        string post = await registry.SendAndReadToCloseAsync($"POST /myRegistry/register HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}");
+        string get = await registry.SendAndReadToCloseAsync("GET /myRegistry/findAllInstances?proto=json HTTP/1.0\r\n\r\n");
 
         post.ShouldStartWith("HTTP/1.1 200 OK\r\n");
         get.ShouldStartWith("HTTP/1.1 200 OK\r\n");
@@ -59,8 +57,7 @@ public class Http10LengthGuardTests
         await using RunningRegistry registry = await RunningRegistry.StartAsync();
 
         // HTTP/1.1 reads a missing length as an empty body, so the handler answers, naming the empty body.
-        string answer = await SendAndReadToCloseAsync(registry,
-            "POST /myRegistry/register HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        string answer = await registry.SendAndReadToCloseAsync("POST /myRegistry/register HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
 
         answer.ShouldStartWith("HTTP/1.1 400 Bad Request\r\n");
         answer.ShouldNotContain("Content-Length header", Case.Insensitive);
@@ -74,28 +71,5 @@ public class Http10LengthGuardTests
         string body = answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
         using JsonDocument json = JsonDocument.Parse(body);
         json.RootElement.GetProperty("error").GetString()!.ShouldContain("Content-Length");
-    }
-
-    // Sends each part as its own write, then reads until the registry closes the connection (a test that
-    // hangs here means the registry kept the connection open).
-    private static async Task<string> SendAndReadToCloseAsync(RunningRegistry registry, params string[] parts)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Unexpected);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, registry.BaseUri.Port), timeout.Token);
-        foreach (string part in parts)
-        {
-            await socket.SendAsync(Encoding.UTF8.GetBytes(part), timeout.Token);
-        }
-
-        var answer = new List<byte>();
-        var buffer = new byte[4096];
-        int read;
-        while ((read = await socket.ReceiveAsync(buffer, timeout.Token)) > 0)
-        {
-            answer.AddRange(buffer.AsSpan(0, read));
-        }
-
-        return Encoding.UTF8.GetString(answer.ToArray());
     }
 }

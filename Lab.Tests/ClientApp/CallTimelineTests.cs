@@ -1,7 +1,7 @@
-using Lab.Client.Cli;
+using Lab.ClientApp;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Lab.Tests.Client.Cli;
+namespace Lab.Tests.ClientApp;
 
 // The duration run's figures on a fake clock: longest gap without a completed call, and latency per phase.
 [Parallelizable(ParallelScope.All)]

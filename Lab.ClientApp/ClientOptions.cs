@@ -1,4 +1,4 @@
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary>What the command line asked for; null means "not given, use the configuration file".</summary>
 /// <param name="ConfigPath"><c>--config</c>.</param>

@@ -1,6 +1,7 @@
+using Lab.Protocol.Configuration;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Protocol.Configuration;
+namespace Lab.Logging;
 
 /// <summary><c>[logging]</c>: the lab's <c>Logger</c> — a level and an optional log file.</summary>
 public sealed record LogSettings

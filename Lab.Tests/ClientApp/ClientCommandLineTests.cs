@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Lab.Tests.Client.Support;
 
-namespace Lab.Tests.Client.Cli;
+namespace Lab.Tests.ClientApp;
 
 // The real program, started as a process with the command lines the lab and the scenarios use.
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
@@ -15,7 +15,7 @@ public class ClientCommandLineTests
     [Test]
     public async Task Help_lists_the_mode_host_port_and_config_options()
     {
-        using LabProcess client = LabProcess.Start("Lab.Client", ["-h"]);
+        using LabProcess client = LabProcess.Start("Lab.ClientApp", ["-h"]);
 
         (await client.WaitForExitAsync()).ShouldBe(0);
         foreach (string option in new[] { "-m, --mode <server|registry>", "-i, --host", "-p, --port", "--config", "--duration", "--concurrency", "METHOD [ARG...]" })
@@ -27,17 +27,17 @@ public class ClientCommandLineTests
     [Test]
     public async Task Server_mode_without_a_port_ends_with_a_one_line_configuration_error_and_exit_code_2()
     {
-        using LabProcess client = LabProcess.Start("Lab.Client", ["-m", "server", "-i", "127.0.0.1", "--config", WriteConfig(registryPort: 1)]);
+        using LabProcess client = LabProcess.Start("Lab.ClientApp", ["-m", "server", "-i", "127.0.0.1", "--config", WriteConfig(registryPort: 1)]);
 
         (await client.WaitForExitAsync()).ShouldBe(2);
-        client.Error.ShouldBe("Lab.Client: configuration error: server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)\n");
+        client.Error.ShouldBe("Lab.ClientApp: configuration error: server mode needs the server's address: give -i/--host and -p/--port (e.g. -m server -i 127.0.0.1 -p 8089)\n");
     }
 
     [Test]
     public async Task One_call_in_server_mode_prints_the_contract_line([Values("127.0.0.1", "::1")] string host)
     {
         await using TestRpcServer server = TestRpcServer.Start(address: System.Net.IPAddress.Parse(host));
-        using LabProcess client = LabProcess.Start("Lab.Client", [
+        using LabProcess client = LabProcess.Start("Lab.ClientApp", [
             "-m", "server", "-i", host, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--config", WriteConfig(registryPort: 1), "add", "1", "2"]);
 
@@ -52,7 +52,7 @@ public class ClientCommandLineTests
         await using TestRpcServer b = TestRpcServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
-        using LabProcess client = LabProcess.Start("Lab.Client", ["--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port)]);
+        using LabProcess client = LabProcess.Start("Lab.ClientApp", ["--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port)]);
 
         await client.WaitForOutputAsync(@"\[  1s\]");
         // Like kill -9: listener and every connection closed at once, calls in flight included;

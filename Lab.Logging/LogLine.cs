@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Protocol.Logging;
+namespace Lab.Logging;
 
 /// <summary>The one line format of every RpcLab log: <c>2026-11-25 19:30:01.123 INFO  TcpServer: message</c>.
 /// One line per event keeps the scenario narration and <c>grep</c> simple.</summary>

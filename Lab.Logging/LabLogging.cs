@@ -1,9 +1,8 @@
-using Lab.Protocol.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
-namespace Lab.Protocol.Logging;
+namespace Lab.Logging;
 
 /// <summary>The logging set-up shared by the registry, server and client: one timestamped line per event on
 /// the console, optionally also in a file (the lab's <c>Logger</c>).</summary>

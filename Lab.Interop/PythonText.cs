@@ -3,7 +3,7 @@ using System.Numerics;
 using System.Text;
 using System.Text.Json;
 
-namespace Lab.Server;
+namespace Lab.Interop;
 
 /// <summary>
 /// Python's <c>str()</c> of a JSON value, so the demo methods that format text answer what the
@@ -11,7 +11,7 @@ namespace Lab.Server;
 /// <c>"Hello, True!"</c>, and <c>None</c>, <c>1.0</c>, <c>[1, 2]</c>, <c>{'a': 1}</c> are spelled as
 /// Python spells them. Pure functions; safe from any thread.
 /// </summary>
-internal static class PythonText
+public static class PythonText
 {
     /// <summary><c>str(value)</c>: a string as itself, anything else as <see cref="Repr"/>.</summary>
     public static string Str(JsonElement value) =>
@@ -32,7 +32,7 @@ internal static class PythonText
     };
 
     /// <summary>Python's float repr: the shortest round-trip digits, fixed from 1e-4 to below 1e16, else 1e+16.</summary>
-    internal static string FloatRepr(double number)
+    public static string FloatRepr(double number)
     {
         if (!double.IsFinite(number))
         {

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Lab.Client;
-using Lab.Client.Cli;
+using Lab.ClientApp;
 using Lab.Protocol.Messages;
 
-namespace Lab.Tests.Client.Cli;
+namespace Lab.Tests.ClientApp;
 
 public class CallTextTests
 {

@@ -1,4 +1,4 @@
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary>
 /// Counts calls succeeded and failed, per server, for the summaries the demo and duration modes end
@@ -29,8 +29,6 @@ public sealed class CallTally
                 return _failed;
         }
     }
-
-    public void Succeeded(string server) => Record(server, succeeded: true);
 
     public void Failed(string server) => Record(server, succeeded: false);
 

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using Lab.Client;
 using Lab.Protocol;
 
-namespace Lab.Client.Cli;
+namespace Lab.ClientApp;
 
 /// <summary>How the program writes calls and values: <c>add(1, 2, c=5)</c>, <c>hi("bob")</c>, and results as
 /// JSON (<c>13</c>, <c>"hi bob, welcome"</c>), so a string result is never confused with a number.
