@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Lab.Protocol.Messages;
 using Lab.Resilience;
 using Microsoft.Extensions.Logging;
@@ -132,3 +133,11 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
                 method.Parameters.Where(p => p.HasDefault).ToDictionary(p => p.Name, p => p.DefaultValue)))
             .ToList();
 }
+
+/// <summary>One entry of the <c>all_your_methods</c> reply (lab requirements §3):
+/// <c>{"method_name": "add", "method_args": ["a", "b"], "method_kwargs": {"c": 10}}</c> —
+/// the required parameter names, then the optional ones with their defaults.</summary>
+public sealed record MethodDescription(
+    [property: JsonPropertyName("method_name")] string MethodName,
+    [property: JsonPropertyName("method_args")] IReadOnlyList<string> MethodArgs,
+    [property: JsonPropertyName("method_kwargs")] IReadOnlyDictionary<string, object?> MethodKwargs);
