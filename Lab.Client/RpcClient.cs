@@ -264,8 +264,7 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         });
     }
 
-    /// <summary>The watchdog's probe: <c>all_your_methods</c> on a fresh connection, since a pooled one may be
-    /// stuck behind a call to a frozen server.</summary>
+    // The watchdog's probe: all_your_methods on a fresh connection (a pooled one may be stuck behind a frozen call).
     internal static async Task ProbeAsync(ClientSettings settings, InstanceMeta server, CancellationToken cancellationToken)
     {
         await using ServerConnection probe = await ServerConnection.ConnectAsync(server.Host, server.Port, settings, cancellationToken);
