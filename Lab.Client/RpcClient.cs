@@ -7,6 +7,7 @@ using Lab.Protocol;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
 using Lab.Protocol.Messages;
+using Lab.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -50,7 +51,9 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         _registry = registry;
         _directServer = directServer is null ? [] : [directServer];
         _loadBalance = loadBalance ?? new LoadBalance(settings.LoadBalance);
-        _health = new ServerHealth(settings, TimeProvider.System, _logger, ServerWentSilentAsync);
+        // A result, an error reply or an unreadable result is an answer: the server is alive.
+        _health = new ServerHealth(settings, TimeProvider.System, _logger, (server, token) => ProbeAsync(settings, server, token),
+            static ex => ex is RpcRemoteException or JsonException, ServerWentSilentAsync);
         // Only with somewhere else to go: in direct mode a ban would turn a pause into failures.
         if (registry is not null)
             _health.StartWatchdog();
@@ -259,6 +262,13 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                 await pool.ReturnAsync(connection);
             }
         });
+    }
+
+    // The watchdog's probe: all_your_methods on a fresh connection (a pooled one may be stuck behind a frozen call).
+    internal static async Task ProbeAsync(ClientSettings settings, InstanceMeta server, CancellationToken cancellationToken)
+    {
+        await using ServerConnection probe = await ServerConnection.ConnectAsync(server.Host, server.Port, settings, cancellationToken);
+        await probe.CallAsync(RpcRequest.DiscoveryMethodName, null, null, static _ => true, cancellationToken);
     }
 
     // The watchdog's verdict: ban the server and end the calls stuck there, so they fail over (when

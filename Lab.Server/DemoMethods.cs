@@ -59,13 +59,8 @@ public sealed class DemoMethods
     /// <summary>Reverses by text element, so a character outside the BMP or an accent stays whole.</summary>
     public static string ReverseString(string @string)
     {
-        var elements = new List<string>();
-        var enumerator = System.Globalization.StringInfo.GetTextElementEnumerator(@string);
-        while (enumerator.MoveNext())
-            elements.Add(enumerator.GetTextElement());
-
-        elements.Reverse();
-        return string.Concat(elements);
+        var text = new System.Globalization.StringInfo(@string);
+        return string.Concat(Enumerable.Range(0, text.LengthInTextElements).Reverse().Select(i => text.SubstringByTextElements(i, 1)));
     }
 
     // Any JSON value, formatted as Python's f-string would: hi(0) is "hi 0, welcome", as in the lab.

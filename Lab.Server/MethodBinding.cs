@@ -56,9 +56,6 @@ internal sealed class MethodBinding
 
     public string WireName { get; }
 
-    /// <summary>True when the method has a <see cref="CancellationToken"/> parameter (it receives the method-timeout token).</summary>
-    public bool TakesCancellationToken => _cancellationTokenIndex >= 0;
-
     /// <summary>The parameters a caller supplies, in order (the cancellation token excluded).</summary>
     public IReadOnlyList<Parameter> Parameters { get; }
 
@@ -90,7 +87,7 @@ internal sealed class MethodBinding
                 : throw new ArgumentBindingException($"{WireName}() is missing required argument '{parameter.Name}'");
         }
 
-        if (TakesCancellationToken)
+        if (_cancellationTokenIndex >= 0)
             values[_cancellationTokenIndex] = methodToken;
         return values;
     }

@@ -21,18 +21,10 @@ public sealed class Rendezvous
         Meeting meeting;
         lock (_gate)
         {
-            if (!_groups.TryGetValue(group, out meeting!))
-            {
-                meeting = new Meeting(parties);
-                _groups[group] = meeting;
-            }
-            else if (meeting.Parties != parties)
-            {
+            meeting = _groups.TryGetValue(group, out Meeting? open) ? open : _groups[group] = new Meeting(parties);
+            if (meeting.Parties != parties)
                 throw new ArgumentOutOfRangeException(nameof(parties), $"group '{group}' is waiting for {meeting.Parties} parties, not {parties}");
-            }
-
-            meeting.Present++;
-            if (meeting.Present == parties)
+            if (++meeting.Present == parties)
             {
                 _groups.Remove(group);
                 meeting.Complete.TrySetResult(parties);
@@ -49,23 +41,19 @@ public sealed class Rendezvous
             {
                 // A caller that gave up no longer counts, or a later caller would complete a group
                 // whose members are not all inside at once.
-                if (!meeting.Complete.Task.IsCompleted)
-                {
-                    meeting.Present--;
-                    if (meeting.Present == 0)
-                        _groups.Remove(group);
-                }
+                if (!meeting.Complete.Task.IsCompleted && --meeting.Present == 0)
+                    _groups.Remove(group);
             }
 
             throw;
         }
     }
 
+    // Present is guarded by Rendezvous._gate.
     private sealed class Meeting(int parties)
     {
         public int Parties { get; } = parties;
 
-        /// <summary>Callers inside; guarded by <see cref="Rendezvous._gate"/>.</summary>
         public int Present { get; set; }
 
         public TaskCompletionSource<int> Complete { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -30,9 +30,6 @@ namespace Lab.Server;
 /// </code></example></remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
-    /// <summary>How long the last reply may take once the drain deadline passed (a stop's grace beyond drain_timeout).</summary>
-    public static readonly TimeSpan StopReplyGrace = TimeSpan.FromSeconds(1);
-
     public string Peer { get; } = HostAddress.Format(socket.RemoteEndPoint);
 
     /// <summary>Calls answered so far.</summary>
@@ -167,7 +164,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         {
             // Past the drain deadline: one last, short try to tell the caller before its connection
             // closes. This second is the "grace" a stop may take beyond drain_timeout.
-            using var grace = new CancellationTokenSource(StopReplyGrace);
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             await writer.SendAsync(grace.Token).ConfigureAwait(false);
             return;
         }

@@ -2,6 +2,7 @@ using System.Net;
 using Lab.Discovery.Etcd;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
+using Lab.Resilience;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -44,23 +45,10 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         _logger = loggerFactory.CreateLogger<RpcServer>();
         var stub = new ServerStub(settings.MethodTimeout, loggerFactory.CreateLogger<ServerStub>(), settings.MaxConcurrentCalls);
         new DemoMethods().RegisterAll(stub);
-        _tcp = new TcpServer(stub, settings with { MaxConnections = CapConnections(settings.MaxConnections, _logger) }, loggerFactory);
+        _tcp = new TcpServer(stub, settings with { MaxConnections = DescriptorLimit.CapConnections(settings.MaxConnections, _logger) }, loggerFactory);
         _registry = registry.Backend == RegistryBackend.Etcd
             ? new EtcdRegistration(registry, settings, loggerFactory.CreateLogger<EtcdRegistration>())
             : new RegistryClient(registry, settings, loggerFactory.CreateLogger<RegistryClient>());
-    }
-
-    // max_connections, lowered to what the descriptor limit (soft RLIMIT_NOFILE, from /proc on Linux)
-    // can hold. 256 stay free for the runtime: it opens files while running (assemblies, HTTP sockets to
-    // the registry), and without them it fails hard ("Out of memory.", exit 134) instead of refusing.
-    private static int CapConnections(int configured, ILogger logger)
-    {
-        const string limits = "/proc/self/limits";
-        string? line = File.Exists(limits) ? File.ReadLines(limits).FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal)) : null;
-        if (line?.Split(' ', StringSplitOptions.RemoveEmptyEntries) is not [_, _, _, var soft, ..] || !int.TryParse(soft, out int limit) || configured <= limit - 256)
-            return configured;
-        logger.LogWarning("max_connections lowered from {Configured} to {Max}: the process may open only {Limit} files (ulimit -n)", configured, Math.Max(1, limit - 256), limit);
-        return Math.Max(1, limit - 256);
     }
 
     /// <summary>The bound address and real port (after start).</summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Lab.Protocol.Messages;
+using Lab.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -22,11 +24,8 @@ namespace Lab.Server;
 /// stub.Register("add", (double a, double b, double c = 10) => a + b + c);
 /// CallResult result = await stub.DispatchAsync(RpcRequest.Parse(document.RootElement), token);
 /// </code></example></remarks>
-public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = ServerStub.DefaultMaxConcurrentCalls)
+public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = 1000)
 {
-    /// <summary>Default bound on calls running at once (<c>max_concurrent_calls</c>).</summary>
-    public const int DefaultMaxConcurrentCalls = 1000;
-
     private readonly MethodWorkers _workers = new(maxConcurrentCalls);
     private readonly Dictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
@@ -123,9 +122,9 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-    /// <summary>The <c>all_your_methods</c> answer: each method's name, required parameters and optional
-    /// parameters with their defaults, sorted by name so the listing is stable.</summary>
-    public IReadOnlyList<MethodDescription> Describe() =>
+    // The all_your_methods answer: each method's name, required parameters and optional
+    // parameters with their defaults, sorted by name so the listing is stable.
+    private List<MethodDescription> Describe() =>
         _methods.Values
             .OrderBy(method => method.WireName, StringComparer.Ordinal)
             .Select(method => new MethodDescription(
@@ -134,3 +133,11 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
                 method.Parameters.Where(p => p.HasDefault).ToDictionary(p => p.Name, p => p.DefaultValue)))
             .ToList();
 }
+
+/// <summary>One entry of the <c>all_your_methods</c> reply (lab requirements §3):
+/// <c>{"method_name": "add", "method_args": ["a", "b"], "method_kwargs": {"c": 10}}</c> —
+/// the required parameter names, then the optional ones with their defaults.</summary>
+public sealed record MethodDescription(
+    [property: JsonPropertyName("method_name")] string MethodName,
+    [property: JsonPropertyName("method_args")] IReadOnlyList<string> MethodArgs,
+    [property: JsonPropertyName("method_kwargs")] IReadOnlyDictionary<string, object?> MethodKwargs);

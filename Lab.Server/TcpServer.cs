@@ -92,9 +92,7 @@ public sealed class TcpServer(ServerStub stub, ServerSettings settings, ILoggerF
     public Task StopAsync()
     {
         lock (_gate)
-        {
             return _stopping ??= StopCoreAsync();
-        }
     }
 
     public async ValueTask DisposeAsync()
@@ -114,9 +112,7 @@ public sealed class TcpServer(ServerStub stub, ServerSettings settings, ILoggerF
         await _drain.CancelAsync().ConfigureAwait(false);
         Task all;
         lock (_gate)
-        {
             all = Task.WhenAll(_connections.Values);
-        }
 
         try
         {
@@ -219,9 +215,7 @@ public sealed class TcpServer(ServerStub stub, ServerSettings settings, ILoggerF
         {
             socket.Dispose();
             lock (_gate)
-            {
                 _connections.Remove(connection);
-            }
 
             ServerMetrics.ConnectionChanged(-1);
         }

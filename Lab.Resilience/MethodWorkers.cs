@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace Lab.Server;
+namespace Lab.Resilience;
 
 /// <summary>
 /// Where user methods run: at most <c>max_concurrent_calls</c> calls at once, on the server's own
@@ -22,9 +22,11 @@ namespace Lab.Server;
 /// <para>
 /// It is a <see cref="TaskScheduler"/>, so the continuations of an <c>async</c> method (its code after
 /// each <c>await</c>) also come back here rather than onto the pool. Threads start on demand, up to
-/// <see cref="MaxThreads"/>, and stay; when all are busy, work waits for the next free one (a queue
-/// bounded by the calls allowed). Concurrency: every member may be called from any thread; <see cref="_slots"/> counts
-/// calls, <see cref="_lock"/> guards <see cref="_threadCount"/>, the rest is lock-free.
+/// <see cref="MaxThreads"/>, and stay. Work waits in one queue; a task is handed to an idle thread, or a
+/// new thread is started for it, so it never waits behind a method that blocks while a thread could
+/// still be started. Only when all <see cref="MaxThreads"/> threads are busy does it wait for the next
+/// free one. Concurrency: every member may be called from any thread; <see cref="_slots"/> counts calls,
+/// <see cref="_gate"/> guards the queue and the thread counts.
 /// </para>
 /// <example>
 /// <code>
@@ -36,15 +38,16 @@ namespace Lab.Server;
 public sealed class MethodWorkers(int maxConcurrentCalls) : TaskScheduler
 {
     private readonly SemaphoreSlim _slots = new(maxConcurrentCalls, maxConcurrentCalls);
-    private readonly ConcurrentQueue<Task> _handOff = new();
-    private readonly SemaphoreSlim _handedOff = new(0);
-    private readonly ConcurrentQueue<Task> _overflow = new();
-    private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<Task, (string Name, long Started)> _running = new();
-    private int _threadCount;
 
-    // Threads waiting for work that no task has claimed yet.
-    private int _available;
+    // Guards the three fields below; idle threads wait on it (Monitor.Wait) for work.
+    private readonly object _gate = new();
+    private readonly Queue<Task> _queue = new();
+    private int _threads;
+
+    // Threads waiting in Monitor.Wait that no queued task has yet been counted against. A task
+    // queued when this is zero gets a new thread (below MaxThreads), never a place behind busy ones.
+    private int _idle;
 
     [ThreadStatic]
     private static bool t_isWorker;
@@ -57,9 +60,6 @@ public sealed class MethodWorkers(int maxConcurrentCalls) : TaskScheduler
 
     /// <inheritdoc />
     public override int MaximumConcurrencyLevel => MaxThreads;
-
-    /// <summary>Calls running now, including those whose callers already had a MethodTimeout reply.</summary>
-    public int Running => MaxConcurrentCalls - _slots.CurrentCount;
 
     /// <summary>
     /// Starts <paramref name="method"/> on a worker, or returns false at once when every slot is taken.
@@ -91,75 +91,54 @@ public sealed class MethodWorkers(int maxConcurrentCalls) : TaskScheduler
 
     protected override void QueueTask(Task task)
     {
-        // Hand the task to a waiting thread (claimed with a compare-exchange so two tasks never count
-        // on the same one), else to a new thread, else — every thread busy — to the overflow queue.
-        if (TryClaimAvailableThread())
+        lock (_gate)
         {
-            _handOff.Enqueue(task);
-            _handedOff.Release();
-            return;
-        }
-
-        lock (_lock)
-        {
-            if (_threadCount < MaxThreads)
+            _queue.Enqueue(task);
+            if (_idle > 0)
             {
-                _threadCount++;
-                new Thread(WorkLoop) { IsBackground = true, Name = "rpc-method" }.Start(task);
-                return;
+                // Wake one idle thread for this task. If a thread that just finished its own work takes
+                // the task first, the woken one finds the queue empty and goes back to waiting.
+                _idle--;
+                Monitor.Pulse(_gate);
             }
-        }
+            else if (_threads < MaxThreads)
+            {
+                _threads++;
+                new Thread(WorkLoop) { IsBackground = true, Name = "rpc-method" }.Start();
+            }
 
-        _overflow.Enqueue(task);
+            // Otherwise every thread is running a method: the first to finish takes the task.
+        }
     }
 
     // A task may run inline only on a worker: inlining on a pool thread would put user code back there.
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
         t_isWorker && TryExecuteTask(task);
 
-    protected override IEnumerable<Task> GetScheduledTasks() => [.. _handOff, .. _overflow];
-
-    private void WorkLoop(object? first)
+    protected override IEnumerable<Task> GetScheduledTasks()
     {
-        t_isWorker = true;
-        Task? task = (Task?)first;
-        while (true)
-        {
-            if (task is not null)
-            {
-                TryExecuteTask(task);
-            }
-
-            if (_overflow.TryDequeue(out task))
-            {
-                continue;
-            }
-
-            Interlocked.Increment(ref _available);
-            // Work may have gone to the overflow just before we counted ourselves available: take it,
-            // unless a task has already claimed us (then it is being handed off; overflow comes next).
-            if (!_overflow.IsEmpty && TryClaimAvailableThread())
-            {
-                _overflow.TryDequeue(out task);
-                continue;
-            }
-
-            _handedOff.Wait();
-            _handOff.TryDequeue(out task);
-        }
+        lock (_gate)
+            return [.. _queue];
     }
 
-    private bool TryClaimAvailableThread()
+    private void WorkLoop()
     {
-        int available;
-        while ((available = Volatile.Read(ref _available)) > 0)
+        t_isWorker = true;
+        while (true)
         {
-            if (Interlocked.CompareExchange(ref _available, available - 1, available) == available)
+            Task task;
+            lock (_gate)
             {
-                return true;
-            }
-        }
+                while (_queue.Count == 0)
+                {
+                    _idle++;
+                    Monitor.Wait(_gate);
+                }
 
-        return false;
+                task = _queue.Dequeue();
+            }
+
+            TryExecuteTask(task);
+        }
     }
 }

@@ -1,11 +1,8 @@
-using System.Text.Json;
-using Lab.Client.Transport;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
-using Lab.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Client;
+namespace Lab.Resilience;
 
 /// <summary>Keeps calls flowing when a server goes silent: frozen (SIGSTOP, a long pause) or cut off the
 /// network. Such a server refuses nothing — the kernel still accepts for a frozen process, a cut link
@@ -17,13 +14,17 @@ namespace Lab.Client;
 /// outstanding and answered none for <c>silent_after</c> (<c>all_your_methods</c> on a fresh
 /// connection): a slow method still answers, a frozen or cut-off server misses <c>probe_timeout</c>,
 /// and <c>onSilent</c> bans it and ends the calls stuck there.</para>
+/// <para>It knows no sockets and no client error types: the client passes <c>probe</c> (one call on a fresh
+/// connection) and <c>isAnswer</c> (whether an exception is the server's reply, e.g. an error reply).</para>
 /// <para>Concurrency: every member may be called concurrently; <see cref="_gate"/> guards <see cref="_servers"/>.
 /// The watchdog is owned here: started by <see cref="StartWatchdog"/>, awaited by <see cref="DisposeAsync"/>.</para>
 /// <example><code>
 /// InstanceMeta server = loadBalance.Select(health.Preferred(candidates, byWeight: false));
 /// long sum = await health.TrackAsync(server, () => connection.CallAsync(...));
 /// </code></example></remarks>
-public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILogger logger, Func<InstanceMeta, string, Task> onSilent) : IAsyncDisposable
+public sealed class ServerHealth(
+    ClientSettings settings, TimeProvider time, ILogger logger,
+    Func<InstanceMeta, CancellationToken, Task> probe, Func<Exception, bool> isAnswer, Func<InstanceMeta, string, Task> onSilent) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<InstanceKey, Load> _servers = [];
@@ -49,7 +50,7 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
             answered = true;
             return value;
         }
-        catch (Exception ex) when (ex is RpcRemoteException or JsonException)
+        catch (Exception ex) when (isAnswer(ex))
         {
             answered = true;
             throw;
@@ -144,14 +145,13 @@ public sealed class ServerHealth(ClientSettings settings, TimeProvider time, ILo
             logger.LogDebug("Probing {Server}: {Why}", server.Address, why);
             try
             {
-                await using ServerConnection probe = await ServerConnection.ConnectAsync(server.Host, server.Port, settings, deadline.Token);
-                await probe.CallAsync(RpcRequest.DiscoveryMethodName, null, null, static _ => true, deadline.Token);
+                await probe(server, deadline.Token);
             }
-            catch (RpcRemoteException)
+            catch (Exception ex) when (isAnswer(ex))
             {
                 // An error reply is an answer too: the server is alive.
             }
-            catch (Exception ex) when (ex is RpcException or OperationCanceledException && !stopping.IsCancellationRequested)
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
             {
                 failure = ex is OperationCanceledException ? $"no answer within probe_timeout {settings.ProbeTimeout.TotalSeconds:0.###} s" : ex.Message;
             }

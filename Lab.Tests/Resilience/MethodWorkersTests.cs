@@ -3,7 +3,7 @@ using Lab.Protocol.Messages;
 using Lab.Server;
 using Microsoft.Extensions.Logging;
 
-namespace Lab.Tests.Server;
+namespace Lab.Tests.Resilience;
 
 /// <summary>
 /// Methods that block their thread, the way a student's synchronous method does: the deadline still
@@ -52,6 +52,30 @@ public class MethodWorkersTests
         stuck.ShouldAllBe(call => !call.IsCompleted);
         release.Set();
         (await Task.WhenAll(stuck).WaitAsync(TestTimeouts.Unexpected)).ShouldAllBe(result => result.IsSuccess);
+    }
+
+    [Test]
+    public async Task A_queued_call_never_waits_behind_a_blocked_method_while_a_thread_is_free()
+    {
+        // Two slots, so two threads: one blocked for the whole test, the other serving one call after
+        // another. Each call is queued from a pool thread just as the free thread finishes the previous
+        // one and goes idle; that hand-off must never be lost (the call left queued, the free thread asleep).
+        using var release = new ManualResetEventSlim();
+        var stub = new ServerStub(TimeSpan.FromSeconds(30), maxConcurrentCalls: 2);
+        new DemoMethods().RegisterAll(stub);
+        stub.Register("stuck", () => release.Wait(TestTimeouts.Unexpected));
+        Task<CallResult> stuck = CallAsync(stub, "stuck");
+        await WaitUntilAsync(() => stub.RunningMethods.Count == 1);
+
+        for (int call = 0; call < 5000; call++)
+        {
+            // From the pool, not inline on the worker that just ran the previous call.
+            CallResult add = await Task.Run(() => CallAsync(stub, "add", "[1, 2]")).WaitAsync(TestTimeouts.Unexpected);
+            add.Value.ShouldBe(13.0);
+        }
+
+        release.Set();
+        (await stuck.WaitAsync(TestTimeouts.Unexpected)).IsSuccess.ShouldBeTrue();
     }
 
     [Test]

@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using Lab.Client;
 using Lab.Protocol.Configuration;
 using Lab.Protocol.Discovery;
+using Lab.Resilience;
 using Lab.Tests.Client.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Lab.Tests.Client;
+namespace Lab.Tests.Resilience;
 
 // ServerHealth on a fake clock: which servers the next call may go to, and the watchdog that probes
 // a silent server over a real socket and bans it only when the probe goes unanswered.
@@ -192,7 +193,8 @@ public class ServerHealthTests
     }
 
     private ServerHealth Create() =>
-        new(Settings, _clock, _logs.CreateFactory().CreateLogger<ServerHealth>(), (server, why) =>
+        new(Settings, _clock, _logs.CreateFactory().CreateLogger<ServerHealth>(), (server, token) => RpcClient.ProbeAsync(Settings, server, token),
+            static ex => ex is RpcRemoteException, (server, why) =>
         {
             _banned.Enqueue((server.Address, why));
             return Task.CompletedTask;
