@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Lab.Client;
+using Lab.Configuration;
 using Lab.Protocol.Configuration;
 using Lab.Terminal;
 using Lab.Testing;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using Lab.Bench;
+using Lab.Configuration;
 using Lab.Protocol;
 using Lab.Terminal;
 

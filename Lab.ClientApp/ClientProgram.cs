@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Lab.Client;
+using Lab.Configuration;
 using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Microsoft.Extensions.Logging;

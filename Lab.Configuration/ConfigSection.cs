@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Lab.Protocol.Configuration;
+namespace Lab.Configuration;
 
 /// <summary>Typed reading of one <c>[section]</c> of the configuration, with errors that name the file,
 /// section and key — so "it does not start" always comes with the line to fix.</summary>

@@ -1,4 +1,4 @@
-namespace Lab.Protocol.Configuration;
+namespace Lab.Configuration;
 
 /// <summary>A configuration file that is missing or holds a bad value. The message names the file and key,
 /// e.g. <c>config.ini: [server] heartbeat_interval = "abc" is not a number of seconds</c>; programs

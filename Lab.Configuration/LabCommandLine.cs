@@ -1,7 +1,6 @@
 using System.CommandLine;
-using Lab.Protocol.Configuration;
 
-namespace Lab.Protocol;
+namespace Lab.Configuration;
 
 /// <summary>What the three programs' command lines share: the <c>--config</c> flag and the rule that a fatal
 /// fault ends the program with one clear line and a non-zero exit code — never a stack trace as the

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Lab.Protocol.Configuration;
+namespace Lab.Configuration;
 
 /// <summary>Loads <c>config.ini</c> (lab requirements §8) with Microsoft.Extensions.Configuration.Ini, then lays
 /// <c>RPCLAB_</c> environment variables over it (<c>RPCLAB_REGISTRY__HOST</c> = <c>[registry] host</c>:

@@ -1,4 +1,4 @@
-using Lab.Protocol.Configuration;
+using Lab.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Logging;

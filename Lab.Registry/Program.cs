@@ -3,6 +3,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
+using Lab.Configuration;
 using Lab.Logging;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Lab.Configuration;
 using Lab.Protocol;
 using Lab.Scenarios;
 using Lab.Scenarios.Harness;

@@ -6,6 +6,7 @@
 //   dotnet run --project Lab.Server -- -p 0 --config test.ini  free port, another configuration file
 using System.CommandLine;
 using System.Globalization;
+using Lab.Configuration;
 using Lab.Logging;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;

@@ -1,3 +1,5 @@
+using Lab.Configuration;
+
 namespace Lab.Protocol.Configuration;
 
 /// <summary>How the client finds servers (lab requirements §6).</summary>

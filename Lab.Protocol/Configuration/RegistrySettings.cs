@@ -1,3 +1,5 @@
+using Lab.Configuration;
+
 namespace Lab.Protocol.Configuration;
 
 /// <summary>Who keeps the list of servers.</summary>

@@ -1,3 +1,5 @@
+using Lab.Configuration;
+
 namespace Lab.Protocol.Configuration;
 
 /// <summary><c>[server]</c>: the RPC server's listen address, heartbeat and every server-side timeout (lab requirements §5, §7).</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lab.Configuration;
 using Lab.Protocol.Configuration;
 using Microsoft.Extensions.Configuration;
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Lab.ClientApp;
+using Lab.Configuration;
 using Lab.Protocol.Configuration;
 using Lab.Tests.Client.Support;
 

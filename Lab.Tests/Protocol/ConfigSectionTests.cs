@@ -1,3 +1,4 @@
+using Lab.Configuration;
 using Lab.Logging;
 using Lab.Protocol.Configuration;
 using Microsoft.Extensions.Logging;

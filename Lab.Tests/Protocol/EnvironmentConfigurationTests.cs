@@ -1,3 +1,5 @@
+using Lab.Configuration;
+
 namespace Lab.Tests.Protocol;
 
 /// <summary>
@@ -44,7 +46,7 @@ public class EnvironmentConfigurationTests
 
         int exitCode = await server.WaitForExitAsync();
 
-        exitCode.ShouldBe(Lab.Protocol.LabCommandLine.ConfigurationErrorExitCode);
+        exitCode.ShouldBe(LabCommandLine.ConfigurationErrorExitCode);
         server.Error.ShouldContain("environment variable RPCLAB_SERVER__HEARTBEAT_INTERVAL: [server] heartbeat_interval = \"abc\" is not a number of seconds");
     }
 }

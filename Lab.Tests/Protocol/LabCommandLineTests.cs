@@ -1,3 +1,4 @@
+using Lab.Configuration;
 using Lab.Protocol;
 using Lab.Protocol.Configuration;
 

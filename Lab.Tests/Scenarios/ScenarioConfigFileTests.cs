@@ -1,3 +1,4 @@
+using Lab.Configuration;
 using Lab.Protocol.Configuration;
 using Lab.Scenarios.Harness;
 

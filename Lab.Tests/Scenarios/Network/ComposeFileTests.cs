@@ -1,3 +1,4 @@
+using Lab.Configuration;
 using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
 
@@ -28,7 +29,7 @@ public class ComposeFileTests
         // A missing --config file is reported by the program's action, which runs only once the
         // command line parsed: exit 2 with this message means every argument was accepted.
         error.ShouldContain("configuration file not found", customMessage: error);
-        exitCode.ShouldBe(Lab.Protocol.LabCommandLine.ConfigurationErrorExitCode);
+        exitCode.ShouldBe(LabCommandLine.ConfigurationErrorExitCode);
     }
 
     [Test]
