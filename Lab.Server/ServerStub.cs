@@ -67,7 +67,7 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
         }
 
-        // The method runs on a worker thread, never on this connection's: see MethodWorkers for why.
+        // The method runs as its own work item, never inline on this connection: see MethodWorkers for why.
         if (!_workers.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out Task<object?> running))
             return CallResult.Failure(RpcErrorCode.ServerBusy,
                 $"the server is busy: all {_workers.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
