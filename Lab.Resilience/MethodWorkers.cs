@@ -38,7 +38,7 @@ namespace Lab.Resilience;
 public sealed class MethodWorkers
 {
     private readonly SemaphoreSlim _slots;
-    private readonly ConcurrentDictionary<Task, (string Name, long Started)> _running = new();
+    private readonly ConcurrentDictionary<object, (string Name, long Started)> _running = new();
 
     public MethodWorkers(int maxConcurrentCalls)
     {
@@ -70,15 +70,21 @@ public sealed class MethodWorkers
             return false;
         }
 
-        running = Task.Run(() => method().AsTask());
-        _running[running] = (name, Stopwatch.GetTimestamp());
-        running.ContinueWith(
-            (task, slots) =>
+        object call = new();
+        _running[call] = (name, Stopwatch.GetTimestamp());
+        running = Task.Run(async () =>
+        {
+            try
             {
-                _running.TryRemove(task, out _);
-                ((SemaphoreSlim)slots!).Release();
-            },
-            _slots, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return await method().ConfigureAwait(false);
+            }
+            finally
+            {
+                // Before the task completes: a caller that has its answer and calls again finds the slot free.
+                _running.TryRemove(call, out _);
+                _slots.Release();
+            }
+        });
         return true;
     }
 
