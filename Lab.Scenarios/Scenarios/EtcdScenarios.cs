@@ -96,17 +96,9 @@ internal static class EtcdScenarios
         int clientMark = client.LineCount;
         context.Step($"kill -9 {etcd.Name(0)} and {etcd.Name(1)}: one member of three is left, no majority, so etcd can neither read nor write");
         await Task.WhenAll(etcd.KillAsync(0, ScenarioContext.Unexpected), etcd.KillAsync(1, ScenarioContext.Unexpected));
-        for (int i = 0; i < servers.Length; i++)
-        {
-            await context.ExpectLineAsync(servers[i].Process, "Registry unreachable at etcd", $"{servers[i].Process.Name} logged the outage and keeps serving", fromLine: marks[i]);
-        }
-
-        await context.ExpectLineAsync(client, "Registry unreachable at etcd", "the client logged it too, and keeps its cached servers", fromLine: clientMark);
-        long before = ClientOutput.Progress(client.Lines).LastOrDefault().Succeeded;
-        int progressMark = client.LineCount;
-        await client.WaitForLineAsync(new Regex(ClientOutput.ProgressPattern), ScenarioContext.Unexpected, progressMark, context.Cancellation);
-        long after = ClientOutput.Progress(client.Lines).Last().Succeeded;
-        context.Check(after > before, $"without a quorum the client's calls go on from its cache ({before} -> {after} succeeded)");
+        await RegistryFaultScenarios.ExpectOutageRiddenOutAsync(context, servers, marks, client, clientMark, "Registry unreachable at etcd",
+            "logged the outage and keeps serving", "the client logged it too, and keeps its cached servers",
+            "without a quorum the client's calls go on from its cache");
 
         context.Step($"restart {etcd.Name(0)} and {etcd.Name(1)} on their ports and data; no lab program is restarted");
         marks = [.. servers.Select(server => server.Process.LineCount)];

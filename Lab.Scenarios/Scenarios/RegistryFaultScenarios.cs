@@ -69,17 +69,9 @@ internal static class RegistryFaultScenarios
         context.Step($"kill -9 the registry (pid {registry.Process.Id})");
         registry.Process.KillHard();
         await registry.Process.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
-        for (int i = 0; i < servers.Length; i++)
-        {
-            await context.ExpectLineAsync(servers[i].Process, "Registry unreachable at", $"{servers[i].Process.Name} noticed the registry is gone and keeps serving", fromLine: marks[i]);
-        }
-
-        await context.ExpectLineAsync(client, "Registry unreachable at", "the client noticed too, and keeps its cached servers", fromLine: clientMark);
-        long before = ClientOutput.Progress(client.Lines).LastOrDefault().Succeeded;
-        int progressMark = client.LineCount;
-        await client.WaitForLineAsync(new Regex(ClientOutput.ProgressPattern), ScenarioContext.Unexpected, progressMark, context.Cancellation);
-        long after = ClientOutput.Progress(client.Lines).Last().Succeeded;
-        context.Check(after > before, $"with the registry down, the client's calls go on from its cache ({before} -> {after} succeeded)");
+        await ExpectOutageRiddenOutAsync(context, servers, marks, client, clientMark, "Registry unreachable at",
+            "noticed the registry is gone and keeps serving", "the client noticed too, and keeps its cached servers",
+            "with the registry down, the client's calls go on from its cache");
 
         context.Step($"restart the registry on the same port {registry.Port} (its instance list starts empty)");
         marks = [.. servers.Select(server => server.Process.LineCount)];
@@ -96,5 +88,23 @@ internal static class RegistryFaultScenarios
         PrintedSummary? summary = ClientOutput.Summary(client.Lines);
         context.Check(exitCode == 0 && summary is { Failed: 0 }, $"the client finished with zero failed calls ({summary?.Succeeded} succeeded, exit {exitCode})",
             summary is null ? "no summary line" : $"{summary.Failed} failed");
+    }
+
+    /// <summary>How every program should ride out a registry outage, whatever keeps the list (built-in or
+    /// etcd): each server and the client log it, and the client's calls go on from its cache.</summary>
+    internal static async Task ExpectOutageRiddenOutAsync(ScenarioContext context, RunningServer[] servers, int[] serverMarks,
+        ManagedProcess client, int clientMark, string unreachable, string serverNote, string clientNote, string callsNote)
+    {
+        for (int i = 0; i < servers.Length; i++)
+        {
+            await context.ExpectLineAsync(servers[i].Process, unreachable, $"{servers[i].Process.Name} {serverNote}", fromLine: serverMarks[i]);
+        }
+
+        await context.ExpectLineAsync(client, unreachable, clientNote, fromLine: clientMark);
+        long before = ClientOutput.Progress(client.Lines).LastOrDefault().Succeeded;
+        int progressMark = client.LineCount;
+        await client.WaitForLineAsync(new Regex(ClientOutput.ProgressPattern), ScenarioContext.Unexpected, progressMark, context.Cancellation);
+        long after = ClientOutput.Progress(client.Lines).Last().Succeeded;
+        context.Check(after > before, $"{callsNote} ({before} -> {after} succeeded)");
     }
 }
