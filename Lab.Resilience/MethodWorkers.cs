@@ -23,7 +23,7 @@ namespace Lab.Resilience;
 /// starvation: a blocked method holds a pool thread, and by default the pool adds threads slowly
 /// (about two a second) once all are busy, so thirty blocked methods would delay an unrelated
 /// <c>add</c> by seconds. So the pool is told to start threads at once up to the number of calls
-/// that may block (<see cref="MinimumPoolThreads"/>). .NET cannot safely abort a thread, so a method
+/// that may block (see the constructor). .NET cannot safely abort a thread, so a method
 /// that never returns keeps its thread; that is why calls are bounded and a call over the bound is
 /// refused (ServerBusy) instead of queued without end.
 /// </para>
@@ -45,18 +45,15 @@ public sealed class MethodWorkers
         MaxConcurrentCalls = maxConcurrentCalls;
         _slots = new SemaphoreSlim(maxConcurrentCalls, maxConcurrentCalls);
         ThreadPool.GetMinThreads(out int workers, out int completionPorts);
-        int wanted = MinimumPoolThreads(maxConcurrentCalls);
-        // Process-wide, and only ever raised: several servers in one process (tests) share one pool.
+        // One thread per call that may block (at most 256, to keep memory small), plus two per core for the
+        // connections' own work. Process-wide, and only ever raised: servers in one process share one pool.
+        int wanted = Math.Min(maxConcurrentCalls, 256) + 2 * Environment.ProcessorCount;
         if (workers < wanted)
             ThreadPool.SetMinThreads(wanted, completionPorts);
     }
 
     /// <summary>The bound: calls that may run at once (a call holds its slot until its method really ends).</summary>
     public int MaxConcurrentCalls { get; }
-
-    /// <summary>Pool threads started without delay: one per call that may block (at most 256, to keep memory
-    /// small), plus two per core for the connections' own work.</summary>
-    public static int MinimumPoolThreads(int maxConcurrentCalls) => Math.Min(maxConcurrentCalls, 256) + 2 * Environment.ProcessorCount;
 
     /// <summary>
     /// Starts <paramref name="method"/> as a pool work item, or returns false at once when every slot is
