@@ -127,6 +127,8 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             document = JsonDocument.Parse(message, ProtocolJson.DocumentOptions);
             RpcRequest request = RpcRequest.Parse(document.RootElement);
             methodName = request.MethodName;
+            // From here the call is in flight: a graceful stop waits for it (drain_timeout).
+            logger.LogDebug("{Peer} {Method} started", Peer, methodName);
             result = await stub.DispatchAsync(request, abortToken).ConfigureAwait(false);
         }
         catch (BadRequestException ex)

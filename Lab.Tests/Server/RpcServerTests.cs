@@ -107,6 +107,8 @@ public class RpcServerTests : LoggedTest
         await using RawRpcConnection busy = await RawRpcConnection.ConnectAsync(server.LocalEndPoint);
         await busy.SendRawAsync("""{"method_name": "sleep", "method_args": [0.3]}""");
         await Log.WaitForLineAsync("Connection from .* opened", occurrences: 2);
+        // Stop only once the call is in flight: a request still unread when the stop begins is never started.
+        await Log.WaitForLineAsync(" sleep started");
 
         var stopping = System.Diagnostics.Stopwatch.StartNew();
         await server.StopAsync().WaitAsync(TestTimeouts.Unexpected);
