@@ -84,8 +84,6 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         if (Find(Workload.PersistentTen, Target.Server) is { } informational
             && Find(Workload.PersistentTen, Target.ServerWarningLog) is { } quiet && quiet.CallsPerSecond > 0)
         {
-            // Run i of one server and run i of the other ran back to back, under the same load: the
-            // median of those pairwise ratios cancels the drift that separate medians would keep.
             goals.Add(AtLeast("logging not the bottleneck: 10 connections at Information vs at Warning (median of paired runs)",
                 PairedRatio(informational, quiet), 0.9));
         }
@@ -94,19 +92,25 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
     }
 
     /// <summary>The median of run-by-run calls/s ratios of two targets that ran back to back in each rotation.</summary>
-    public static double PairedRatio(Measurement first, Measurement second)
+    public static double PairedRatio(Measurement first, Measurement second) =>
+        PairedRatio(first, second, run => run.CallsPerSecond);
+
+    // Run i of each target ran in the same rotation, under the same load: the median of the pairwise
+    // ratios cancels drift that separate medians would keep.
+    private static double PairedRatio(Measurement first, Measurement second, Func<LoadResult, double> figure)
     {
         double[] pairs = [.. first.Runs.Zip(second.Runs)
-            .Where(pair => pair.Second.CallsPerSecond > 0)
-            .Select(pair => pair.First.CallsPerSecond / pair.Second.CallsPerSecond)];
-        return pairs.Length > 0 ? Measurement.Median(pairs) : first.CallsPerSecond / second.CallsPerSecond;
+            .Where(pair => figure(pair.Second) > 0)
+            .Select(pair => figure(pair.First) / figure(pair.Second))];
+        return pairs.Length > 0 ? Measurement.Median(pairs) : 0;
     }
 
-    /// <summary>The target's median figures as multiples of the floor's for the same workload.</summary>
+    /// <summary>The target's figures as multiples of the floor's for the same workload: the median of the
+    /// ratios of runs in the same rotation.</summary>
     public (double CallsPerSecond, double P50)? Ratios(Workload workload, Target target) =>
         Find(workload, target) is { } measured && Find(workload, Target.Floor) is { } floor
             && floor.CallsPerSecond > 0 && floor.P50Microseconds > 0
-            ? (measured.CallsPerSecond / floor.CallsPerSecond, measured.P50Microseconds / floor.P50Microseconds)
+            ? (PairedRatio(measured, floor, run => run.CallsPerSecond), PairedRatio(measured, floor, run => run.P50Microseconds))
             : null;
 
     public string ToMarkdown()

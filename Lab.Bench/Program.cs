@@ -15,12 +15,19 @@ var runsOption = new Option<int>("--runs") { Description = "Runs per workload an
 var windowOption = new Option<double>("--duration", "-d") { Description = "Seconds measured per run", DefaultValueFactory = _ => 3 };
 var warmupOption = new Option<double>("--warmup") { Description = "Seconds of uncounted calls before each run", DefaultValueFactory = _ => 0.5 };
 var timeoutOption = new Option<double>("--timeout") { Description = "Seconds one call may take before it counts as an error", DefaultValueFactory = _ => 10 };
+var workloadOption = new Option<string[]>("--workload", "-w")
+{
+    Description = "Run only this workload (repeatable): " + string.Join(", ", Workload.RawWire.Select(workload => workload.Key)),
+    HelpName = "KEY",
+};
+workloadOption.AcceptOnlyFromAmong([.. Workload.RawWire.Select(workload => workload.Key)]);
 var outputOption = new Option<string?>("--output", "-o") { Description = "Folder for latest.md and latest.json (default: bench-results/ in the repository)", HelpName = "DIR" };
 root.Options.Add(runsOption);
 root.Options.Add(windowOption);
 root.Options.Add(warmupOption);
 root.Options.Add(timeoutOption);
 root.Options.Add(outputOption);
+root.Options.Add(workloadOption);
 root.SetAction((parseResult, cancellationToken) => LabCommandLine.RunFatalSafeAsync("Lab.Bench", async () =>
 {
     var settings = new BenchSettings(
@@ -28,7 +35,8 @@ root.SetAction((parseResult, cancellationToken) => LabCommandLine.RunFatalSafeAs
         TimeSpan.FromSeconds(parseResult.GetValue(windowOption)),
         TimeSpan.FromSeconds(parseResult.GetValue(warmupOption)),
         TimeSpan.FromSeconds(parseResult.GetValue(timeoutOption)),
-        parseResult.GetValue(outputOption) ?? Path.Combine(BenchPaths.Locate().Root, "bench-results"));
+        parseResult.GetValue(outputOption) ?? Path.Combine(BenchPaths.Locate().Root, "bench-results"),
+        (parseResult.GetValue(workloadOption) ?? []).ToHashSet(StringComparer.Ordinal));
     BenchReport report = await new Benchmark(settings, ColourWriter.ForConsole(Console.Out)).RunAsync(cancellationToken);
     return report.AllGoalsPass ? 0 : 1;
 }));

@@ -83,4 +83,5 @@ public enum Target
 /// <param name="Warmup">Uncounted calls before each window.</param>
 /// <param name="CallTimeout">Deadline of one call.</param>
 /// <param name="OutputDirectory">Where latest.md and latest.json are written.</param>
-public sealed record BenchSettings(int Runs, TimeSpan Duration, TimeSpan Warmup, TimeSpan CallTimeout, string OutputDirectory);
+/// <param name="Workloads">Keys of the workloads to run (for example <c>persistent-1</c>); empty runs them all.</param>
+public sealed record BenchSettings(int Runs, TimeSpan Duration, TimeSpan Warmup, TimeSpan CallTimeout, string OutputDirectory, IReadOnlySet<string> Workloads);

@@ -5,7 +5,7 @@ namespace Lab.Tests.Bench;
 
 public class BenchReportTests
 {
-    private static readonly BenchSettings Settings = new(3, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(10), "unused");
+    private static readonly BenchSettings Settings = new(3, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(10), "unused", new HashSet<string>());
 
     [Test]
     public void Latency_goal_passes_under_the_limit_and_fails_over_it()
@@ -75,6 +75,25 @@ public class BenchReportTests
 
         BenchReport.PairedRatio(server, twin).ShouldBe(1.0);
         Report(server, twin).ToMarkdown().ShouldContain("two identical Lab.Servers, 10 connections, median of 3 paired runs: 1.00x");
+    }
+
+    [Test]
+    public void Ratios_to_the_floor_pair_runs_of_the_same_rotation()
+    {
+        // The machine is busier in the second rotation, and something disturbed the server's third run: the
+        // paired median says 1.50x; separate medians (floor 60 µs, server 120 µs) would let that one run decide 2.00x.
+        var floor = new Measurement(Workload.PersistentOneCaller, Target.Floor,
+            [MeasurementTests.Run(10_000, 0, 40), MeasurementTests.Run(5_000, 0, 100), MeasurementTests.Run(8_000, 0, 60)], null);
+        var server = new Measurement(Workload.PersistentOneCaller, Target.Server,
+            [MeasurementTests.Run(6_000, 0, 60), MeasurementTests.Run(3_000, 0, 150), MeasurementTests.Run(4_000, 0, 120)], null);
+
+        BenchReport report = Report(floor, server);
+
+        // The latencies go through the load generator's histogram, whose buckets are about 1 % wide.
+        report.Ratios(Workload.PersistentOneCaller, Target.Server)!.Value.ShouldSatisfyAllConditions(
+            ratios => ratios.CallsPerSecond.ShouldBe(0.6, 0.001),
+            ratios => ratios.P50.ShouldBe(1.5, 0.02));
+        report.Goals().Single().Measured.ShouldBeOneOf("1.49x", "1.50x", "1.51x");
     }
 
     [Test]

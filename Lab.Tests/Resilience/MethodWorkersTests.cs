@@ -45,7 +45,10 @@ public class MethodWorkersTests
         Task<CallResult>[] stuck = [.. Enumerable.Range(0, 30).Select(_ => CallAsync(stub, "stuck"))];
         await WaitUntilAsync(() => stub.RunningMethods.Count == 30);
 
-        // Thirty threads are blocked (more than this machine has cores): add still runs, at once.
+        // Thirty threads are blocked (more than this machine has cores). The pool was told to start a thread at
+        // once for each running call, plus two per core for connections (by default it adds about two a second).
+        ThreadPool.GetMinThreads(out int minimumThreads, out _);
+        minimumThreads.ShouldBeGreaterThanOrEqualTo(30 + (2 * Environment.ProcessorCount));
         CallResult add = await CallAsync(stub, "add", "[1, 2]").WaitAsync(TestTimeouts.Unexpected);
 
         add.Value.ShouldBe(13.0);
