@@ -4,34 +4,34 @@ using System.Diagnostics;
 namespace Lab.Resilience;
 
 /// <summary>
-/// Where user methods run: at most <c>max_concurrent_calls</c> calls at once, each started as its own
-/// work item on the .NET thread pool, never inline on the thread that reads the caller's connection.
+/// Counts the user methods running: at most <c>max_concurrent_calls</c> at once. A method runs on the
+/// thread that read its request, as the lab's server thread called it; a method that blocks that thread
+/// keeps its slot until it really returns, however long after its caller was answered.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Why not just call the method: a student's method may block its thread (<c>Thread.Sleep</c>, a
-/// synchronous file read, an <c>async</c> method that blocks before its first <c>await</c>). Called
-/// inline, it would hold the connection's own code, so the MethodTimeout reply could not go out at the
-/// deadline. Started as a separate work item, the method runs while the connection awaits its task
-/// with the deadline, and the reply goes out on time whatever the method does.
+/// Why a bound: .NET cannot safely abort a thread, so a method that never returns keeps its thread.
+/// Without a bound, a client calling a blocking method again and again would take a thread each time;
+/// with it, a call over the bound is refused (ServerBusy) instead.
 /// </para>
 /// <para>
-/// Why the pool and not threads of our own: handing every call to a dedicated thread cost a thread
-/// wake-up each way, and Lab.Bench measured the server at half the floor's throughput with 10 and
-/// 100 connections (goal: 0.7x). A work item queued from a pool thread usually runs on that same
-/// thread as soon as the connection's code awaits, with no wake-up at all. The risk of the pool is
-/// starvation: a blocked method holds a pool thread, and by default the pool adds threads slowly
-/// (about two a second) once all are busy, so thirty blocked methods would delay an unrelated
-/// <c>add</c> by seconds. So the pool is told to start threads at once up to the number of calls
-/// running (see <see cref="CoverInPool"/>). .NET cannot safely abort a thread, so a method
-/// that never returns keeps its thread; that is why calls are bounded and a call over the bound is
-/// refused (ServerBusy) instead of queued without end.
+/// Why on the reading thread: Lab.Bench measured every hand-off to another thread (a pool work item, a
+/// dedicated thread) at 1.6x to 2.0x the floor's 1-caller p50 latency (goal: 1.5x), since it adds a
+/// thread wake-up per call. The deadline does not need it: when a method holds the thread past its
+/// method timeout, the connection answers MethodTimeout without it and goes on on another thread
+/// (see RpcConnection).
+/// </para>
+/// <para>
+/// The risk is starvation: every blocked method holds a pool thread, and by default the pool adds
+/// threads slowly (about two a second) once all are busy, so thirty blocked methods would delay an
+/// unrelated <c>add</c> by seconds. So the pool is told to start threads at once up to the number of
+/// calls running (see <see cref="CoverInPool"/>).
 /// </para>
 /// <para>Concurrency: every member may be called from any thread; <see cref="_slots"/> counts calls.</para>
 /// <example>
 /// <code>
 /// var workers = new MethodWorkers(maxConcurrentCalls: 64);
-/// if (workers.TryRun("add", () => method.InvokeAsync(arguments), out Task&lt;object?&gt; running)) await running;
+/// if (workers.TryRun("add", () => method.InvokeAsync(arguments), out ValueTask&lt;object?&gt; running)) await running;
 /// </code>
 /// </example>
 /// </remarks>
@@ -56,14 +56,15 @@ public sealed class MethodWorkers
     public int MaxConcurrentCalls { get; }
 
     /// <summary>
-    /// Starts <paramref name="method"/> as a pool work item, or returns false at once when every slot is
-    /// taken. The slot is freed when the method's task ends, not when the caller stops waiting for it.
+    /// Runs <paramref name="method"/> on this thread up to its first <c>await</c>, or returns false at once
+    /// when every slot is taken. The slot is freed when the method's task ends, not when the caller stops
+    /// waiting for it.
     /// </summary>
-    public bool TryRun(string name, Func<ValueTask<object?>> method, out Task<object?> running)
+    public bool TryRun(string name, Func<ValueTask<object?>> method, out ValueTask<object?> running)
     {
         if (!_slots.Wait(0))
         {
-            running = Task.FromResult<object?>(null);
+            running = default;
             return false;
         }
 
@@ -73,20 +74,45 @@ public sealed class MethodWorkers
 
         object call = new();
         _running[call] = (name, Stopwatch.GetTimestamp());
-        running = Task.Run(async () =>
+        try
         {
-            try
-            {
-                return await method().ConfigureAwait(false);
-            }
-            finally
-            {
-                // Before the task completes: a caller that has its answer and calls again finds the slot free.
-                _running.TryRemove(call, out _);
-                _slots.Release();
-            }
-        });
+            running = method();
+        }
+        catch
+        {
+            Release(call);
+            throw;
+        }
+
+        if (!running.IsCompleted)
+        {
+            running = new ValueTask<object?>(ReleaseWhenDoneAsync(running, call));
+            return true;
+        }
+
+        // Read once here, so the caller gets a value or a task it may read as often as it likes.
+        running = running.IsCompletedSuccessfully ? new ValueTask<object?>(running.Result) : new ValueTask<object?>(running.AsTask());
+        Release(call);
         return true;
+    }
+
+    // Before the task completes: a caller that has its answer and calls again finds the slot free.
+    private async Task<object?> ReleaseWhenDoneAsync(ValueTask<object?> running, object call)
+    {
+        try
+        {
+            return await running.ConfigureAwait(false);
+        }
+        finally
+        {
+            Release(call);
+        }
+    }
+
+    private void Release(object call)
+    {
+        _running.TryRemove(call, out _);
+        _slots.Release();
     }
 
     // Raised only when more calls run at once than the pool already allows for, not up front: a high

@@ -22,7 +22,8 @@ namespace Lab.Server;
 /// are not JSON (BadRequest), a message over the size limit (MessageTooLarge), half a message followed
 /// by silence (read timeout), a client that does not read its replies (write timeout), a reset.
 /// Nothing here can affect another connection: each has its own socket, buffers and task.</para>
-/// <para>Concurrency: one task runs <see cref="RunAsync"/>; replies go out in request order.</para>
+/// <para>Concurrency: one request loop runs at a time, so replies go out in request order. A method runs on
+/// the loop's thread; when it holds that thread past its deadline, the loop moves on without it (TakeOver).</para>
 /// <example><code>
 /// var connection = new RpcConnection(socket, stub, settings, logger);
 /// await connection.RunAsync(drainToken, abortToken);   // returns when the connection is closed
@@ -30,25 +31,48 @@ namespace Lab.Server;
 /// </code></example></remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
+    private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Session _session = null!;
+    private Timer? _deadline;
+
+    // The call whose method holds this connection's thread now (its number), or 0, and which call that is:
+    // what TakeOver looks at.
+    private long _callOnThread;
+    private (long Started, string Method) _onThread;
+
     public string Peer { get; } = HostAddress.Format(socket.RemoteEndPoint);
 
     /// <summary>Calls answered so far.</summary>
     public int Calls { get; private set; }
 
-    /// <summary>Serves requests until the client leaves, a connection-level error, or a stop. Returns why the
-    /// connection ended; the owner logs it once the socket is closed and its resources are freed.</summary>
+    /// <summary>Serves requests until the client leaves, a connection-level error, or a stop. Completes with why
+    /// the connection ended; the owner logs it once the socket is closed and its resources are freed.</summary>
     /// <param name="drainToken">Graceful stop: finish the call in progress, then close; an idle connection closes at once.</param>
     /// <param name="abortToken">End of the drain deadline: give up on the call in progress too.</param>
-    public async Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)
+    public Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)
     {
         logger.LogInformation("Connection from {Peer} opened", Peer);
+        var stream = new NetworkStream(socket, ownsSocket: false);
+        var reader = new MessageReader(stream, settings.MaxMessageSize) { IdleTimeout = settings.IdleTimeout };
+        _session = new Session(stream, reader, new MessageWriter(stream), drainToken, abortToken,
+            abortToken.UnsafeRegister(connection => ((RpcConnection)connection!).TakeOver(stopping: true), this));
+        _deadline = new Timer(connection => ((RpcConnection)connection!).TakeOver(stopping: false), this, Timeout.Infinite, Timeout.Infinite);
+        _ = Task.Run(() => ServeAsync(answered: null)); // not inline: a blocking first method would hold our caller
+        return _closed.Task;
+    }
+
+    // The request loop. A second one starts only when TakeOver has answered a call whose method still
+    // holds the first one's thread; the first then leaves the connection to it.
+    private async Task ServeAsync(TakenOverCall? answered)
+    {
+        (NetworkStream stream, MessageReader reader, MessageWriter writer, CancellationToken drainToken, CancellationToken abortToken, _) = _session;
         string reason = "server stopping";
         bool lingerForErrorReply = false;
-        using var stream = new NetworkStream(socket, ownsSocket: false);
-        var reader = new MessageReader(stream, settings.MaxMessageSize) { IdleTimeout = settings.IdleTimeout };
-        using var writer = new MessageWriter(stream);
         try
         {
+            if (answered is not null)
+                await ReplyAsync(answered.Method, answered.Result, answered.Started, 0, writer, abortToken).ConfigureAwait(false);
+
             // Requests already buffered behind the current one are not started once a stop began.
             while (!drainToken.IsCancellationRequested)
             {
@@ -84,7 +108,8 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                     break;
                 }
 
-                await HandleRequestAsync(message.Value, writer, abortToken).ConfigureAwait(false);
+                if (!await HandleRequestAsync(message.Value, writer, abortToken).ConfigureAwait(false))
+                    return;
             }
         }
         catch (TimeoutException ex)
@@ -108,11 +133,16 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
 
         if (lingerForErrorReply)
             await LingerAsync(stream, abortToken).ConfigureAwait(false);
-        return reason;
+        _deadline!.Dispose();
+        _session.OnAbort.Dispose();
+        writer.Dispose();
+        await stream.DisposeAsync().ConfigureAwait(false);
+        _closed.TrySetResult(reason);
     }
 
-    // One request, one reply. Errors here are per request: the connection carries on.
-    private async Task HandleRequestAsync(ReadOnlyMemory<byte> message, MessageWriter writer, CancellationToken abortToken)
+    // One request, one reply. Errors here are per request: the connection carries on. False when the
+    // method held this thread past its deadline: the caller has its answer and another loop serves on.
+    private async Task<bool> HandleRequestAsync(ReadOnlyMemory<byte> message, MessageWriter writer, CancellationToken abortToken)
     {
         long started = Stopwatch.GetTimestamp();
         string methodName = "(bad request)";
@@ -120,44 +150,83 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         JsonDocument? document = null;
         try
         {
-            // The framing layer proved this is one JSON value, but its tokenizer does not check the text
-            // inside strings: invalid UTF-8 is refused here, for this request only.
-            if (!Utf8.IsValid(message.Span))
-                throw new BadRequestException("the request is not valid UTF-8 text");
-            document = JsonDocument.Parse(message, ProtocolJson.DocumentOptions);
-            RpcRequest request = RpcRequest.Parse(document.RootElement);
-            methodName = request.MethodName;
-            // From here the call is in flight: a graceful stop waits for it (drain_timeout).
-            logger.LogDebug("{Peer} {Method} started", Peer, methodName);
-            result = await stub.DispatchAsync(request, abortToken).ConfigureAwait(false);
-        }
-        catch (BadRequestException ex)
-        {
-            result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
-        }
-        catch (JsonException ex)
-        {
-            // Tokens were fine but the value is not usable: nested deeper than the limit, or a repeated key.
-            result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.Explain(ex));
-        }
-        catch (InvalidOperationException)
-        {
-            // Comparing keys for duplicates decodes them; a key escaping half a character ("\ud800") fails there.
-            result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.UnpairedSurrogate("a key"));
-        }
+            try
+            {
+                // The framing layer proved this is one JSON value, but its tokenizer does not check the text
+                // inside strings: invalid UTF-8 is refused here, for this request only.
+                if (!Utf8.IsValid(message.Span))
+                    throw new BadRequestException("the request is not valid UTF-8 text");
+                document = JsonDocument.Parse(message, ProtocolJson.DocumentOptions);
+                RpcRequest request = RpcRequest.Parse(document.RootElement);
+                methodName = request.MethodName;
+                // From here the call is in flight: a graceful stop waits for it (drain_timeout).
+                logger.LogDebug("{Peer} {Method} started", Peer, methodName);
 
-        try
-        {
+                // The method runs on this thread (see MethodWorkers); TakeOver acts if it holds it too long.
+                long call = Calls + 1;
+                _onThread = (started, methodName);
+                Volatile.Write(ref _callOnThread, call);
+                _deadline!.Change(settings.MethodTimeout, Timeout.InfiniteTimeSpan);
+                Task<CallResult> dispatch = stub.DispatchAsync(request, abortToken);
+                bool stillOurs = Interlocked.CompareExchange(ref _callOnThread, 0, call) == call;
+                result = await dispatch.ConfigureAwait(false);
+                if (!stillOurs)
+                    return false;
+            }
+            catch (BadRequestException ex)
+            {
+                result = CallResult.Failure(RpcErrorCode.BadRequest, ex.Message);
+            }
+            catch (JsonException ex)
+            {
+                // Tokens were fine but the value is not usable: nested deeper than the limit, or a repeated key.
+                result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.Explain(ex));
+            }
+            catch (InvalidOperationException)
+            {
+                // Comparing keys for duplicates decodes them; a key escaping half a character ("\ud800") fails there.
+                result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.UnpairedSurrogate("a key"));
+            }
+
             // Serialize while the document is alive: an echoed argument still points into it.
-            result = result.WriteTo(writer);
+            await ReplyAsync(methodName, result, started, message.Length, writer, abortToken).ConfigureAwait(false);
+            return true;
         }
         finally
         {
             document?.Dispose();
         }
+    }
 
+    // The watchdog of a call whose method runs on the connection's thread: at the method timeout (the
+    // timer) or the drain deadline (the stop's token) it answers the caller itself and starts a new
+    // request loop, since the old one is stuck inside the method. .NET cannot take the thread back.
+    private void TakeOver(bool stopping)
+    {
+        long call = Volatile.Read(ref _callOnThread);
+        if (call == 0)
+            return;
+        (long started, string method) = _onThread;
+        TimeSpan ran = Stopwatch.GetElapsedTime(started);
+        if (!stopping && ran < settings.MethodTimeout)
+        {
+            // The timer was set for an earlier call: wait for this one's deadline.
+            _deadline!.Change(settings.MethodTimeout - ran, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _callOnThread, 0, call) != call)
+            return;
+        CallResult answer = stopping ? ServerStub.Stopping(method) : stub.MethodTimedOut(method);
+        _ = Task.Run(() => ServeAsync(new TakenOverCall(method, answer, started)));
+    }
+
+    // Writes and sends one reply, and counts it.
+    private async Task ReplyAsync(string methodName, CallResult result, long started, int requestBytes, MessageWriter writer, CancellationToken abortToken)
+    {
+        result = result.WriteTo(writer);
         Calls++;
-        ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), message.Length, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
+        ServerMetrics.CallAnswered(methodName, result.ErrorCode, Stopwatch.GetElapsedTime(started), requestBytes, writer.Json.BytesCommitted + writer.Json.BytesPending + 1);
         if (result.IsSuccess)
             logger.LogDebug("{Peer} {Method} -> ok in {Milliseconds:0.0} ms", Peer, methodName, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         else
@@ -204,9 +273,8 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
     }
 
-    // Closing a socket that still has unread input makes the kernel send a reset, which can destroy
-    // the error reply we just wrote before the client reads it. So: send our FIN, then read and
-    // discard what the client still sends, until it closes or read_timeout passes.
+    // Closing a socket with unread input makes the kernel send a reset, which can destroy our error reply
+    // before the client reads it. So: send our FIN, then discard input until the client closes or read_timeout.
     private async Task LingerAsync(NetworkStream stream, CancellationToken abortToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
@@ -224,4 +292,9 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             // The client reset or stayed silent: either way we are done with it.
         }
     }
+
+    private sealed record Session(NetworkStream Stream, MessageReader Reader, MessageWriter Writer,
+        CancellationToken DrainToken, CancellationToken AbortToken, CancellationTokenRegistration OnAbort);
+
+    private sealed record TakenOverCall(string Method, CallResult Result, long Started);
 }

@@ -46,7 +46,9 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
     /// <summary>User methods running now (those past their deadline included), for the stop's log.</summary>
     public IReadOnlyList<string> RunningMethods => _workers.DescribeRunning();
 
-    /// <summary>Runs one request. Never throws for anything the request or the method did; the outcome is in the result.</summary>
+    /// <summary>Runs one request. Never throws for anything the request or the method did; the outcome is in the result.
+    /// The method runs on the calling thread up to its first <c>await</c>: one that blocks holds this call until it
+    /// returns (MethodTimeout if that was past the deadline), so a connection answers its caller without it.</summary>
     /// <param name="request">The parsed request; its arguments must stay alive until the result is written.</param>
     /// <param name="cancellationToken">Cancelled when the server gives up on in-flight calls (end of the drain deadline).</param>
     public async Task<CallResult> DispatchAsync(RpcRequest request, CancellationToken cancellationToken = default)
@@ -67,35 +69,37 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
         }
 
-        // The method runs as its own work item, never inline on this connection: see MethodWorkers for why.
-        if (!_workers.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out Task<object?> running))
-            return CallResult.Failure(RpcErrorCode.ServerBusy,
-                $"the server is busy: all {_workers.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
-
         // The clock starts when the method starts; the token it received fires at the deadline.
         long started = Stopwatch.GetTimestamp();
         timeout.CancelAfter(methodTimeout);
+        // The method runs on this thread up to its first await. One that blocks it past the deadline holds
+        // this call here; its caller is answered without it (see RpcConnection), so the deadline holds.
+        if (!_workers.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out ValueTask<object?> running))
+            return CallResult.Failure(RpcErrorCode.ServerBusy,
+                $"the server is busy: all {_workers.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
+
         try
         {
-            // The caller gets its MethodTimeout reply at the deadline whatever the method does: blocks
-            // its thread, ignores its token, or honours it (a well-behaved one stops, see DemoMethods.SleepAsync).
-            return CallResult.Success(await running.WaitAsync(methodTimeout, cancellationToken).ConfigureAwait(false));
+            // Still running after its first await: wait up to the deadline, whatever the method does
+            // with its token (a well-behaved one stops, see DemoMethods.SleepAsync).
+            object? value = running.IsCompleted ? running.Result : await running.AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (Stopwatch.GetElapsedTime(started) <= methodTimeout)
+                return CallResult.Success(value);
+            _logger.LogWarning("{Method}() ended after {Seconds:0.0} s, past its method timeout of {Timeout:0.###} s; its caller had a MethodTimeout reply",
+                request.MethodName, Stopwatch.GetElapsedTime(started).TotalSeconds, methodTimeout.TotalSeconds);
+            return MethodTimedOut(request.MethodName);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             _logger.LogWarning("{Method}() abandoned: still running when the server's drain deadline passed", request.MethodName);
             ObserveAbandoned(request.MethodName, running, started, "it was abandoned at the drain deadline");
-            return CallResult.Failure(RpcErrorCode.MethodFailed, $"{request.MethodName}() was cancelled: the server is stopping");
+            return Stopping(request.MethodName);
         }
-        // Timed out: WaitAsync's timer fired first, or the method's own token did and it stopped.
-        catch (Exception ex) when ((ex is TimeoutException && !running.IsFaulted) || (ex is OperationCanceledException && timeout.IsCancellationRequested))
+        // Timed out: the method ended cancelled by its own token, or is still running after its first await.
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            // WaitAsync's timer may beat the token's: cancel now, before `using` disposes the source
-            // (which would stop its timer and leave a cooperative method running on).
-            timeout.Cancel();
             ObserveAbandoned(request.MethodName, running, started, "its caller had a MethodTimeout reply");
-            return CallResult.Failure(RpcErrorCode.MethodTimeout,
-                $"{request.MethodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
+            return MethodTimedOut(request.MethodName);
         }
         catch (Exception ex)
         {
@@ -106,12 +110,20 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
         }
     }
 
+    /// <summary>The reply to a call whose method ran past the method timeout.</summary>
+    internal CallResult MethodTimedOut(string methodName) => CallResult.Failure(RpcErrorCode.MethodTimeout,
+        $"{methodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
+
+    /// <summary>The reply to a call still running when the server's drain deadline passed.</summary>
+    internal static CallResult Stopping(string methodName) =>
+        CallResult.Failure(RpcErrorCode.MethodFailed, $"{methodName}() was cancelled: the server is stopping");
+
     // The caller already has its reply. How the method ends is only known later: a cooperative one
     // ends cancelled moments later; one that blocks or ignores its token runs on (.NET cannot safely
     // abort it; it keeps its worker slot) and is reported when it finally ends. Either way its outcome
     // is observed, so it is never an unobserved exception.
-    private void ObserveAbandoned(string methodName, Task<object?> running, long started, string why) =>
-        _ = running.ContinueWith(
+    private void ObserveAbandoned(string methodName, ValueTask<object?> running, long started, string why) =>
+        _ = running.AsTask().ContinueWith(
             task =>
             {
                 if (task.IsCanceled)

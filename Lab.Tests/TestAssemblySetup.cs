@@ -1,0 +1,18 @@
+namespace Lab.Tests;
+
+/// <summary>Runs once before any test of the assembly (every test lives under the <c>Lab.Tests</c> namespace).</summary>
+[SetUpFixture]
+public sealed class TestAssemblySetup
+{
+    [OneTimeSetUp]
+    public void RaiseThreadPoolMinimum()
+    {
+        // The tests run in parallel in one process, and many of them hold a pool thread while they wait
+        // (a method blocked on an event, a synchronous wait in a fake peer). With the pool's default
+        // minimum of one thread per core, everything else queues behind them and the pool adds about two
+        // threads a second: a test could then miss a child process's exit for 30 s. Lab.Server raises
+        // its own minimum for its methods (MethodWorkers); the test process needs room for the tests.
+        ThreadPool.GetMinThreads(out int workers, out int completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, 128), completionPorts);
+    }
+}
