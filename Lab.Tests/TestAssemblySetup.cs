@@ -9,9 +9,9 @@ public sealed class TestAssemblySetup
     {
         // The tests run in parallel in one process, and many of them hold a pool thread while they wait
         // (a method blocked on an event, a synchronous wait in a fake peer). With the pool's default
-        // minimum of one thread per core, everything else queues behind them and the pool adds about two
-        // threads a second: a test could then miss a child process's exit for 30 s. Lab.Server raises
-        // its own minimum for its methods (MethodWorkers); the test process needs room for the tests.
+        // minimum of one thread per core, everything else would queue behind them while the pool adds
+        // about two threads a second. MethodWorkers raises the minimum only for calls that are running,
+        // so the test process makes room for the tests' own waits itself.
         ThreadPool.GetMinThreads(out int workers, out int completionPorts);
         ThreadPool.SetMinThreads(Math.Max(workers, 128), completionPorts);
     }
