@@ -221,7 +221,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         _ = Task.Run(() => ServeAsync(new TakenOverCall(method, answer, started)));
     }
 
-    // Writes and sends one reply, and counts it.
+    // One way out for every reply, the taken-over ones included, so each is counted and logged alike.
     private async Task ReplyAsync(string methodName, CallResult result, long started, int requestBytes, MessageWriter writer, CancellationToken abortToken)
     {
         result = result.WriteTo(writer);

@@ -83,10 +83,11 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             // Still running after its first await: wait up to the deadline, whatever the method does
             // with its token (a well-behaved one stops, see DemoMethods.SleepAsync).
             object? value = running.IsCompleted ? running.Result : await running.AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
-            if (Stopwatch.GetElapsedTime(started) <= methodTimeout)
+            TimeSpan took = Stopwatch.GetElapsedTime(started);
+            if (took <= methodTimeout)
                 return CallResult.Success(value);
             _logger.LogWarning("{Method}() ended after {Seconds:0.0} s, past its method timeout of {Timeout:0.###} s; its caller had a MethodTimeout reply",
-                request.MethodName, Stopwatch.GetElapsedTime(started).TotalSeconds, methodTimeout.TotalSeconds);
+                request.MethodName, took.TotalSeconds, methodTimeout.TotalSeconds);
             return MethodTimedOut(request.MethodName);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
