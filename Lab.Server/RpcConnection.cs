@@ -162,7 +162,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 // From here the call is in flight: a graceful stop waits for it (drain_timeout).
                 logger.LogDebug("{Peer} {Method} started", Peer, methodName);
 
-                // The method runs on this thread (see MethodWorkers); TakeOver acts if it holds it too long.
+                // The method runs on this thread (see CallSlots); TakeOver acts if it holds it too long.
                 long call = Calls + 1;
                 _onThread = (started, methodName);
                 Volatile.Write(ref _callOnThread, call);

@@ -26,7 +26,7 @@ namespace Lab.Server;
 /// </code></example></remarks>
 public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logger = null, int maxConcurrentCalls = 1000)
 {
-    private readonly MethodWorkers _workers = new(maxConcurrentCalls);
+    private readonly CallSlots _slots = new(maxConcurrentCalls);
     private readonly Dictionary<string, MethodBinding> _methods = new(StringComparer.Ordinal);
     private readonly ILogger _logger = logger ?? NullLogger<ServerStub>.Instance;
 
@@ -44,7 +44,7 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
     }
 
     /// <summary>User methods running now (those past their deadline included), for the stop's log.</summary>
-    public IReadOnlyList<string> RunningMethods => _workers.DescribeRunning();
+    public IReadOnlyList<string> RunningMethods => _slots.DescribeRunning();
 
     /// <summary>Runs one request. Never throws for anything the request or the method did; the outcome is in the result.
     /// The method runs on the calling thread up to its first <c>await</c>: one that blocks holds this call until it
@@ -74,9 +74,9 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
         timeout.CancelAfter(methodTimeout);
         // The method runs on this thread up to its first await. One that blocks it past the deadline holds
         // this call here; its caller is answered without it (see RpcConnection), so the deadline holds.
-        if (!_workers.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out ValueTask<object?> running))
+        if (!_slots.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out ValueTask<object?> running))
             return CallResult.Failure(RpcErrorCode.ServerBusy,
-                $"the server is busy: all {_workers.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
+                $"the server is busy: all {_slots.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
 
         try
         {

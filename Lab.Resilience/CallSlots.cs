@@ -30,12 +30,12 @@ namespace Lab.Resilience;
 /// <para>Concurrency: every member may be called from any thread; <see cref="_slots"/> counts calls.</para>
 /// <example>
 /// <code>
-/// var workers = new MethodWorkers(maxConcurrentCalls: 64);
-/// if (workers.TryRun("add", () => method.InvokeAsync(arguments), out ValueTask&lt;object?&gt; running)) await running;
+/// var slots = new CallSlots(maxConcurrentCalls: 64);
+/// if (slots.TryRun("add", () => method.InvokeAsync(arguments), out ValueTask&lt;object?&gt; running)) await running;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed class MethodWorkers
+public sealed class CallSlots
 {
     private readonly SemaphoreSlim _slots;
     private readonly ConcurrentDictionary<object, (string Name, long Started)> _running = new();
@@ -46,7 +46,7 @@ public sealed class MethodWorkers
     private static readonly Lock PoolLock = new();
     private static int s_callsCovered = Environment.ProcessorCount - 1;
 
-    public MethodWorkers(int maxConcurrentCalls)
+    public CallSlots(int maxConcurrentCalls)
     {
         MaxConcurrentCalls = maxConcurrentCalls;
         _slots = new SemaphoreSlim(maxConcurrentCalls, maxConcurrentCalls);

@@ -15,7 +15,7 @@ namespace Lab.Tests.Resilience;
 /// what a caller sees at the deadline is the connection's work and is tested through a real server.
 /// </summary>
 [Parallelizable(ParallelScope.All)]
-public class MethodWorkersTests
+public class CallSlotsTests
 {
     [Test]
     public async Task A_method_that_blocks_its_thread_gets_MethodTimeout_at_the_deadline_and_the_connection_goes_on()
