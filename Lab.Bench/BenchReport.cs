@@ -55,9 +55,9 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
     public IReadOnlyList<GoalResult> Goals()
     {
         var goals = new List<GoalResult>();
-        if (Ratios(Workload.PersistentOneCaller, Target.Server) is { } oneCaller)
+        if (OneCallerP50Ratio() is { } oneCaller)
         {
-            goals.Add(AtMost("persistent 1 caller add(1, 2): p50 latency vs floor", oneCaller.P50, 1.5));
+            goals.Add(AtMost("persistent 1 caller add(1, 2): p50 latency vs floor (Lab.Server and its twin)", oneCaller, 1.5));
         }
 
         foreach (Workload workload in new[] { Workload.PersistentTen, Workload.PersistentHundred })
@@ -91,6 +91,23 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         return goals;
     }
 
+    // One Lab.Server process's 1-caller p50 stays high or low for minutes: two identical servers measured 0.80x of
+    // each other over 15 paired runs. So the goal pools the paired runs of both identical servers (the server and its
+    // twin): a figure for Lab.Server rather than for one process of it. Without a twin, the server's pairs alone.
+    private double? OneCallerP50Ratio()
+    {
+        if (Find(Workload.PersistentOneCaller, Target.Floor) is not { } floor || Find(Workload.PersistentOneCaller, Target.Server) is not { } server)
+        {
+            return null;
+        }
+
+        Measurement[] servers = Find(Workload.PersistentOneCaller, Target.ServerTwin) is { } twin ? [server, twin] : [server];
+        double[] pairs = [.. servers.SelectMany(measured => measured.Runs.Zip(floor.Runs))
+            .Where(pair => pair.Second.P50Microseconds > 0)
+            .Select(pair => pair.First.P50Microseconds / pair.Second.P50Microseconds)];
+        return pairs.Length > 0 ? Measurement.Median(pairs) : null;
+    }
+
     /// <summary>The median of run-by-run calls/s ratios of two targets that ran back to back in each rotation.</summary>
     public static double PairedRatio(Measurement first, Measurement second) =>
         PairedRatio(first, second, run => run.CallsPerSecond);
@@ -119,7 +136,7 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         text.AppendLine(CultureInfo.InvariantCulture, $"Run {Started:yyyy-MM-dd HH:mm} to {Finished:HH:mm} UTC on {Machine}.");
         text.AppendLine(CultureInfo.InvariantCulture, $"Load average (1 min, `uptime`): {Load(LoadBefore)} before, {Load(LoadAfter)} after.");
         text.AppendLine(CultureInfo.InvariantCulture, $"Lab.Server logging at {ServerLogLevel} (the default level), registry heartbeat on (every 1 s). " +
-            $"Each figure is the median of {Settings.Runs} runs of {Settings.Duration.TotalSeconds:0.#} s (at least {Benchmark.PairedGoalRuns} for the 1-caller and 10-connection workloads); " +
+            $"Each figure is the median of {Settings.Runs} runs of {Settings.Duration.TotalSeconds:0.#} s (at least {Benchmark.LatencyGoalRuns} for the 1-caller workload, {Benchmark.PairedGoalRuns} for the 10-connection one); " +
             $"each ratio to the floor is the median of the ratios of runs in the same rotation; errors are summed over the runs.");
         text.AppendLine();
         text.AppendLine("| Workload | Target | calls/s | p50 µs | p90 µs | p99 µs | errors | calls/s vs floor | p50 vs floor | peak RSS |");
@@ -164,6 +181,16 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"Control for the logging goal: two identical Lab.Servers, 10 connections, median of {Math.Min(measured.Runs.Count, twin.Runs.Count)} paired runs: " +
                 $"{PairedRatio(measured, twin):0.00}x (the method is fair when this is close to 1.00x).");
+        }
+
+        if (Find(Workload.PersistentOneCaller, Target.Server) is { } alone && Find(Workload.PersistentOneCaller, Target.ServerTwin) is { } aloneTwin
+            && Ratios(Workload.PersistentOneCaller, Target.ServerTwin) is { } twinRatios && aloneTwin.P50Microseconds > 0)
+        {
+            double twins = PairedRatio(alone, aloneTwin, run => run.P50Microseconds);
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"Control for the 1-caller p50 goal: two identical Lab.Servers, median of {Math.Min(alone.Runs.Count, aloneTwin.Runs.Count)} paired runs: " +
+                $"{twins:0.00}x; the twin measured {twinRatios.P50:0.00}x the floor's p50 " +
+                $"(the method resolves the goal when the first is close to 1.00x and the twin's ratio close to the server's).");
         }
 
         if (Find(Workload.NewConnectionTen, Target.Server) is { } chatty && Find(Workload.NewConnectionTen, Target.ServerWarningLog) is { } silent)

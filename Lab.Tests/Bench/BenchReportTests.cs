@@ -78,6 +78,44 @@ public class BenchReportTests
     }
 
     [Test]
+    public void Latency_control_line_pairs_the_server_with_its_twin_and_shows_the_twin_against_the_floor()
+    {
+        // The twins' p50s agree run by run (1.00x), and the twin stands at 1.25x the floor: two estimates of one ratio.
+        var floor = new Measurement(Workload.PersistentOneCaller, Target.Floor,
+            [MeasurementTests.Run(10_000, 0, 40), MeasurementTests.Run(9_000, 0, 80), MeasurementTests.Run(10_000, 0, 60)], null);
+        var twin = new Measurement(Workload.PersistentOneCaller, Target.ServerTwin,
+            [MeasurementTests.Run(8_000, 0, 50), MeasurementTests.Run(7_000, 0, 100), MeasurementTests.Run(8_000, 0, 75)], null);
+        var server = new Measurement(Workload.PersistentOneCaller, Target.Server,
+            [MeasurementTests.Run(8_000, 0, 50), MeasurementTests.Run(7_000, 0, 100), MeasurementTests.Run(8_000, 0, 75)], null);
+
+        // The latencies go through the load generator's histogram, whose buckets are about 1 % wide.
+        string control = Report(floor, twin, server).ToMarkdown().Split('\n').Single(line => line.StartsWith("Control for the 1-caller", StringComparison.Ordinal));
+        control.ShouldSatisfyAllConditions(
+            line => line.ShouldContain("two identical Lab.Servers, median of 3 paired runs: 1.00x;"),
+            line => line.ShouldMatch(@"the twin measured 1\.2[456]x the floor's p50"));
+    }
+
+    [Test]
+    public void Latency_goal_pools_the_pairs_of_the_server_and_its_twin()
+    {
+        // The server stands at 1.60x the floor in every rotation, its identical twin at 1.20x: the goal is judged on
+        // all six pairs (median 1.40x), not on whichever process happened to run as "the server".
+        var floor = new Measurement(Workload.PersistentOneCaller, Target.Floor,
+            [MeasurementTests.Run(10_000, 0, 50), MeasurementTests.Run(9_000, 0, 100), MeasurementTests.Run(10_000, 0, 75)], null);
+        var twin = new Measurement(Workload.PersistentOneCaller, Target.ServerTwin,
+            [MeasurementTests.Run(8_000, 0, 60), MeasurementTests.Run(7_000, 0, 120), MeasurementTests.Run(8_000, 0, 90)], null);
+        var server = new Measurement(Workload.PersistentOneCaller, Target.Server,
+            [MeasurementTests.Run(8_000, 0, 80), MeasurementTests.Run(7_000, 0, 160), MeasurementTests.Run(8_000, 0, 120)], null);
+
+        GoalResult goal = Report(floor, twin, server).Goals().Single();
+
+        goal.ShouldSatisfyAllConditions(
+            () => goal.Name.ShouldContain("Lab.Server and its twin"),
+            () => goal.Measured.ShouldBeOneOf("1.39x", "1.40x", "1.41x"),
+            () => goal.Pass.ShouldBeTrue());
+    }
+
+    [Test]
     public void Ratios_to_the_floor_pair_runs_of_the_same_rotation()
     {
         // The machine is busier in the second rotation, and something disturbed the server's third run: the
