@@ -81,12 +81,9 @@ public class BenchReportTests
     public void Latency_control_line_pairs_the_server_with_its_twin_and_shows_the_twin_against_the_floor()
     {
         // The twins' p50s agree run by run (1.00x), and the twin stands at 1.25x the floor: two estimates of one ratio.
-        var floor = new Measurement(Workload.PersistentOneCaller, Target.Floor,
-            [MeasurementTests.Run(10_000, 0, 40), MeasurementTests.Run(9_000, 0, 80), MeasurementTests.Run(10_000, 0, 60)], null);
-        var twin = new Measurement(Workload.PersistentOneCaller, Target.ServerTwin,
-            [MeasurementTests.Run(8_000, 0, 50), MeasurementTests.Run(7_000, 0, 100), MeasurementTests.Run(8_000, 0, 75)], null);
-        var server = new Measurement(Workload.PersistentOneCaller, Target.Server,
-            [MeasurementTests.Run(8_000, 0, 50), MeasurementTests.Run(7_000, 0, 100), MeasurementTests.Run(8_000, 0, 75)], null);
+        Measurement floor = OneCaller(Target.Floor, 40, 80, 60);
+        Measurement twin = OneCaller(Target.ServerTwin, 50, 100, 75);
+        Measurement server = OneCaller(Target.Server, 50, 100, 75);
 
         // The latencies go through the load generator's histogram, whose buckets are about 1 % wide.
         string control = Report(floor, twin, server).ToMarkdown().Split('\n').Single(line => line.StartsWith("Control for the 1-caller", StringComparison.Ordinal));
@@ -100,12 +97,9 @@ public class BenchReportTests
     {
         // The server stands at 1.60x the floor in every rotation, its identical twin at 1.20x: the goal is judged on
         // all six pairs (median 1.40x), not on whichever process happened to run as "the server".
-        var floor = new Measurement(Workload.PersistentOneCaller, Target.Floor,
-            [MeasurementTests.Run(10_000, 0, 50), MeasurementTests.Run(9_000, 0, 100), MeasurementTests.Run(10_000, 0, 75)], null);
-        var twin = new Measurement(Workload.PersistentOneCaller, Target.ServerTwin,
-            [MeasurementTests.Run(8_000, 0, 60), MeasurementTests.Run(7_000, 0, 120), MeasurementTests.Run(8_000, 0, 90)], null);
-        var server = new Measurement(Workload.PersistentOneCaller, Target.Server,
-            [MeasurementTests.Run(8_000, 0, 80), MeasurementTests.Run(7_000, 0, 160), MeasurementTests.Run(8_000, 0, 120)], null);
+        Measurement floor = OneCaller(Target.Floor, 50, 100, 75);
+        Measurement twin = OneCaller(Target.ServerTwin, 60, 120, 90);
+        Measurement server = OneCaller(Target.Server, 80, 160, 120);
 
         GoalResult goal = Report(floor, twin, server).Goals().Single();
 
@@ -157,6 +151,10 @@ public class BenchReportTests
         report.Measurements.AddRange(measurements);
         return report;
     }
+
+    // One run per rotation at these p50s, on the 1-caller workload (the calls/s do not matter here).
+    private static Measurement OneCaller(Target target, params double[] p50s) =>
+        new(Workload.PersistentOneCaller, target, [.. p50s.Select(p50 => MeasurementTests.Run(10_000, 0, p50))], null);
 
     private static Measurement Measure(Workload workload, Target target, double callsPerSecond, double latency = 100, long errors = 0, long? workingSet = null) =>
         new(workload, target, [MeasurementTests.Run(callsPerSecond, errors, latency)], workingSet);
