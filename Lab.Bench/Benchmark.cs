@@ -167,6 +167,7 @@ public sealed class Benchmark(BenchSettings settings, TextWriter output)
 
         // The control runs right before the server, as the Warning-level server runs right after it: both
         // pairs are back to back, so the twin's ratio shows how far the goal's method strays for equal servers.
+        // The 1-caller goal also counts the twin's runs: two server processes, not one (see BenchReport).
         if (workload == Workload.PersistentTen || workload == Workload.PersistentOneCaller)
         {
             targets.Add((Target.ServerTwin, twinServer, RawCallers(workload, twinServer)));
