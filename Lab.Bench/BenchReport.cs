@@ -136,7 +136,7 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         text.AppendLine(CultureInfo.InvariantCulture, $"Run {Started:yyyy-MM-dd HH:mm} to {Finished:HH:mm} UTC on {Machine}.");
         text.AppendLine(CultureInfo.InvariantCulture, $"Load average (1 min, `uptime`): {Load(LoadBefore)} before, {Load(LoadAfter)} after.");
         text.AppendLine(CultureInfo.InvariantCulture, $"Lab.Server logging at {ServerLogLevel} (the default level), registry heartbeat on (every 1 s). " +
-            $"Each figure is the median of {Settings.Runs} runs of {Settings.Duration.TotalSeconds:0.#} s (at least {Benchmark.LatencyGoalRuns} for the 1-caller workload, {Benchmark.PairedGoalRuns} for the 10-connection one); " +
+            $"Each figure is the median of {Settings.Runs} runs of {Settings.Duration.TotalSeconds:0.#} s (at least {Benchmark.LatencyGoalRuns} for the 1-caller workload, {Benchmark.PairedGoalRuns} for the 10- and 100-connection ones); " +
             $"each ratio to the floor is the median of the ratios of runs in the same rotation; errors are summed over the runs.");
         text.AppendLine();
         text.AppendLine("| Workload | Target | calls/s | p50 µs | p90 µs | p99 µs | errors | calls/s vs floor | p50 vs floor | peak RSS |");
