@@ -102,9 +102,7 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
         }
 
         Measurement[] servers = Find(Workload.PersistentOneCaller, Target.ServerTwin) is { } twin ? [server, twin] : [server];
-        double[] pairs = [.. servers.SelectMany(measured => measured.Runs.Zip(floor.Runs))
-            .Where(pair => pair.Second.P50Microseconds > 0)
-            .Select(pair => pair.First.P50Microseconds / pair.Second.P50Microseconds)];
+        double[] pairs = [.. servers.SelectMany(measured => RunRatios(measured, floor, run => run.P50Microseconds))];
         return pairs.Length > 0 ? Measurement.Median(pairs) : null;
     }
 
@@ -116,11 +114,15 @@ public sealed class BenchReport(MachineInfo machine, BenchSettings settings)
     // ratios cancels drift that separate medians would keep.
     private static double PairedRatio(Measurement first, Measurement second, Func<LoadResult, double> figure)
     {
-        double[] pairs = [.. first.Runs.Zip(second.Runs)
-            .Where(pair => figure(pair.Second) > 0)
-            .Select(pair => figure(pair.First) / figure(pair.Second))];
+        double[] pairs = [.. RunRatios(first, second, figure)];
         return pairs.Length > 0 ? Measurement.Median(pairs) : 0;
     }
+
+    // first's run i over second's run i, for every rotation where second measured something.
+    private static IEnumerable<double> RunRatios(Measurement first, Measurement second, Func<LoadResult, double> figure) =>
+        first.Runs.Zip(second.Runs)
+            .Where(pair => figure(pair.Second) > 0)
+            .Select(pair => figure(pair.First) / figure(pair.Second));
 
     /// <summary>The target's figures as multiples of the floor's for the same workload: the median of the
     /// ratios of runs in the same rotation.</summary>

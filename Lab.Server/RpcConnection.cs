@@ -33,7 +33,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
 {
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Session _session = null!;
-    private Timer? _deadline;
+    private Timer _deadline = null!;
 
     // The call whose method holds this connection's thread now (its number), or 0, and which call that is:
     // what TakeOver looks at.
@@ -133,7 +133,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
 
         if (lingerForErrorReply)
             await LingerAsync(stream, abortToken).ConfigureAwait(false);
-        _deadline!.Dispose();
+        _deadline.Dispose();
         _session.OnAbort.Dispose();
         writer.Dispose();
         await stream.DisposeAsync().ConfigureAwait(false);
@@ -166,7 +166,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 long call = Calls + 1;
                 _onThread = (started, methodName);
                 Volatile.Write(ref _callOnThread, call);
-                _deadline!.Change(settings.MethodTimeout, Timeout.InfiniteTimeSpan);
+                _deadline.Change(settings.MethodTimeout, Timeout.InfiniteTimeSpan);
                 Task<CallResult> dispatch = stub.DispatchAsync(request, abortToken);
                 bool stillOurs = Interlocked.CompareExchange(ref _callOnThread, 0, call) == call;
                 result = await dispatch.ConfigureAwait(false);
@@ -211,7 +211,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         if (!stopping && ran < settings.MethodTimeout)
         {
             // The timer was set for an earlier call: wait for this one's deadline.
-            _deadline!.Change(settings.MethodTimeout - ran, Timeout.InfiniteTimeSpan);
+            _deadline.Change(settings.MethodTimeout - ran, Timeout.InfiniteTimeSpan);
             return;
         }
 
