@@ -2,9 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Lab.Client;
-using Lab.Configuration;
-using Lab.Protocol.Configuration;
-using Lab.Terminal;
+using Lab.Hosting;
+using Lab.Protocol.Settings;
 using Lab.Testing;
 
 namespace Lab.Bench;
@@ -77,7 +76,7 @@ public sealed class Benchmark(BenchSettings settings, TextWriter output)
         report.RegisteredAtStart = await IsRegisteredAsync(registryPort, server.Port, cancellationToken);
 
         // Our own client against the same server: the difference to the raw-wire rows is the client's cost.
-        ClientSettings clientSettings = ClientSettings.Read(LabConfiguration.Load(ConfigPath("information")));
+        ClientSettings clientSettings = SettingsReader.ReadClient(LabConfiguration.Load(ConfigPath("information")));
         await using (RpcClient client = RpcClient.Direct("127.0.0.1", server.Port, clientSettings))
         {
             await WarmUpAsync([floor, server, quietServer, twinServer], cancellationToken);

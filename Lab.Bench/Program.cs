@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using Lab.Bench;
-using Lab.Configuration;
+using Lab.Hosting;
 using Lab.Protocol;
-using Lab.Terminal;
+using Lab.Testing;
 
 // Lab.Bench: with no command, runs the whole benchmark (see docs/benchmark.md);
 // `floor` runs the floor server alone; `load` points the load generator at any server.

@@ -1,4 +1,4 @@
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 
 namespace Lab.Client;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
 

@@ -2,12 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Lab.Client.Transport;
-using Lab.Discovery.Etcd;
 using Lab.Protocol;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Lab.Protocol.Messages;
-using Lab.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -71,10 +69,11 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         return new RpcClient(settings, loggerFactory, registry: null, new InstanceMeta { Host = host.Trim('[', ']'), Port = port }, loadBalance: null);
     }
 
-    /// <summary>A client that discovers servers through the registry. Returns after the first discovery, so the
-    /// first call already sees the registered servers; a registry that is down is logged, not fatal.</summary>
+    /// <summary>A client that discovers servers through the lab's registry center (the built-in
+    /// <see cref="RegistryClient"/>). Returns after the first discovery, so the first call already sees the
+    /// registered servers; a registry that is down is logged, not fatal.</summary>
     /// <param name="loadBalance">Overrides the strategy from <paramref name="settings"/> (a seeded one is reproducible).</param>
-    public static async Task<RpcClient> ConnectToRegistryAsync(
+    public static Task<RpcClient> ConnectToRegistryAsync(
         RegistrySettings registry,
         ClientSettings settings,
         ILoggerFactory? loggerFactory = null,
@@ -82,20 +81,31 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         CancellationToken cancellationToken = default)
     {
         ILoggerFactory factory = loggerFactory ?? NullLoggerFactory.Instance;
-        IServiceDiscovery registryClient = registry.Backend == RegistryBackend.Etcd
-            ? new EtcdDiscovery(registry, settings, factory.CreateLogger<EtcdDiscovery>())
-            : new RegistryClient(registry, settings, factory.CreateLogger<RegistryClient>());
+        return ConnectAsync(new RegistryClient(registry, settings, factory.CreateLogger<RegistryClient>()), settings, factory, loadBalance, cancellationToken);
+    }
+
+    /// <summary>A client that discovers servers through <paramref name="discovery"/>, whichever backend it is
+    /// (the program chooses: the built-in registry, or etcd). The client owns it from here: it starts it,
+    /// and disposing the client disposes it.</summary>
+    /// <param name="loadBalance">Overrides the strategy from <paramref name="settings"/> (a seeded one is reproducible).</param>
+    public static async Task<RpcClient> ConnectAsync(
+        IServiceDiscovery discovery,
+        ClientSettings settings,
+        ILoggerFactory? loggerFactory = null,
+        LoadBalance? loadBalance = null,
+        CancellationToken cancellationToken = default)
+    {
         try
         {
-            await registryClient.StartAsync(cancellationToken);
+            await discovery.StartAsync(cancellationToken);
         }
         catch
         {
-            await registryClient.DisposeAsync();
+            await discovery.DisposeAsync();
             throw;
         }
 
-        return new RpcClient(settings, factory, registryClient, directServer: null, loadBalance);
+        return new RpcClient(settings, loggerFactory, discovery, directServer: null, loadBalance);
     }
 
     /// <summary>Calls <paramref name="method"/> and returns its result (<c>res</c>) as <typeparamref name="T"/>

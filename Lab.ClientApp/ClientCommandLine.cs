@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Lab.Configuration;
+using Lab.Hosting;
 using Lab.Protocol;
 
 namespace Lab.ClientApp;

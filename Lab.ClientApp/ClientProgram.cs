@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 using Lab.Client;
-using Lab.Configuration;
-using Lab.Logging;
-using Lab.Protocol.Configuration;
+using Lab.Discovery.Etcd;
+using Lab.Hosting;
+using Lab.Protocol.Discovery;
+using Lab.Protocol.Settings;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.ClientApp;
@@ -24,17 +25,17 @@ public static class ClientProgram
         TextReader? phaseMarks = null)
     {
         LabConfiguration configuration = LabConfiguration.Load(options.ConfigPath, Overrides(options));
-        ClientSettings settings = ClientSettings.Read(configuration);
-        RegistrySettings registry = RegistrySettings.Read(configuration);
+        ClientSettings settings = SettingsReader.ReadClient(configuration);
+        RegistrySettings registry = SettingsReader.ReadRegistry(configuration);
         Validate(options, settings);
 
-        ILoggerFactory? ownedFactory = loggerFactory is null ? LabLogging.CreateFactory(LogSettings.Read(configuration)) : null;
+        ILoggerFactory? ownedFactory = loggerFactory is null ? LabLogging.CreateFactory(SettingsReader.ReadLogging(configuration)) : null;
         try
         {
             ILoggerFactory logging = loggerFactory ?? ownedFactory!;
             await using RpcClient client = settings.Mode == ClientMode.Server
                 ? RpcClient.Direct(settings.Host, settings.Port, settings, logging)
-                : await RpcClient.ConnectToRegistryAsync(registry, settings, logging, cancellationToken: cancellationToken);
+                : await RpcClient.ConnectAsync(ChooseDiscovery(registry, settings, logging), settings, logging, cancellationToken: cancellationToken);
 
             if (options.Call is { Count: > 0 } call)
                 return await RunOneCallAsync(client, call, output, error, cancellationToken);
@@ -69,6 +70,13 @@ public static class ClientProgram
             return 1;
         }
     }
+
+    // The one place the client program chooses who keeps the list of servers: the lab's registry
+    // center, or etcd ([registry] backend). The library's classes only see IServiceDiscovery.
+    private static IServiceDiscovery ChooseDiscovery(RegistrySettings registry, ClientSettings settings, ILoggerFactory logging) =>
+        registry.Backend == RegistryBackend.Etcd
+            ? new EtcdDiscovery(registry, settings, logging.CreateLogger<EtcdDiscovery>())
+            : new RegistryClient(registry, settings, logging.CreateLogger<RegistryClient>());
 
     private static Dictionary<string, string?> Overrides(ClientOptions options) => new()
     {

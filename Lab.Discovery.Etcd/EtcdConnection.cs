@@ -2,7 +2,7 @@ using System.Text;
 using dotnet_etcd;
 using Google.Protobuf;
 using Grpc.Core;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 
 namespace Lab.Discovery.Etcd;

@@ -3,10 +3,12 @@ using dotnet_etcd;
 using Etcdserverpb;
 using Grpc.Core;
 using Lab.Protocol;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
 using Mvccpb;
+using IServiceDiscovery = Lab.Client.IServiceDiscovery;
+using InstanceCache = Lab.Client.InstanceCache;
 
 namespace Lab.Discovery.Etcd;
 

@@ -4,7 +4,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using Lab.Protocol;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
 
@@ -18,8 +18,8 @@ namespace Lab.Discovery.Etcd;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Etcd unreachable (or without a quorum): <see cref="KeepAliveLoop"/> logs it once and retries with a
-/// capped backoff while the server keeps serving. A lease that expired meanwhile is granted anew and
+/// Etcd unreachable (or without a quorum): <see cref="KeepAliveLoopAsync"/> logs it once and retries with a
+/// capped backoff while the server keeps serving, as the built-in RegistryClient's heartbeat loop does. A lease that expired meanwhile is granted anew and
 /// the key written again, so the server reappears without a restart.
 /// </para>
 /// <para>Concurrency: <see cref="StartAsync"/> once, then <see cref="StopAsync"/>; the loop is the only other thread and the only one touching <see cref="_leaseId"/> until it has ended.</para>
@@ -68,8 +68,7 @@ public sealed class EtcdRegistration : IServiceRegistration
         }
 
         _instance = instance ?? throw new ArgumentNullException(nameof(instance));
-        _keepAliveLoop = KeepAliveLoop.RunAsync(token => RenewAsync(instance, token), instance, RegistryAddress,
-            _settings.HeartbeatInterval, _time, _logger, _stopping.Token);
+        _keepAliveLoop = KeepAliveLoopAsync(instance, _stopping.Token);
         return Task.CompletedTask;
     }
 
@@ -117,6 +116,49 @@ public sealed class EtcdRegistration : IServiceRegistration
 
         _etcd.Dispose();
         _stopping.Dispose();
+    }
+
+    // The lease's keep-alive loop: write the key at once, then renew the lease every heartbeat_interval.
+    // Any failure is an outage (etcd down, no quorum), logged once and retried with a capped backoff;
+    // only the stop ends the loop, and StopAsync awaits it before deleting the key.
+    private async Task KeepAliveLoopAsync(InstanceMeta instance, CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        using var timer = new PeriodicTimer(_settings.HeartbeatInterval, _time);
+        bool registeredOnce = false;
+        bool inOutage = false;
+        TimeSpan retryDelay = _settings.HeartbeatInterval / 4;
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    await RenewAsync(instance, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    if (!inOutage)
+                        _logger.LogInformation("Registry unreachable at {Registry}: {Reason}; serving anyway and retrying", RegistryAddress, ex.Message);
+                    inOutage = true;
+                    await Task.Delay(retryDelay, _time, stoppingToken).ConfigureAwait(false);
+                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, _settings.HeartbeatInterval.Ticks));
+                    continue;
+                }
+
+                if (inOutage)
+                    _logger.LogInformation("Registry reachable again; registered as {Instance}", instance);
+                else if (!registeredOnce)
+                    _logger.LogInformation("Registered with registry at {Registry} as {Instance}", RegistryAddress, instance);
+                (registeredOnce, inOutage, retryDelay) = (true, false, _settings.HeartbeatInterval / 4);
+                await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopped: the only way out. Stopping cancels a renewal in flight, however the client library
+            // reports it (gRPC throws RpcException Cancelled, not OperationCanceledException).
+        }
     }
 
     // One round of the keep-alive loop: renew the lease; without a live lease, grant one and write the key.

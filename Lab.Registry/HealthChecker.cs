@@ -1,5 +1,5 @@
 using System.Globalization;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

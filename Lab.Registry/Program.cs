@@ -3,10 +3,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
-using Lab.Configuration;
-using Lab.Logging;
+using Lab.Hosting;
+using Lab.Protocol.Settings;
 using Lab.Protocol;
-using Lab.Protocol.Configuration;
 using Lab.Registry;
 
 var hostOption = new Option<string?>("--host", "-l")
@@ -37,8 +36,8 @@ rootCommand.SetAction((parseResult, _) => LabCommandLine.RunFatalSafeAsync("Lab.
     };
     LabConfiguration configuration = LabConfiguration.Load(parseResult.GetValue(configOption), overrides);
 
-    RegistrySettings settings = RegistrySettings.Read(configuration);
-    await using var app = RegistryApp.Build(settings, LogSettings.Read(configuration));
+    RegistrySettings settings = SettingsReader.ReadRegistry(configuration);
+    await using var app = RegistryApp.Build(settings, SettingsReader.ReadLogging(configuration));
     try
     {
         // Returns when the host's console lifetime sees Ctrl+C or SIGTERM and has stopped Kestrel and

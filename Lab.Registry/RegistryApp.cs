@@ -1,7 +1,7 @@
 using System.Net;
-using Lab.Interop;
-using Lab.Logging;
-using Lab.Protocol.Configuration;
+using Lab.Hosting;
+using Lab.Registry.Dashboard;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

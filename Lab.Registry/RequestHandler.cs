@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Unicode;
 using Lab.Protocol;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -1,9 +1,9 @@
 using System.CommandLine;
-using Lab.Configuration;
+using Lab.Hosting;
 using Lab.Protocol;
 using Lab.Scenarios;
 using Lab.Scenarios.Harness;
-using Lab.Terminal;
+using Lab.Testing;
 
 // The teaching assistant's runner (lab requirements §9). Wiring only (options -> ScenarioRunner): the scenarios live in Scenarios/,
 // the process machinery in Harness/.

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
-using Lab.Terminal;
+using Lab.Testing;
 
 namespace Lab.Scenarios;
 

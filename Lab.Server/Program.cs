@@ -6,10 +6,11 @@
 //   dotnet run --project Lab.Server -- -p 0 --config test.ini  free port, another configuration file
 using System.CommandLine;
 using System.Globalization;
-using Lab.Configuration;
-using Lab.Logging;
+using Lab.Discovery.Etcd;
+using Lab.Hosting;
+using Lab.Protocol.Discovery;
+using Lab.Protocol.Settings;
 using Lab.Protocol;
-using Lab.Protocol.Configuration;
 using Lab.Server;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -41,9 +42,9 @@ rootCommand.SetAction(parseResult => LabCommandLine.RunFatalSafeAsync("Lab.Serve
         [$"{ServerSettings.SectionName}:port"] = parseResult.GetValue(portOption).ToString(CultureInfo.InvariantCulture),
         [$"{ServerSettings.SectionName}:advertise_host"] = parseResult.GetValue(advertiseOption),
     });
-    ServerSettings server = ServerSettings.Read(configuration);
-    RegistrySettings registry = RegistrySettings.Read(configuration);
-    LogSettings logging = LogSettings.Read(configuration);
+    ServerSettings server = SettingsReader.ReadServer(configuration);
+    RegistrySettings registry = SettingsReader.ReadRegistry(configuration);
+    LogSettings logging = SettingsReader.ReadLogging(configuration);
 
     HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
     builder.Logging.AddLabLogging(logging);
@@ -53,8 +54,15 @@ rootCommand.SetAction(parseResult => LabCommandLine.RunFatalSafeAsync("Lab.Serve
     // The host must wait for our own deadlines (unregister, drain) rather than cut the stop short.
     builder.Services.Configure<HostOptions>(options =>
         options.ShutdownTimeout = server.DrainTimeout + server.RegistryTimeout + TimeSpan.FromSeconds(5));
-    builder.Services.AddSingleton(services => new RpcServer(server, registry,
-        services.GetRequiredService<ILoggerFactory>(), services.GetRequiredService<IHostApplicationLifetime>()));
+    builder.Services.AddSingleton(services =>
+    {
+        var loggerFactory = services.GetRequiredService<ILoggerFactory>();
+        // The one place the server program chooses who keeps the list of servers ([registry] backend).
+        IServiceRegistration registration = registry.Backend == RegistryBackend.Etcd
+            ? new EtcdRegistration(registry, server, loggerFactory.CreateLogger<EtcdRegistration>())
+            : new RegistryClient(registry, server, loggerFactory.CreateLogger<RegistryClient>());
+        return new RpcServer(server, registration, loggerFactory, services.GetRequiredService<IHostApplicationLifetime>());
+    });
     builder.Services.AddHostedService(services => services.GetRequiredService<RpcServer>());
 
     using IHost host = builder.Build();

@@ -1,4 +1,4 @@
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +10,7 @@ namespace Lab.Server;
 /// <see cref="IServiceRegistration"/>; etcd's is <c>EtcdRegistration</c>.</summary>
 /// <remarks><para>
 /// Defects of the original fixed here (lab requirements §11): every HTTP request has a timeout
-/// (<c>registry_timeout</c>); the heartbeat loop (<see cref="KeepAliveLoop"/>) logs an outage once and
+/// (<c>registry_timeout</c>); the heartbeat loop (<see cref="HeartbeatLoopAsync"/>) logs an outage once and
 /// retries with a capped backoff instead of dying or spinning; it is a task this class owns and stops
 /// before unregistering, so no heartbeat can re-register the server after it said goodbye (the
 /// original did exactly that).</para>
@@ -60,12 +60,7 @@ public sealed class RegistryClient : IServiceRegistration
         if (_instance is not null)
             throw new InvalidOperationException("the registry client is already started");
         _instance = instance;
-        _heartbeatLoop = KeepAliveLoop.RunAsync(token =>
-        {
-            // The heartbeat carries this server's call counters to the registry's dashboard.
-            ServerMetrics.StampHeartbeat(instance.Parameters);
-            return SendAsync("myRegistry/register", instance, token);
-        }, instance, RegistryAddress, _settings.HeartbeatInterval, _time, _logger, _stopHeartbeats.Token);
+        _heartbeatLoop = HeartbeatLoopAsync(instance, _stopHeartbeats.Token);
         return Task.CompletedTask;
     }
 
@@ -99,6 +94,64 @@ public sealed class RegistryClient : IServiceRegistration
         await _heartbeatLoop.ConfigureAwait(false);
         _http.Dispose();
         _stopHeartbeats.Dispose();
+    }
+
+    // The heartbeat loop: register at once, then re-register every heartbeat_interval. A failure of any
+    // kind is an outage, never the end of the loop — recovering is its whole point (the original lab's
+    // heartbeat died on the first error). An outage is logged once, not once per attempt, and retried
+    // with a capped backoff: quick retries first, then one per interval, never a spin. Only the stop
+    // ends it; StartAsync stores the task and StopAsync awaits it.
+    private async Task HeartbeatLoopAsync(InstanceMeta instance, CancellationToken stoppingToken)
+    {
+        // Yield first: StartAsync returns at once, the loop runs in the background.
+        await Task.Yield();
+        // Created before the first registration, so the ticks keep their rhythm from the start whatever a
+        // request costs (and a test's fake clock can move on as soon as it sees the registration).
+        using var timer = new PeriodicTimer(_settings.HeartbeatInterval, _time);
+        bool registeredOnce = false;
+        bool inOutage = false;
+        TimeSpan firstRetry = _settings.HeartbeatInterval / 4;
+        TimeSpan retryDelay = firstRetry;
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    // The heartbeat carries this server's call counters to the registry's dashboard.
+                    ServerMetrics.StampHeartbeat(instance.Parameters);
+                    await SendAsync("myRegistry/register", instance, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // Any exception, not only network ones: a loop that gives up for good (even on a bug,
+                    // or a process briefly out of file descriptors) leaves a server nobody finds.
+                    if (!inOutage)
+                        _logger.LogInformation("Registry unreachable at {Registry}: {Reason}; serving anyway and retrying", RegistryAddress, ex.Message);
+                    else
+                        _logger.LogDebug("Registry still unreachable: {Reason}", ex.Message);
+                    inOutage = true;
+
+                    await Task.Delay(retryDelay, _time, stoppingToken).ConfigureAwait(false);
+                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, _settings.HeartbeatInterval.Ticks));
+                    continue;
+                }
+
+                if (inOutage)
+                    _logger.LogInformation("Registry reachable again; registered as {Instance}", instance);
+                else if (!registeredOnce)
+                    _logger.LogInformation("Registered with registry at {Registry} as {Instance}", RegistryAddress, instance);
+                else
+                    _logger.LogDebug("Heartbeat sent to {Registry}", RegistryAddress);
+
+                (registeredOnce, inOutage, retryDelay) = (true, false, firstRetry);
+                await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopped: the only way out.
+        }
     }
 
     /// <exception cref="TimeoutException">The registry did not answer within registry_timeout.</exception>

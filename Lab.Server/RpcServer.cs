@@ -1,8 +1,7 @@
 using System.Net;
-using Lab.Discovery.Etcd;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
-using Lab.Resilience;
+using Lab.Server.Demo;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -36,9 +35,18 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
     private bool _started;
     private bool _stopped;
 
-    /// <summary>A server offering every <see cref="DemoMethods">demo method</see> (the lab's default).</summary>
+    /// <summary>A server offering every <see cref="DemoMethods">demo method</see> (the lab's default), registered
+    /// with the lab's registry center by the built-in <see cref="RegistryClient"/>.</summary>
     /// <param name="lifetime">The host to stop when the server fails while running (a passive shutdown); null outside a host.</param>
     public RpcServer(ServerSettings settings, RegistrySettings registry, ILoggerFactory loggerFactory, IHostApplicationLifetime? lifetime = null)
+        : this(settings, new RegistryClient(registry, settings, loggerFactory.CreateLogger<RegistryClient>()), loggerFactory, lifetime)
+    {
+    }
+
+    /// <summary>A server offering every demo method, kept registered by <paramref name="registration"/>, whichever
+    /// backend it is (the program chooses: the built-in registry, or etcd). The server owns it from here.</summary>
+    /// <param name="lifetime">The host to stop when the server fails while running (a passive shutdown); null outside a host.</param>
+    public RpcServer(ServerSettings settings, IServiceRegistration registration, ILoggerFactory loggerFactory, IHostApplicationLifetime? lifetime = null)
     {
         _settings = settings;
         _lifetime = lifetime;
@@ -46,9 +54,7 @@ public sealed class RpcServer : IHostedService, IAsyncDisposable
         var stub = new ServerStub(settings.MethodTimeout, loggerFactory.CreateLogger<ServerStub>(), settings.MaxConcurrentCalls);
         new DemoMethods().RegisterAll(stub);
         _tcp = new TcpServer(stub, settings with { MaxConnections = DescriptorLimit.CapConnections(settings.MaxConnections, _logger) }, loggerFactory);
-        _registry = registry.Backend == RegistryBackend.Etcd
-            ? new EtcdRegistration(registry, settings, loggerFactory.CreateLogger<EtcdRegistration>())
-            : new RegistryClient(registry, settings, loggerFactory.CreateLogger<RegistryClient>());
+        _registry = registration;
     }
 
     /// <summary>The bound address and real port (after start).</summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
-using Lab.Configuration;
-using Lab.Protocol.Configuration;
+using Lab.Hosting;
+using Lab.Protocol.Settings;
 using Microsoft.Extensions.Configuration;
 
 namespace Lab.Scenarios.Harness;

@@ -1,7 +1,7 @@
 using Lab.Bench;
 using Lab.Tests.Support;
 using Lab.Client;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 
 namespace Lab.Tests.Bench;
 

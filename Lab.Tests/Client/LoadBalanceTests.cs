@@ -1,5 +1,5 @@
 using Lab.Client;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 
 namespace Lab.Tests.Client;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Lab.Client;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Lab.Tests.Client.Support;
 using Microsoft.Extensions.Logging;

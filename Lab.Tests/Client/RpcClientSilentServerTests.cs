@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Lab.Client;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Tests.Client.Support;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Lab.ClientApp;
-using Lab.Configuration;
-using Lab.Protocol.Configuration;
+using Lab.Hosting;
+using Lab.Protocol.Settings;
 using Lab.Tests.Client.Support;
 
 namespace Lab.Tests.ClientApp;

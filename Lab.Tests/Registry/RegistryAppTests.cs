@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Lab.Logging;
-using Lab.Protocol.Configuration;
+using Lab.Hosting;
+using Lab.Protocol.Settings;
 using Lab.Registry;
 using Microsoft.AspNetCore.Builder;
 

@@ -183,7 +183,7 @@ public class RegistryServiceTests
     internal static InstanceMeta Instance(int port, string host = "127.0.0.1", string protocol = "json", bool status = true) =>
         new() { Protocol = protocol, Host = host, Port = port, Status = status };
 
-    private static (RegistryService Registry, FakeTimeProvider Clock, LogRecorder Log) Create(Lab.Protocol.Configuration.RegistrySettings? settings = null)
+    private static (RegistryService Registry, FakeTimeProvider Clock, LogRecorder Log) Create(Lab.Protocol.Settings.RegistrySettings? settings = null)
     {
         var clock = new FakeTimeProvider();
         var log = new LogRecorder();

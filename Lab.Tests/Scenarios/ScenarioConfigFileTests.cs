@@ -1,5 +1,5 @@
-using Lab.Configuration;
-using Lab.Protocol.Configuration;
+using Lab.Hosting;
+using Lab.Protocol.Settings;
 using Lab.Scenarios.Harness;
 
 namespace Lab.Tests.Scenarios;
@@ -22,9 +22,9 @@ public class ScenarioConfigFileTests
 
         LabConfiguration configuration = LabConfiguration.Load(file.Path);
 
-        RegistrySettings.Read(configuration).Port.ShouldBe(40123);
-        ServerSettings.Read(configuration).HeartbeatInterval.ShouldBe(TimeSpan.FromSeconds(0.5));
-        ClientSettings.Read(configuration).LoadBalance.ShouldBe(LoadBalanceStrategy.RoundRobin);
+        SettingsReader.ReadRegistry(configuration).Port.ShouldBe(40123);
+        SettingsReader.ReadServer(configuration).HeartbeatInterval.ShouldBe(TimeSpan.FromSeconds(0.5));
+        SettingsReader.ReadClient(configuration).LoadBalance.ShouldBe(LoadBalanceStrategy.RoundRobin);
     }
 
     [Test]

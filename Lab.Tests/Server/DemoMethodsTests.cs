@@ -1,5 +1,6 @@
 using System.Text.Json;
-using Lab.Interop;
+using Lab.Server.Demo;
+using Lab.Registry;
 using Lab.Protocol;
 using Lab.Protocol.Messages;
 using Lab.Server;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Lab.Server;
 using Lab.Tests.Server.Support;

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using System.Net;
 using System.Text.Json;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Lab.Server;
 using Lab.Tests.Server.Support;

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Lab.Logging;
+using Lab.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Tests.Support;

@@ -1,4 +1,4 @@
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 
 namespace Lab.Tests.Client.Support;
 

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Lab.Client;
 using Lab.Client.Transport;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Messages;
 using Lab.Tests.Client.Support;
 

@@ -1,7 +1,7 @@
 using dotnet_etcd;
 using Etcdserverpb;
 using Lab.Discovery.Etcd;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Lab.Scenarios.Harness;
 using Lab.Tests.Server.Support;

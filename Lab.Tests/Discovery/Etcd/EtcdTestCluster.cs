@@ -1,6 +1,6 @@
 using dotnet_etcd;
 using Grpc.Core;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Scenarios.Harness;
 
 namespace Lab.Tests.Discovery.Etcd;

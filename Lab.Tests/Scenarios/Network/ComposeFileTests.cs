@@ -1,4 +1,4 @@
-using Lab.Configuration;
+using Lab.Hosting;
 using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
 

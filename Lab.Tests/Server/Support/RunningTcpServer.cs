@@ -1,7 +1,8 @@
 using System.Net;
-using Lab.Protocol.Configuration;
+using Lab.Protocol.Settings;
 using Lab.Server;
 using Microsoft.Extensions.Logging;
+using Lab.Server.Demo;
 
 namespace Lab.Tests.Server.Support;
 
