@@ -2,6 +2,7 @@ using System.CommandLine;
 using Lab.Hosting;
 using Lab.Protocol;
 using Lab.Scenarios;
+using Lab.Scenarios.Grading;
 using Lab.Scenarios.Harness;
 using Lab.Testing;
 
@@ -11,6 +12,7 @@ using Lab.Testing;
 //   dotnet run --project Lab.Scenarios -- happy-path
 //   dotnet run --project Lab.Scenarios                  (all of them)
 //   dotnet run --project Lab.Scenarios -- --server-command "python3 {cwd}/server.py -l {host} -p {port}" --rubric Lab.Scenarios/rubric.ini
+//   dotnet run --project Lab.Scenarios -- grade-class CLASS-FOLDER --rubric Lab.Scenarios/rubric.ini --gradebook GRADES-FOLDER
 var namesArgument = new Argument<string[]>("scenarios")
 {
     Description = "Scenarios to run, by name (see --list); none = all of them",
@@ -65,6 +67,11 @@ var root = new RootCommand("RpcLab scenario runner: starts the real registry, se
     namesArgument, listOption, configOption, reportOption, timeoutOption, rubricOption,
     registryCommandOption, serverCommandOption, clientCommandOption,
 };
+// grade-class, generate-class (and the grade-submission it runs per student): Grading/GradingCommands.cs.
+foreach (Command command in GradingCommands.All)
+{
+    root.Subcommands.Add(command);
+}
 
 root.SetAction(async (parseResult, _) =>
 {

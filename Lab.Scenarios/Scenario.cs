@@ -30,6 +30,13 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
     /// </summary>
     public IReadOnlyList<LabProgram> Grades { get; init; } = [];
 
+    /// <summary>Why the scenario cannot grade a foreign program of a kind it does not grade, where more can be said than the default (<c>--list</c> shows it).</summary>
+    public IReadOnlyDictionary<LabProgram, string> NotGradedBecause { get; init; } = new Dictionary<LabProgram, string>();
+
+    /// <summary>Why a foreign program of <paramref name="kind"/> is not graded by this scenario.</summary>
+    public string WhyNotGraded(LabProgram kind) =>
+        NotGradedBecause.GetValueOrDefault(kind) ?? $"it runs no {kind.ToString().ToLowerInvariant()}, or judges {LabPrograms.ProjectName(kind)} by its own log lines or command line";
+
     /// <summary>A longer limit than the runner's per-scenario timeout, for scenarios that run load for a while.</summary>
     public TimeSpan? MinimumTimeout { get; init; }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Lab.Protocol.Discovery;
+using Lab.Scenarios.Grading;
 using Lab.Scenarios.Harness;
 
 namespace Lab.Scenarios;
@@ -13,6 +14,9 @@ namespace Lab.Scenarios;
 /// </summary>
 internal sealed partial class ScenarioContext
 {
+    /// <summary>Class grading: the sandbox the foreign programs start in; null: they run as the runner does.</summary>
+    public ScenarioSandbox? Sandbox { get; init; }
+
     /// <summary>Waits until findAllInstances lists <paramref name="server"/> (among others), and records the check.</summary>
     public async Task ExpectListedAsync(RegistryProbe probe, RunningServer server)
     {
@@ -62,9 +66,18 @@ internal sealed partial class ScenarioContext
             ["mode"] = mode,
         };
         string command = Foreign.Expand(kind, values);
-        (string fileName, string[] shellArguments) = ForeignPrograms.ShellCommand(command);
-        ManagedProcess process = _processes.Start(name, fileName, shellArguments, directory);
-        Step($"started {name} (pid {process.Id}, foreign {kind.ToString().ToLowerInvariant()}): {command}");
+        ManagedProcess process;
+        if (Sandbox is null)
+        {
+            (string fileName, string[] shellArguments) = ForeignPrograms.ShellCommand(command);
+            process = _processes.Start(name, fileName, shellArguments, directory);
+        }
+        else
+        {
+            process = Sandbox.Start(_processes, name, command, directory);
+        }
+
+        Step($"started {name} (pid {process.Id}, foreign {kind.ToString().ToLowerInvariant()}{(Sandbox is null ? "" : ", sandboxed")}): {command}");
         return process;
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lab.Scenarios.Grading;
 using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
 using Lab.Testing;
@@ -51,18 +52,27 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
 {
     private readonly ForeignPrograms _foreign = foreign ?? ForeignPrograms.None;
 
-    /// <summary>Why <paramref name="scenario"/> cannot grade this run's foreign programs, or null when it can.</summary>
+    /// <summary>
+    /// Why <paramref name="scenario"/> cannot grade any of this run's foreign programs, or null when it
+    /// grades at least one (the others it runs with ours in their place: <see cref="ForeignPrograms.Only"/>).
+    /// </summary>
     public static string? ForeignSkipReason(Scenario scenario, ForeignPrograms foreign)
     {
         LabProgram[] ungraded = [.. foreign.Kinds.Where(kind => !scenario.Grades.Contains(kind))];
-        return ungraded.Length == 0
+        return ungraded.Length == 0 || ungraded.Length < foreign.Kinds.Count
             ? null
             : $"does not grade a foreign {string.Join(" or ", ungraded.Select(kind => kind.ToString().ToLowerInvariant()))}: "
-              + $"it runs none, or judges {string.Join(" and ", ungraded.Select(kind => $"Lab.{kind}"))} by its own log lines or command line";
+              + string.Join("; ", ungraded.Select(kind => scenario.WhyNotGraded(kind)));
     }
 
     /// <summary>Where scenarios save files for the report (see <see cref="ScenarioContext.ArtifactPath"/>); null: nowhere kept.</summary>
     public string? ArtifactPrefix { get; init; }
+
+    /// <summary>Class grading: the sandbox each foreign program runs in (<see cref="ScenarioSandbox"/>); null: they run as we do.</summary>
+    public SandboxSettings? Sandbox { get; init; }
+
+    /// <summary>Class grading: where each scenario's log goes (<see cref="ScenarioLog"/>); null: none written.</summary>
+    public string? LogDirectory { get; init; }
 
     /// <summary>
     /// Runs <paramref name="selected"/> one after another, prints the summary (and the score, with a
@@ -139,8 +149,18 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         Directory.CreateDirectory(workDirectory);
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign) { ArtifactPrefix = ArtifactPrefix };
+        ForeignPrograms foreign = _foreign.Only(scenario.Grades);
+        await using ScenarioSandbox? sandbox = Sandbox is null || foreign.Kinds.Count == 0 ? null : ScenarioSandbox.Begin(Sandbox, scenario.Name);
+        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, foreign)
+        {
+            ArtifactPrefix = ArtifactPrefix,
+            Sandbox = sandbox,
+        };
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
+        foreach (LabProgram kind in _foreign.Kinds.Except(foreign.Kinds))
+        {
+            narrator.Note($"our {LabPrograms.ProjectName(kind)} stands in for the foreign {kind.ToString().ToLowerInvariant()}: {scenario.WhyNotGraded(kind)}");
+        }
 
         ScenarioOutcome outcome = ScenarioOutcome.Pass;
         string? reason = null;
@@ -148,7 +168,8 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         try
         {
             body = Task.Run(() => scenario.RunAsync(context), CancellationToken.None);
-            await body.WaitAsync(limit, cancellationToken);
+            // A sandboxed program stopped by a limit ends the scenario at once (abandoned like an overrun one).
+            await (sandbox is null ? body : Task.WhenAny(body, sandbox.LimitBroken).Unwrap()).WaitAsync(limit, cancellationToken);
         }
         catch (ScenarioFailedException ex)
         {
@@ -169,11 +190,22 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         finally
         {
             await CleanUpAsync(narrator, processes, scenarioCancellation, outcome != ScenarioOutcome.Pass);
+            // A broken limit is the verdict's first reason: it often explains the rest (a server the OOM killer stopped answers nothing).
+            if (sandbox is not null && await sandbox.EndAsync(narrator, CancellationToken.None) is { } broken)
+            {
+                (outcome, reason) = (ScenarioOutcome.Fail, reason is null || broken.Contains(reason, StringComparison.Ordinal) ? broken : $"{broken}; {reason}");
+            }
+
             TryDeleteDirectory(workDirectory);
         }
 
         var result = new ScenarioResult(scenario.Name, scenario.Requirement, outcome, reason, clock.Elapsed, narrator.Lines, processes.StartedProcessIds);
         output.WriteLine($"{result.Verdict}  ({clock.Elapsed.TotalSeconds:0.0} s)");
+        if (LogDirectory is not null)
+        {
+            ScenarioLog.Write(LogDirectory, result, processes.Processes);
+        }
+
         return result;
     }
 

@@ -26,6 +26,7 @@ public static partial class ProcessSignals
 {
     // Same numbers on Linux and macOS; SIGSTOP and SIGCONT differ (Linux 19 and 18, BSD/macOS 17 and 19).
     private const int SigInt = 2;
+    private const int SigKill = 9;
     private const int SigTerm = 15;
     private static readonly int SigStop = OperatingSystem.IsLinux() ? 19 : 17;
     private static readonly int SigCont = OperatingSystem.IsLinux() ? 18 : 19;
@@ -43,20 +44,28 @@ public static partial class ProcessSignals
             return;
         }
 
+        Send(process.Id, signal);
+    }
+
+    /// <summary>Delivers the signal to the process with this id (POSIX only): a process we did not start ourselves, say one found in a cgroup.</summary>
+    /// <exception cref="Win32Exception">kill(2) failed for another reason than "the process is already gone".</exception>
+    public static void Send(int processId, ProcessSignal signal)
+    {
         int number = signal switch
         {
             ProcessSignal.Interrupt => SigInt,
+            ProcessSignal.Kill => SigKill,
             ProcessSignal.Freeze => SigStop,
             ProcessSignal.Resume => SigCont,
             _ => SigTerm,
         };
-        if (Kill(process.Id, number) != 0)
+        if (Kill(processId, number) != 0)
         {
             int error = Marshal.GetLastPInvokeError();
             // ESRCH (3): the process exited between our check and the signal — nothing left to stop.
             if (error != 3)
             {
-                throw new Win32Exception(error, $"kill({process.Id}, {signal}) failed");
+                throw new Win32Exception(error, $"kill({processId}, {signal}) failed");
             }
         }
     }
@@ -73,6 +82,9 @@ public enum ProcessSignal
 
     /// <summary>SIGTERM, as <c>kill PID</c> or a service manager stopping it.</summary>
     Terminate,
+
+    /// <summary>SIGKILL (kill -9): the process ends at once and cannot catch it.</summary>
+    Kill,
 
     /// <summary>SIGSTOP: the process stops running but keeps its sockets, which the kernel keeps accepting on.</summary>
     Freeze,

@@ -32,11 +32,24 @@ internal sealed record ForeignPrograms(string? RegistryCommand, string? ServerCo
 {
     public static readonly ForeignPrograms None = new(null, null, null);
 
+    /// <summary>Every placeholder a command may use, without braces.</summary>
+    public static readonly IReadOnlyList<string> Placeholders = ["host", "port", "registry_host", "registry_port", "config", "workdir", "cwd", "mode"];
+
     /// <summary>The kinds of program replaced by a foreign one.</summary>
     public IReadOnlyList<LabProgram> Kinds =>
         [.. Enum.GetValues<LabProgram>().Where(kind => Command(kind) is not null)];
 
     public bool Replaces(LabProgram kind) => Command(kind) is not null;
+
+    /// <summary>These programs with only the kinds in <paramref name="kinds"/> kept: what one scenario can grade (ours run in place of the rest).</summary>
+    public ForeignPrograms Only(IEnumerable<LabProgram> kinds)
+    {
+        var keep = kinds.ToHashSet();
+        return new ForeignPrograms(
+            keep.Contains(LabProgram.Registry) ? RegistryCommand : null,
+            keep.Contains(LabProgram.Server) ? ServerCommand : null,
+            keep.Contains(LabProgram.Client) ? ClientCommand : null);
+    }
 
     public string? Command(LabProgram kind) => kind switch
     {

@@ -51,7 +51,15 @@ internal static class HappyPathScenarios
         context.Note("the client (registry mode, the lab's default) runs the demo: every demo method, then 30 concurrent calls");
         ClientRun run = await context.RunClientAsync([]);
         CheckDemoRun(context, run, servers);
-        await DashboardScreenshot.CaptureAsync(context, registry, servers);
+        if (context.Foreign.Kinds.Count == 0)
+        {
+            await DashboardScreenshot.CaptureAsync(context, registry, servers);
+        }
+        else
+        {
+            // The page is our registry's, the calls it shows our servers' own counts: nothing of the student's to see, and a browser start is costly when a class is graded.
+            context.Note("no dashboard screenshot: it shows our registry's view of our servers, and this run grades another implementation");
+        }
 
         if (ProcessSignals.AreSupported)
         {
@@ -109,6 +117,13 @@ internal static class HappyPathScenarios
         var opened = new System.Text.RegularExpressions.Regex("Connection from .* opened");
         foreach (RunningServer server in servers)
         {
+            if (server.IsForeign)
+            {
+                // Neither end prints what we read: the client's exit code (checked above) is all there is to see.
+                context.Note($"{server.Process.Name} is the student's too: which calls reached it cannot be seen from outside; the client's exit code 0 stands for its answers");
+                continue;
+            }
+
             int connections = server.Process.LinesMatching(opened).Count;
             context.Check(connections > 0, $"{server.Process.Name} ({server.Address}) accepted {connections} connection(s) from {run.Process.Name}",
                 "the client never connected to it");

@@ -17,7 +17,7 @@ internal static class ServerTimeoutScenarios
         new("timeout-server-read",
             "a client sends half a request and stalls: the server closes it after read_timeout; another client is served meanwhile",
             "lab requirements §7: server, reading a request — connection closed after the read timeout; others unaffected",
-            ReadAsync),
+            ReadAsync) { Grades = [LabProgram.Server] },
         new("timeout-server-write",
             "a client sends many large echo requests and never reads the replies: the server's write times out and frees the connection",
             "lab requirements §7: server, writing a reply (client never reads) — write times out; resources freed",
@@ -51,11 +51,22 @@ internal static class ServerTimeoutScenarios
                 $"meanwhile another connection gets add(1, 2) = 13 at once ({sent.Elapsed.TotalSeconds:0.00} s)");
         }
 
-        bool closed = await stalled.WaitForServerToCloseAsync(ScenarioContext.Unexpected, context.Cancellation);
+        // Only a failure waits this long: a server that ignores read_timeout keeps the connection open for good.
+        TimeSpan patience = TimeSpan.FromSeconds(10);
+        bool closed = await stalled.WaitForServerToCloseAsync(patience, context.Cancellation);
         context.Check(closed && sent.Elapsed >= TimeSpan.FromSeconds(0.9), $"the server closed the stalled connection {sent.Elapsed.TotalSeconds:0.00} s after the half request (read_timeout = 1 s)",
-            closed ? "too early" : "it stayed open");
-        await context.ExpectLineAsync(server.Process, $@"Connection from {Regex.Escape(stalled.LocalEndPoint.ToString())} closed after 0 calls \(.+\)",
-            "the server logged why it closed it");
+            closed ? "too early" : $"it was still open {sent.Elapsed.TotalSeconds:0} s later");
+        if (server.IsForeign)
+        {
+            // A foreign server's log is its own: what it did is what the connection saw.
+            context.Note("whatever the student's server printed about it is not read: the closed connection is the evidence");
+        }
+        else
+        {
+            await context.ExpectLineAsync(server.Process, $@"Connection from {Regex.Escape(stalled.LocalEndPoint.ToString())} closed after 0 calls \(.+\)",
+                "the server logged why it closed it");
+        }
+
         context.Check(!server.Process.HasExited, "the server is still running");
     }
 

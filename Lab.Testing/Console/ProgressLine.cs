@@ -24,7 +24,8 @@ public static class ProgressLine
         return $"[{step}/{total}] {name}  elapsed {Clock(elapsed)}, {left}";
     }
 
-    private static string Clock(TimeSpan time) => time.TotalHours >= 1
+    /// <summary>A duration as a clock shows it: <c>2:05</c>, or <c>1:02:05</c> past an hour.</summary>
+    public static string Clock(TimeSpan time) => time.TotalHours >= 1
         ? time.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture)
         : time.ToString(@"m\:ss", CultureInfo.InvariantCulture);
 }

@@ -63,9 +63,33 @@ public class ForeignProgramsTests
     }
 
     [Test]
-    public async Task A_scenario_that_cannot_grade_a_foreign_program_is_skipped_with_the_reason()
+    public async Task A_scenario_that_grades_none_of_the_foreign_programs_is_skipped_with_the_reason()
     {
         var scenario = new Scenario("reads-server-logs", "needs Lab.Server's log lines", "lab requirements §9", _ => throw new InvalidOperationException("must not run"))
+        {
+            Grades = [LabProgram.Client],
+            NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Server] = "it reads Lab.Server's log lines" },
+        };
+        using var narration = new StringWriter();
+        var runner = new ScenarioRunner(ScenarioTestSupport.Programs, ScenarioTimings.Load(null), ScenarioTestSupport.ScenarioTimeout, narration,
+            new ForeignPrograms("registry", "server", null));
+
+        ScenarioResult result = await runner.RunAsync(scenario);
+
+        result.Outcome.ShouldBe(ScenarioOutcome.Skip);
+        result.Reason.ShouldBe("does not grade a foreign registry or server: it runs no registry, or judges Lab.Registry by its own log lines or command line; it reads Lab.Server's log lines");
+        result.StartedProcessIds.ShouldBeEmpty();
+    }
+
+    [Test]
+    public async Task A_scenario_that_grades_some_of_the_foreign_programs_runs_ours_in_place_of_the_others_and_says_so()
+    {
+        IReadOnlyList<LabProgram>? seen = null;
+        var scenario = new Scenario("grades-the-registry", "a foreign registry, our server", "lab requirements §9", context =>
+        {
+            seen = context.Foreign.Kinds;
+            return Task.CompletedTask;
+        })
         {
             Grades = [LabProgram.Registry],
         };
@@ -75,9 +99,9 @@ public class ForeignProgramsTests
 
         ScenarioResult result = await runner.RunAsync(scenario);
 
-        result.Outcome.ShouldBe(ScenarioOutcome.Skip);
-        result.Reason.ShouldBe("does not grade a foreign server: it runs none, or judges Lab.Server by its own log lines or command line");
-        result.StartedProcessIds.ShouldBeEmpty();
+        result.Outcome.ShouldBe(ScenarioOutcome.Pass);
+        seen.ShouldBe([LabProgram.Registry]);
+        result.Narration.ShouldContain(line => line.Contains("our Lab.Server stands in for the foreign server: it runs no server", StringComparison.Ordinal));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)

@@ -23,6 +23,9 @@ def read_config(path):
         "heartbeat_interval": number("server", "heartbeat_interval", 5.0),
         "heartbeat_timeout": number("registry", "heartbeat_timeout", 10.0),
         "health_check_interval": number("registry", "health_check_interval", 5.0),
+        # The lab's server timeouts: none when the file does not give them (Python's default: wait forever).
+        "read_timeout": number("server", "read_timeout", None),
+        "write_timeout": number("server", "write_timeout", None),
     }
 
 

@@ -103,14 +103,20 @@ def error(code, message):
     return {"res": message, "error": {"code": code, "message": message}}
 
 
+def timeouts(config):
+    """The read and write timeouts from config.ini's [server] section (None: wait forever)."""
+    return config["read_timeout"], config["write_timeout"]
+
+
 class TCPServer:
-    def __init__(self, host, port, stub):
+    def __init__(self, host, port, stub, timeouts=(None, None)):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.sock.listen(128)
         self.stub = stub
+        self.read_timeout, self.write_timeout = timeouts
 
     def serve_forever(self):
         while True:
@@ -124,8 +130,9 @@ class TCPServer:
         with conn:
             while True:
                 try:
+                    conn.settimeout(self.read_timeout)  # a client that stalls is dropped after read_timeout
                     data = conn.recv(1024)
-                except OSError:
+                except OSError:  # socket.timeout is an OSError too
                     return
                 if not data:
                     return
@@ -135,6 +142,7 @@ class TCPServer:
                 except ValueError as exception:
                     reply = error("BadRequest", f"not JSON: {exception}")
                 try:
+                    conn.settimeout(self.write_timeout)  # a client that never reads is dropped after write_timeout
                     conn.sendall(json.dumps(reply).encode("utf-8"))
                 except OSError:
                     return
@@ -185,7 +193,7 @@ def main():
     stub = ServerStub()
     for function in (add, subtract, multiply, divide, area_of_circle, square, to_uppercase, reverse_string, hi, hello):
         stub.register(function)
-    server = TCPServer(options.host, options.port, stub)
+    server = TCPServer(options.host, options.port, stub, timeouts(config))
     registry = RegistryClient(config, {"protocol": "json", "host": options.host, "port": options.port,
                                        "status": True, "parameters": {"mode": "python"}})
     heartbeat = threading.Thread(target=registry.heartbeat_forever, daemon=True)
