@@ -249,7 +249,7 @@ internal sealed partial class ScenarioContext : IDisposable
         deadline.CancelAfter(timeout);
         try
         {
-            while (!await condition(deadline.Token))
+            while (!await ConditionAsync())
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100), deadline.Token);
             }
@@ -259,6 +259,20 @@ internal sealed partial class ScenarioContext : IDisposable
         catch (OperationCanceledException) when (!Cancellation.IsCancellationRequested)
         {
             return false;
+        }
+
+        // A timeout inside the condition (an HTTP request a starved registry did not answer within the
+        // probe's own timeout) means "not yet", not that the whole wait is over.
+        async Task<bool> ConditionAsync()
+        {
+            try
+            {
+                return await condition(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
+            {
+                return false;
+            }
         }
     }
 

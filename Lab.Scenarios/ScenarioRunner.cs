@@ -189,9 +189,8 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         }
         finally
         {
-            await CleanUpAsync(narrator, processes, scenarioCancellation, outcome != ScenarioOutcome.Pass);
             // A broken limit is the verdict's first reason: it often explains the rest (a server the OOM killer stopped answers nothing).
-            if (sandbox is not null && await sandbox.EndAsync(narrator, CancellationToken.None) is { } broken)
+            if (await CleanUpAsync(narrator, processes, scenarioCancellation, outcome != ScenarioOutcome.Pass, sandbox) is { } broken)
             {
                 (outcome, reason) = (ScenarioOutcome.Fail, reason is null || broken.Contains(reason, StringComparison.Ordinal) ? broken : $"{broken}; {reason}");
             }
@@ -209,7 +208,8 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         return result;
     }
 
-    private static async Task CleanUpAsync(Narrator narrator, ProcessGroup processes, CancellationTokenSource scenarioCancellation, bool failed)
+    // Returns the limits a sandboxed program broke (see ScenarioSandbox.EndAsync), or null.
+    private static async Task<string?> CleanUpAsync(Narrator narrator, ProcessGroup processes, CancellationTokenSource scenarioCancellation, bool failed, ScenarioSandbox? sandbox)
     {
         if (failed)
         {
@@ -232,11 +232,21 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         }
 
         await scenarioCancellation.CancelAsync();
+        string? broken = null;
+        if (sandbox is not null)
+        {
+            // Before the wait for the programs' output to end: a process that outlived its program may
+            // hold that output open. The sandbox names it and kills it; then the wait is short.
+            processes.KillAll();
+            broken = await sandbox.EndAsync(narrator, CancellationToken.None);
+        }
+
         await processes.DisposeAsync();
         int[] survivors = [.. processes.StartedProcessIds.Where(IsAlive)];
         narrator.Check(survivors.Length == 0, survivors.Length == 0
             ? $"no process left behind ({processes.StartedProcessIds.Count} started, all gone)"
             : $"processes still alive after clean-up: {string.Join(", ", survivors)}");
+        return broken;
     }
 
     /// <summary>True while a process with this id exists (and has not exited).</summary>

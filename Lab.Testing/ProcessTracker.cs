@@ -76,20 +76,27 @@ public static class ProcessTracker
     /// </summary>
     public static IDisposable InstallExitHandlers(Action onInterrupt, Action? afterKills = null)
     {
-        // One Ctrl+C reaches both Console.CancelKeyPress and the SIGINT registration; a second
-        // call within a second is that same keypress, not the teaching assistant pressing again.
-        long firstInterrupt = 0;
+        // One Ctrl+C reaches both Console.CancelKeyPress and the SIGINT registration, one after the
+        // other: a call within a second of the first one's end is that same keypress, not the
+        // teaching assistant pressing again (the kills can take longer than that on a busy machine).
+        int interrupted = 0;
+        long firstHandled = 0;
         void Interrupted(Action<bool> setCancel)
         {
-            KillAll();
             setCancel(true);
-            long now = Environment.TickCount64;
-            long first = Interlocked.CompareExchange(ref firstInterrupt, now, 0);
-            if (first == 0)
+            if (Interlocked.Exchange(ref interrupted, 1) == 0)
             {
+                // Before the kills: a run that sees its processes die must already know why, or it
+                // would take them for failures and start the next piece of work.
                 onInterrupt();
+                KillAll();
+                Volatile.Write(ref firstHandled, Environment.TickCount64);
+                return;
             }
-            else if (now - first > 1000)
+
+            long handled = Volatile.Read(ref firstHandled);
+            KillAll();
+            if (handled != 0 && Environment.TickCount64 - handled > 1000)
             {
                 // A second, separate Ctrl+C: stop now, without the report.
                 Environment.Exit(130);

@@ -62,6 +62,9 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
     private readonly Lock _gate = new();
     private readonly List<GradebookRow> _rows = []; // guarded by _gate
 
+    /// <summary>The sandbox of the last run (disposed when the run ended), or null when it ran unsandboxed; the tests check it left nothing.</summary>
+    public SandboxRun? LastSandbox { get; private set; }
+
     /// <summary>The path of the runner the children run: this program, built next to the lab's programs.</summary>
     public string RunnerDll => Path.Combine(programs.RepositoryRoot, "Lab.Scenarios", "bin", programs.Configuration, "net10.0", "Lab.Scenarios.dll");
 
@@ -100,6 +103,7 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
 
         using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using SandboxRun? run = noSandbox is null ? SandboxRun.Create() : null;
+        LastSandbox = run;
         string runName = run?.Name ?? string.Create(CultureInfo.InvariantCulture, $"{SandboxRun.NamePrefix}{Environment.ProcessId}-{SandboxRun.NextSequence()}");
         using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel, afterKills: () => run?.Dispose());
         foreach (string leftover in run?.RemovedLeftovers ?? [])
@@ -167,6 +171,8 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
             try
             {
                 await child.WaitForExitAsync(ChildLimit(scenarios), cancellationToken);
+                // Killed by Ctrl+C rather than finished: not a row of the gradebook.
+                cancellationToken.ThrowIfCancellationRequested();
             }
             catch (ScenarioFailedException ex)
             {

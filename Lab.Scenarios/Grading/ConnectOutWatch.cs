@@ -23,7 +23,7 @@ namespace Lab.Scenarios.Grading;
 /// <example>
 /// <code>
 /// await HostCommand.RunAsync("ip", ["netns", "exec", ns, "nft", "-f", "-"], ConnectOutWatch.Ruleset(uid));
-/// IReadOnlyList&lt;string&gt; tried = await ConnectOutWatch.TakeAsync();   // ["10.1.2.3:80"], and the record starts over
+/// IReadOnlyList&lt;string&gt; tried = await ConnectOutWatch.TakeAsync(ns);   // ["10.1.2.3:80"], and the record starts over
 /// </code>
 /// </example>
 /// </remarks>
@@ -51,18 +51,18 @@ internal static class ConnectOutWatch
         """;
 
     /// <summary>
-    /// The destinations recorded since the last call (<c>10.1.2.3:80</c>, <c>[2001:db8::1]:443</c>),
-    /// then an empty record. Runs <c>nft</c> in the caller's network namespace: the grader of one
-    /// submission runs inside that submission's namespace.
+    /// The destinations recorded in <paramref name="networkNamespace"/> since the last call
+    /// (<c>10.1.2.3:80</c>, <c>[2001:db8::1]:443</c>), then an empty record.
     /// </summary>
-    public static async Task<IReadOnlyList<string>> TakeAsync(CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyList<string>> TakeAsync(string networkNamespace, CancellationToken cancellationToken = default)
     {
         var destinations = new List<string>();
         foreach ((string set, bool ipv6) in new[] { ("out4", false), ("out6", true) })
         {
-            string json = await HostCommand.RunAsync("nft", ["-j", "list", "set", "inet", Table, set], cancellationToken: cancellationToken);
+            // nsenter rather than `ip netns exec`: no mount namespace of its own to set up for a two-millisecond nft.
+            string json = await HostCommand.RunAsync("nsenter", [$"--net=/run/netns/{networkNamespace}", "nft", "-j", "list", "set", "inet", Table, set], cancellationToken: cancellationToken);
             destinations.AddRange(Parse(json, ipv6));
-            await HostCommand.RunAsync("nft", ["flush", "set", "inet", Table, set], cancellationToken: cancellationToken);
+            await HostCommand.RunAsync("nsenter", [$"--net=/run/netns/{networkNamespace}", "nft", "flush", "set", "inet", Table, set], cancellationToken: cancellationToken);
         }
 
         return destinations;

@@ -38,9 +38,12 @@ internal static class SampleClass
 
     private const string PythonArguments = "-l {host} -p {port} -c {config}";
 
-    /// <summary>Writes <paramref name="copies"/> submissions of every kind into <paramref name="directory"/>; returns a line per submission.</summary>
+    /// <summary>
+    /// Writes <paramref name="copies"/> submissions of every kind (or of the kinds named in
+    /// <paramref name="only"/>) into <paramref name="directory"/>; returns a line per submission.
+    /// </summary>
     /// <exception cref="IOException">The folder exists and is not empty.</exception>
-    public static IReadOnlyList<string> Write(LabPrograms programs, string directory, int copies)
+    public static IReadOnlyList<string> Write(LabPrograms programs, string directory, int copies, IReadOnlyList<string>? only = null)
     {
         directory = Path.GetFullPath(directory);
         if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
@@ -48,7 +51,8 @@ internal static class SampleClass
             throw new IOException($"{directory} is not empty: generate-class writes a new class");
         }
 
-        string[] names = [.. Enumerable.Range(1, copies).SelectMany(copy => Kinds.Select(kind => copies == 1 ? kind.Name : $"{kind.Name}-{copy}"))];
+        SampleKind[] kinds = [.. Kinds.Where(kind => only is null || only.Contains(kind.Name))];
+        string[] names = [.. Enumerable.Range(1, copies).SelectMany(copy => kinds.Select(kind => copies == 1 ? kind.Name : $"{kind.Name}-{copy}"))];
         var lines = new List<string>();
         foreach (string name in names)
         {

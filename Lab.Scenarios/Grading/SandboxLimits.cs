@@ -29,7 +29,7 @@ internal sealed record SandboxLimits
     /// <summary>Open files and sockets per process (RLIMIT_NOFILE, via prlimit).</summary>
     public int MaxOpenFiles { get; init; } = 1024;
 
-    /// <summary>CPU time one process may use, in seconds (RLIMIT_CPU, via prlimit; the kernel sends SIGKILL past it).</summary>
+    /// <summary>CPU time one program may use with everything it started, in seconds (cgroup cpuacct, watched; RLIMIT_CPU a second later as the backstop).</summary>
     public int CpuSeconds { get; init; } = 60;
 
     /// <summary>How many CPU cores the submission's programs together may keep busy (cgroup cpu.cfs_quota_us).</summary>
@@ -37,7 +37,7 @@ internal sealed record SandboxLimits
 
     public long MemoryBytes => MemoryMiB * 1024L * 1024L;
 
-    /// <summary>One line for the gradebook and the reports: <c>256 MiB, 256 processes/threads, 1024 open files, 60 s CPU per program; 1 core per submission</c>.</summary>
+    /// <summary>One line for the gradebook and the reports: <c>256 MiB, 256 processes/threads, 60 s CPU per program; 1024 open files per process; 1 core per submission</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{MemoryMiB} MiB, {MaxProcesses} processes/threads, {MaxOpenFiles} open files, {CpuSeconds} s CPU per program; {CpuCores:0.##} core(s) per submission");
+        $"{MemoryMiB} MiB, {MaxProcesses} processes/threads, {CpuSeconds} s CPU per program; {MaxOpenFiles} open files per process; {CpuCores:0.##} core(s) per submission");
 }

@@ -117,8 +117,11 @@ internal sealed partial class SandboxRun : IDisposable
     /// <summary>The uid submission number <paramref name="index"/> of this run runs as.</summary>
     public int UidFor(int index) => UidBase + (OwnerPid % 100_000 * UidsPerProcess) + (Sequence % (UidsPerProcess / UidsPerRun) * UidsPerRun) + (index % UidsPerRun);
 
-    /// <summary>Whether <paramref name="uid"/> is one a grading run hands out (the tests look for processes left under one).</summary>
-    public static bool IsSandboxUid(long uid) => uid >= UidBase && uid < UidBase + (100_000L * UidsPerProcess);
+    /// <summary>Whether <paramref name="uid"/> is one this run hands out (the tests look for processes left under one).</summary>
+    public bool Owns(long uid) => uid >= UidFor(0) && uid < UidFor(0) + UidsPerRun;
+
+    /// <summary>Whether <paramref name="uid"/> is one any run of process <paramref name="pid"/> hands out.</summary>
+    public static bool IsUidOfProcess(long uid, int pid) => uid >= UidBase && (uid - UidBase) / UidsPerProcess == pid % 100_000;
 
     /// <summary>Builds the sandbox of one submission: its namespace, cgroup, copy and folders.</summary>
     public async Task<SubmissionSandbox> AddAsync(int index, string slug, string submissionDirectory, IReadOnlyList<string> hiddenDirectories, SandboxLimits limits,

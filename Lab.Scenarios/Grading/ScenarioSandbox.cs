@@ -107,7 +107,9 @@ internal sealed partial class ScenarioSandbox : IAsyncDisposable
         string cpu = new CgroupSet(_settings.CgroupPath, ["cpu"]).ProcsFile("cpu");
         string join = string.Join(" && ", ProgramControllers.Select(group.ProcsFile).Append(cpu).Select(file => $"echo $$ > {file}"));
         string files = _settings.Limits.MaxOpenFiles.ToString(CultureInfo.InvariantCulture);
-        string seconds = _settings.Limits.CpuSeconds.ToString(CultureInfo.InvariantCulture);
+        // The watch ends the program at CpuSeconds for all its processes together; RLIMIT_CPU, a second
+        // later, is the backstop for a single process should the watch be late.
+        string seconds = (_settings.Limits.CpuSeconds + 1).ToString(CultureInfo.InvariantCulture);
         (string shell, string[] shellArguments) = ForeignPrograms.ShellCommand(command);
         string[] arguments =
         [
@@ -152,9 +154,9 @@ internal sealed partial class ScenarioSandbox : IAsyncDisposable
                 broken.AddRange(await InspectAsync(program.Name, program.Group, cancellationToken));
             }
 
-            if (_settings.WatchesConnects)
+            if (_settings.WatchedNamespace is { } watched)
             {
-                IReadOnlyList<string> tried = await ConnectOutWatch.TakeAsync(cancellationToken);
+                IReadOnlyList<string> tried = await ConnectOutWatch.TakeAsync(watched, cancellationToken);
                 if (tried.Count > 0)
                 {
                     broken.Add($"tried to connect to {string.Join(", ", tried)} (the sandbox has no route out; the attempt was refused)");
@@ -279,11 +281,11 @@ internal sealed partial class ScenarioSandbox : IAsyncDisposable
             yield return $"{name} forked more than {limits.MaxProcesses} processes and threads (the kernel refused {refused} fork(s))";
         }
 
-        // cpuacct counts every process the program started; each of them was stopped at CpuSeconds by RLIMIT_CPU.
+        // cpuacct counts every process the program started, dead or alive.
         double cpuSeconds = group.ReadNumber("cpuacct", "cpuacct.usage") / 1e9;
         if (cpuSeconds >= limits.CpuSeconds)
         {
-            yield return string.Create(CultureInfo.InvariantCulture, $"{name} used {cpuSeconds:0.#} s of CPU time (the limit is {limits.CpuSeconds} s per process)");
+            yield return string.Create(CultureInfo.InvariantCulture, $"{name} used more than {limits.CpuSeconds} s of CPU time");
         }
     }
 

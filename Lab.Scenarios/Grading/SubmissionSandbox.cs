@@ -105,7 +105,7 @@ internal sealed class SubmissionSandbox : ISubmissionHost
     public IReadOnlyList<string> HiddenDirectories { get; private set; } = [];
 
     /// <summary>What the child runner needs to know to sandbox each program it starts.</summary>
-    public SandboxSettings? Settings => new(Uid, Cgroup.Path, Limits, WatchesConnects);
+    public SandboxSettings? Settings => new(Uid, Cgroup.Path, Limits, WatchesConnects ? Namespace : null);
 
     /// <summary>
     /// The command that runs <paramref name="program"/> inside the sandbox as root: in the namespace,
@@ -209,5 +209,5 @@ internal sealed class SubmissionSandbox : ISubmissionHost
 /// <param name="Uid">The uid (and gid) the student's programs run as.</param>
 /// <param name="CgroupPath">The submission's cgroup below each controller's root; each scenario's groups go below it.</param>
 /// <param name="Limits">What each program may use.</param>
-/// <param name="WatchesConnects">Whether nftables records attempts to connect out (<see cref="ConnectOutWatch"/>).</param>
-internal sealed record SandboxSettings(int Uid, string CgroupPath, SandboxLimits Limits, bool WatchesConnects);
+/// <param name="WatchedNamespace">The network namespace whose nftables table records attempts to connect out (<see cref="ConnectOutWatch"/>), or null: none are recorded.</param>
+internal sealed record SandboxSettings(int Uid, string CgroupPath, SandboxLimits Limits, string? WatchedNamespace);

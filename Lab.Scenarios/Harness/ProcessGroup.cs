@@ -66,6 +66,15 @@ internal sealed class ProcessGroup(string workingDirectory, Action<ManagedProces
     /// <summary>The processes still running (what disposing will kill).</summary>
     public IReadOnlyList<ManagedProcess> Running() => [.. Processes.Where(process => !process.HasExited)];
 
+    /// <summary>kill -9 of every process still running, newest first, without waiting for them (disposing waits).</summary>
+    public void KillAll()
+    {
+        foreach (ManagedProcess process in Processes.Reverse())
+        {
+            process.KillHard();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         ManagedProcess[] processes;
@@ -83,10 +92,7 @@ internal sealed class ProcessGroup(string workingDirectory, Action<ManagedProces
         // Kill first, all at once, then wait: a hung process must not delay the others' kill.
         // Newest first (clients, then servers, then the registry), so no server is left for a
         // moment logging that its registry vanished.
-        foreach (ManagedProcess process in processes.Reverse())
-        {
-            process.KillHard();
-        }
+        KillAll();
 
         await Task.WhenAll(processes.Select(process => process.DisposeAsync().AsTask()));
     }

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Sample class, hostile on purpose: the lab's server, which also tries to reach 10.1.2.3:80.
+"""Sample class, hostile on purpose: the lab's server, which first tries to reach 10.1.2.3:80.
 
-The sandbox lets no packet leave; it records the attempt and the scenario fails with
-"tried to connect to 10.1.2.3:80".
+The sandbox lets no packet leave; it records the attempt and every scenario that starts the server
+fails with "tried to connect to 10.1.2.3:80". The attempt comes before the server listens, so no
+scenario can end before it.
 """
 import socket
 import sys
-import threading
 
 import lab_server
 
@@ -20,5 +20,5 @@ def phone_home():
 
 
 if __name__ == "__main__":
-    threading.Thread(target=phone_home, daemon=True).start()
+    phone_home()
     sys.exit(lab_server.main())
