@@ -78,8 +78,8 @@ public class MetricsTests
     public async Task Client_counts_a_failover_away_from_a_stopped_server_and_its_registry_polls()
     {
         using var recorder = new Recorder(ClientMetrics.MeterName);
-        await using TestRpcServer a = TestRpcServer.Start("a");
-        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
+        await using RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await RpcClient.ConnectToRegistryAsync(
