@@ -15,7 +15,7 @@ namespace Lab.Server;
 /// per-connection handler the lab's <c>TCPServer</c> started a thread for. <see cref="TcpServer"/>
 /// creates one per accepted socket and owns the task running <see cref="RunAsync"/>.</summary>
 /// <remarks><para>
-/// Every failure is classified where it happens (STYLE rule 6). Per request — the framing layer still
+/// Every failure is classified where it happens (CONTRIBUTING.md rule 6). Per request — the framing layer still
 /// knows where the next message starts, so we reply and carry on: valid JSON that is not a request
 /// (BadRequest), an unknown method, arguments that do not bind, a method that throws or times out.
 /// Per connection — the stream cannot be trusted any more, so we reply if we can and close: bytes that
