@@ -13,9 +13,9 @@ namespace Lab.Server;
 /// Why threads of our own: a user method may block its thread (<c>Thread.Sleep</c>, a lock, synchronous
 /// I/O), and .NET cannot take a thread back from it. The thread pool also runs every connection's socket
 /// I/O, so methods blocked on pool threads would leave none to read the next request, on any connection.
-/// A method thread is only ever the method's: the connection waits for the method's task, not for its
-/// thread (see <see cref="ServerStub.DispatchAsync"/>). Method threads are background threads, so a method
-/// that never returns does not keep the process alive after a stop.
+/// The connection never waits on a method thread: it awaits the method's task, up to the method timeout
+/// (see <see cref="ServerStub.DispatchAsync"/>). Method threads are background threads, so a method that
+/// never returns does not keep the process alive after a stop.
 /// </para>
 /// <para>
 /// Why a bound: a method that never returns keeps its thread and its slot for good. Without a bound, a

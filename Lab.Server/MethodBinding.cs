@@ -59,7 +59,8 @@ internal sealed class MethodBinding
     /// <summary>The parameters a caller supplies, in order (the cancellation token excluded).</summary>
     public IReadOnlyList<Parameter> Parameters { get; }
 
-    /// <summary>Turns the request's JSON arguments into the argument array of the method.</summary>
+    /// <summary>Turns the request's JSON arguments into the argument array of the method: values the method owns,
+    /// which stay intact after the request's document is gone.</summary>
     /// <exception cref="ArgumentBindingException">Too many, unknown, duplicate or missing arguments, or a wrong JSON type.</exception>
     public object?[] Bind(IReadOnlyList<JsonElement> args, IReadOnlyDictionary<string, JsonElement> kwargs, CancellationToken methodToken)
     {
