@@ -275,14 +275,9 @@ internal sealed partial class ScenarioContext : IDisposable
         }
     }
 
-    /// <summary>A loopback port nothing listens on right now (for "the registry is down": nothing answers there).</summary>
-    public static int UnusedPort(string host = "127.0.0.1")
-    {
-        IPAddress address = IPAddress.TryParse(host, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
-        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    /// <summary>A port nothing listens on right now at <paramref name="host"/> (for "the registry is down": nothing answers there); see <see cref="FreePorts"/>.</summary>
+    public static int UnusedPort(string host = "127.0.0.1") =>
+        FreePorts.Pick(IPAddress.TryParse(host, out IPAddress? parsed) ? parsed : IPAddress.Loopback);
 
     /// <summary>Points config.ini at a registry port where nothing listens (this scenario runs none); returns that port.</summary>
     public int UseNoRegistry()
