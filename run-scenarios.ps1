@@ -15,7 +15,9 @@
 .EXAMPLE
     ./run-scenarios.ps1 graceful-stop server-killed-failover -Report grading/run1.md
 .EXAMPLE
-    ./run-scenarios.ps1                  # all of them
+    ./run-scenarios.ps1                  # all of them, several at once
+.EXAMPLE
+    ./run-scenarios.ps1 -Parallel 1      # all of them, one after another, narrated as they happen
 .EXAMPLE
     ./run-scenarios.ps1 -ServerCommand 'python3 {cwd}/server.py -l {host} -p {port}' -Rubric Lab.Scenarios/rubric.ini
     # grades another implementation's server; placeholders: {host} {port} {registry_host}
@@ -39,6 +41,9 @@ param(
 
     # Seconds one scenario may take before it is stopped and counted as FAIL.
     [double] $Timeout = 0,
+
+    # How many scenarios run at once, each isolated; 1 = one after another. 0 = the runner's default for this machine.
+    [int] $Parallel = 0,
 
     # INI file of points per scenario: the summary and the report end with the score.
     [string] $Rubric,
@@ -72,6 +77,7 @@ if ($List) { $runnerArguments += '--list' }
 if ($Config) { $runnerArguments += @('--config', $Config) }
 if ($Report) { $runnerArguments += @('--report', $Report) }
 if ($Timeout -gt 0) { $runnerArguments += @('--timeout', $Timeout.ToString([System.Globalization.CultureInfo]::InvariantCulture)) }
+if ($Parallel -gt 0) { $runnerArguments += @('--parallel', $Parallel.ToString([System.Globalization.CultureInfo]::InvariantCulture)) }
 if ($Rubric) { $runnerArguments += @('--rubric', $Rubric) }
 if ($RegistryCommand) { $runnerArguments += @('--registry-command', $RegistryCommand) }
 if ($ServerCommand) { $runnerArguments += @('--server-command', $ServerCommand) }

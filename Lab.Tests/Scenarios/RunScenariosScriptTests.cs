@@ -7,6 +7,7 @@ namespace Lab.Tests.Scenarios;
 /// run-scenarios.ps1 is what a teaching assistant runs; PowerShell may not be installed where the
 /// tests run, so the script is checked with PowerShell's own parser instead of being executed.
 /// </summary>
+[Slow]
 public class RunScenariosScriptTests
 {
     private static string ScriptPath => Path.Combine(LabPrograms.Locate().RepositoryRoot, "run-scenarios.ps1");
@@ -25,7 +26,7 @@ public class RunScenariosScriptTests
         ScriptBlockAst script = Parser.ParseFile(ScriptPath, out _, out _);
 
         string[] parameters = [.. script.ParamBlock.Parameters.Select(parameter => parameter.Name.VariablePath.UserPath)];
-        parameters.ShouldBe(["Scenario", "List", "Config", "Report", "Timeout", "Rubric", "RegistryCommand", "ServerCommand", "ClientCommand", "Configuration"], ignoreOrder: true);
+        parameters.ShouldBe(["Scenario", "List", "Config", "Report", "Timeout", "Parallel", "Rubric", "RegistryCommand", "ServerCommand", "ClientCommand", "Configuration"], ignoreOrder: true);
     }
 
     [Test]
@@ -50,7 +51,7 @@ public class RunScenariosScriptTests
         await runner.WaitForExitAsync(TestTimeouts.Unexpected);
         string help = string.Join('\n', runner.Lines.Select(line => line.Text));
 
-        flags.ShouldBe(["--list", "--config", "--report", "--timeout", "--rubric", "--registry-command", "--server-command", "--client-command"], ignoreOrder: true);
+        flags.ShouldBe(["--list", "--config", "--report", "--timeout", "--parallel", "--rubric", "--registry-command", "--server-command", "--client-command"], ignoreOrder: true);
         flags.Where(flag => !help.Contains(flag + " ", StringComparison.Ordinal)).ShouldBeEmpty();
     }
 

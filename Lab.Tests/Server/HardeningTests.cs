@@ -16,6 +16,7 @@ public class HardeningTests
 {
     private const string AddRequest = """{"method_name": "add", "method_args": [1, 2]}""";
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
     public async Task A_blocking_method_gets_MethodTimeout_at_the_deadline_from_a_real_server()
@@ -42,6 +43,7 @@ public class HardeningTests
         }
     }
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
     public async Task Thirty_blocked_calls_leave_other_clients_served_and_SIGTERM_exits_at_the_drain_deadline()
@@ -89,6 +91,7 @@ public class HardeningTests
         }
     }
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "prlimit and SIGTERM")]
     public async Task At_a_descriptor_limit_of_600_with_520_connections_the_server_refuses_logs_per_streak_and_never_aborts()
