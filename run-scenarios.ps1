@@ -59,17 +59,22 @@ param(
 
     # Build configuration of the programs to run.
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Debug'
+    [string] $Configuration = 'Debug',
+
+    # Run the programs as last built, without building first (after a dotnet build of your own).
+    [switch] $NoBuild
 )
 
 $ErrorActionPreference = 'Stop'
 $project = Join-Path $PSScriptRoot 'Lab.Scenarios/Lab.Scenarios.csproj'
 
 # Building the runner builds the registry, server and client too (project references), once.
-& dotnet build $project --configuration $Configuration --nologo --verbosity quiet
-if ($LASTEXITCODE -ne 0) {
-    Write-Host "run-scenarios: the build failed (exit code $LASTEXITCODE)"
-    exit $LASTEXITCODE
+if (-not $NoBuild) {
+    & dotnet build $project --configuration $Configuration --nologo --verbosity quiet
+    if ($LASTEXITCODE -ne 0) {
+        Write-Host "run-scenarios: the build failed (exit code $LASTEXITCODE)"
+        exit $LASTEXITCODE
+    }
 }
 
 $runnerArguments = @(Join-Path $PSScriptRoot "Lab.Scenarios/bin/$Configuration/net10.0/Lab.Scenarios.dll")

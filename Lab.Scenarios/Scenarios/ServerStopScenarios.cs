@@ -51,8 +51,12 @@ internal static partial class ServerStopScenarios
         await context.ExpectListedAsync(probe, servers, "both servers are registered");
         RunningServer victim = servers[1], survivor = servers[0];
 
-        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(8, 4));
-        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling both servers (first progress line)", timeout: ScenarioContext.StartupTimeout);
+        // The load must outlast the story: eviction (heartbeat_timeout, seen at the next health check),
+        // the survivor alone in discovery, and a progress line after it; 2 s of margin for a busy machine.
+        TimeSpan story = context.Timings.Seconds("registry:heartbeat_timeout") + context.Timings.Seconds("registry:health_check_interval")
+                         + context.Timings.Seconds("client:poll_interval") + TimeSpan.FromSeconds(1) + TimeSpan.FromSeconds(2);
+        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments((int)Math.Ceiling(story.TotalSeconds) + 1, 4));
+        await context.ExpectLineAsync(client, ClientOutput.CallingBothPattern, "the client is calling both servers (a progress line with calls completed)", timeout: ScenarioContext.StartupTimeout);
 
         context.Step($"kill -9 {victim.Process.Name} (pid {victim.Process.Id}) under load");
         var killedAt = Stopwatch.StartNew();
@@ -78,6 +82,8 @@ internal static partial class ServerStopScenarios
         }
 
         await context.ExpectListedAsync(probe, [survivor], "discovery now lists only the survivor");
+        int mark = client.LineCount;
+        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client calls on (its next progress line)", fromLine: mark);
 
         int exitCode = await client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
         PrintedSummary? summary = ClientOutput.Summary(client.Lines);
