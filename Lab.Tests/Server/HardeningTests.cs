@@ -16,6 +16,7 @@ public class HardeningTests
 {
     private const string AddRequest = """{"method_name": "add", "method_args": [1, 2]}""";
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
     public async Task A_blocking_method_gets_MethodTimeout_at_the_deadline_from_a_real_server()
@@ -42,6 +43,7 @@ public class HardeningTests
         }
     }
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
     public async Task Thirty_blocked_calls_leave_other_clients_served_and_SIGTERM_exits_at_the_drain_deadline()
@@ -89,6 +91,7 @@ public class HardeningTests
         }
     }
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
     public async Task Blocked_calls_up_to_max_concurrent_calls_leave_an_unrelated_call_prompt_and_get_every_MethodTimeout_on_time()
