@@ -168,7 +168,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ForeignPrograms foreign = _foreign.Only(scenario.Grades);
-        await using ScenarioSandbox? sandbox = Sandbox is null || foreign.Kinds.Count == 0 ? null : ScenarioSandbox.Begin(Sandbox, scenario.Name);
+        await using ScenarioSandbox? sandbox = Sandbox is null || foreign.Kinds.Count == 0 ? null : ScenarioSandbox.Begin(Sandbox, scenario.Name, workDirectory);
         var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, foreign)
         {
             ArtifactPrefix = ArtifactPrefix,

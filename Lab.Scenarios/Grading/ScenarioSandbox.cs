@@ -29,7 +29,7 @@ namespace Lab.Scenarios.Grading;
 /// <para>Concurrency: <see cref="Start"/> may be called from several tasks at once (clients started together); <c>_gate</c> guards the program list.</para>
 /// <example>
 /// <code>
-/// await using ScenarioSandbox sandbox = ScenarioSandbox.Begin(settings, "happy-path");
+/// await using ScenarioSandbox sandbox = ScenarioSandbox.Begin(settings, "happy-path", workDirectory);
 /// ManagedProcess server = sandbox.Start(processes, "server-1", "python3 server.py -p 8001", workDirectory);
 /// // ... the scenario runs, its programs are stopped ...
 /// string? broken = await sandbox.EndAsync(narrator);   // "server-1 exceeded 256 MiB of memory ..." or null
@@ -65,9 +65,22 @@ internal sealed partial class ScenarioSandbox : IAsyncDisposable
         _watch = WatchAsync(_stopWatching.Token);
     }
 
-    /// <summary>Creates the scenario's cgroup below the submission's, and starts watching it.</summary>
-    public static ScenarioSandbox Begin(SandboxSettings settings, string scenarioName) =>
-        new(settings, CgroupSet.Create($"{settings.CgroupPath}/{scenarioName}", ProgramControllers));
+    /// <summary>
+    /// Creates the scenario's cgroup below the submission's and starts watching it; opens the
+    /// scenario's work directory (its config.ini) to the submission's uid.
+    /// </summary>
+    public static ScenarioSandbox Begin(SandboxSettings settings, string scenarioName, string workDirectory)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            // A temporary folder is made for its owner only; the student's programs read config.ini
+            // in it. Nobody else can get this far: the submission's folder admits root and its uid only.
+            File.SetUnixFileMode(workDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                                                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+
+        return new(settings, CgroupSet.Create($"{settings.CgroupPath}/{scenarioName}", ProgramControllers));
+    }
 
     /// <summary>
     /// Fails with a <see cref="ScenarioFailedException"/> naming the limit as soon as a program's memory

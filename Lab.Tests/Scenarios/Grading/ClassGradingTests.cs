@@ -12,6 +12,7 @@ namespace Lab.Tests.Scenarios.Grading;
 /// graded for real: each submission in its sandbox, several at once, with a rubric of the four
 /// scenarios that tell its kinds apart quickly. Linux as root; elsewhere ignored with the reason.
 /// </summary>
+[Slow]
 [Parallelizable(ParallelScope.All)]
 public class ClassGradingTests
 {
@@ -64,7 +65,8 @@ public class ClassGradingTests
         foreach (GradebookRow row in rows)
         {
             string verdicts = string.Concat(row.Cells.Select(cell => cell.Outcome[0]));
-            verdicts.ShouldBe(Expected[row.Student], $"{row.Student}: {string.Join(" | ", row.Cells.Select(cell => $"{cell.Scenario} {cell.Outcome} {cell.Reason}"))}");
+            verdicts.ShouldBe(Expected[row.Student], $"{row.Student}: {string.Join(" | ", row.Cells.Select(cell => $"{cell.Scenario} {cell.Outcome} {cell.Reason}"))}\n"
+                + File.ReadAllText(Path.Combine(gradebook, row.Slug, "logs", $"{row.Cells[0].Scenario}.log")));
             if (SandboxReason.TryGetValue(row.Student, out string? reason))
             {
                 row.Cells.ShouldAllBe(cell => Regex.IsMatch(cell.Reason ?? "", "^" + reason), $"{row.Student}: the sandbox's reason leads every verdict: {string.Join(" | ", row.Cells.Select(cell => cell.Reason))}");

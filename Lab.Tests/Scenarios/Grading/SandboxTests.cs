@@ -10,6 +10,7 @@ namespace Lab.Tests.Scenarios.Grading;
 /// The sandbox on this machine's real kernel: namespaces, cgroups v1, another uid. Root on Linux
 /// only; elsewhere every test is ignored with the reason.
 /// </summary>
+[Slow]
 [Parallelizable(ParallelScope.All)]
 public class SandboxTests
 {
@@ -186,7 +187,7 @@ public class SandboxTests
             _folder = folder;
             _submission = submission;
             Settings = submission.Settings!;
-            Scenario = ScenarioSandbox.Begin(Settings, "test-scenario");
+            Scenario = ScenarioSandbox.Begin(Settings, "test-scenario", submission.ScratchDirectory);
             Processes = new ProcessGroup(submission.ScratchDirectory, onLine: null);
         }
 
