@@ -35,7 +35,13 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
 
     /// <summary>Why a foreign program of <paramref name="kind"/> is not graded by this scenario.</summary>
     public string WhyNotGraded(LabProgram kind) =>
-        NotGradedBecause.GetValueOrDefault(kind) ?? $"it runs no {kind.ToString().ToLowerInvariant()}, or judges {LabPrograms.ProjectName(kind)} by its own log lines or command line";
+        NotGradedBecause.GetValueOrDefault(kind)
+        ?? (NeedsNetwork ? "it starts our programs on namespace hosts as compose.yaml describes them, and reads their log lines" : null)
+        ?? "it runs none, or judges ours by its own log lines or command line";
+
+    /// <summary>The same reason for every kind of program: <c>NotGradedBecause = Scenario.ForEveryProgram("...")</c>.</summary>
+    public static IReadOnlyDictionary<LabProgram, string> ForEveryProgram(string reason) =>
+        Enum.GetValues<LabProgram>().ToDictionary(kind => kind, _ => reason);
 
 
     /// <summary>

@@ -38,6 +38,7 @@ internal static class ScenarioCatalog
     /// <summary>
     /// The <c>--list</c> output, one line a scenario: its name; R, S, C where it can grade a foreign
     /// registry, server, client (--registry/--server/--client-command); what it demonstrates; the requirement.
+    /// Below it, indented, why it cannot grade the others (one line per reason).
     /// </summary>
     public static void WriteList(TextWriter output)
     {
@@ -46,6 +47,11 @@ internal static class ScenarioCatalog
         {
             string grades = string.Concat(Enum.GetValues<LabProgram>().Select(kind => scenario.Grades.Contains(kind) ? kind.ToString()[..1] : "-"));
             output.WriteLine($"{scenario.Name.PadRight(width)}  {grades}  {scenario.Demonstrates}  [{scenario.Requirement}]");
+            foreach (IGrouping<string, LabProgram> reason in Enum.GetValues<LabProgram>().Where(kind => !scenario.Grades.Contains(kind)).GroupBy(scenario.WhyNotGraded))
+            {
+                output.WriteLine($"{new string(' ', width + 2)}{string.Concat(Enum.GetValues<LabProgram>().Select(kind => reason.Contains(kind) ? "-" : " "))}  "
+                                 + $"not a foreign {string.Join(" or ", reason.Select(kind => kind.ToString().ToLowerInvariant()))}: {reason.Key}");
+            }
         }
     }
 }

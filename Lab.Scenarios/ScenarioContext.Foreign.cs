@@ -34,6 +34,19 @@ internal sealed partial class ScenarioContext
         Check(listed, $"the registry lists {server.Process.Name} ({server.Address})", $"findAllInstances did not list it within {Unexpected.TotalSeconds:0} s");
     }
 
+    /// <summary>
+    /// Starts a server (ours, or the foreign one) on <paramref name="host"/>:<paramref name="port"/>
+    /// without waiting for it to be ready: for a server that is expected to fail at start.
+    /// </summary>
+    public ManagedProcess StartServerProcess(string host, int port, string name) =>
+        Foreign.Replaces(LabProgram.Server)
+            ? StartForeign(LabProgram.Server, name, host, port)
+            : Start(LabProgram.Server, name, ["-l", host, "-p", Invariant(port)]);
+
+    /// <summary>Starts a client (ours, or the foreign one, which is only told where to go) without waiting for it.</summary>
+    public ManagedProcess StartAnyClient(IReadOnlyList<string> arguments, string? name = null) =>
+        Foreign.Replaces(LabProgram.Client) ? StartForeignClient(arguments, name ?? NextName("client")) : StartClient(arguments, name);
+
     private ManagedProcess StartForeignClient(IReadOnlyList<string> arguments, string name)
     {
         int host = IndexOf(arguments, "-i");

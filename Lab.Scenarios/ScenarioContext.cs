@@ -188,7 +188,7 @@ internal sealed partial class ScenarioContext : IDisposable
     /// </remarks>
     public async Task<ClientRun> RunClientAsync(IReadOnlyList<string> arguments, TimeSpan? timeout = null, string? name = null)
     {
-        ManagedProcess process = Foreign.Replaces(LabProgram.Client) ? StartForeignClient(arguments, name ?? NextName("client")) : StartClient(arguments, name);
+        ManagedProcess process = StartAnyClient(arguments, name);
         int exitCode = await process.WaitForExitAsync(timeout ?? Unexpected, Cancellation);
         Step($"{process.Name} exited with code {exitCode}");
         return new ClientRun(process, exitCode) { IsForeign = Foreign.Replaces(LabProgram.Client) };

@@ -54,6 +54,7 @@ public sealed class MisbehavingServer : IAsyncDisposable
     private readonly ChangeSignal _changed = new();
     private readonly Task _acceptLoop;
     private readonly TaskCompletionSource _firstContact = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _firstHangUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requestsReceived;
 
     public MisbehavingServer(Misbehaviour behaviour)
@@ -84,6 +85,12 @@ public sealed class MisbehavingServer : IAsyncDisposable
 
     /// <summary>Completes at the first whole request read (for NeverReads: at the first accepted connection).</summary>
     public Task FirstContact => _firstContact.Task;
+
+    /// <summary>
+    /// Completes when a client that sent a request closes (or resets) its connection: the moment it
+    /// gave up on this server, seen from the server's side of the wire. Never for <see cref="Misbehaviour.NeverReads"/>.
+    /// </summary>
+    public Task FirstHangUp => _firstHangUp.Task;
 
     public Task WaitUntilAsync(Func<MisbehavingServer, bool> condition, string what) =>
         _changed.WaitUntilAsync(() => condition(this), what);
@@ -135,16 +142,31 @@ public sealed class MisbehavingServer : IAsyncDisposable
                         return;
                     case Misbehaviour.HalfReplyThenStall:
                         await stream.WriteAsync(HalfReply, _stopping.Token);
-                        await Task.Delay(Timeout.Infinite, _stopping.Token);
+                        // Silent from now on, but still reading: the client closing the connection ends it.
+                        while (await reader.ReadMessageAsync(Timeout.InfiniteTimeSpan, _stopping.Token) is not null)
+                        {
+                        }
+
+                        _firstHangUp.TrySetResult();
                         return;
                     case Misbehaviour.CloseAfterRequest:
                         return;
                 }
             }
+
+            // The client closed the connection (NeverAnswers: after giving up waiting).
+            if (RequestsReceived > 0)
+            {
+                _firstHangUp.TrySetResult();
+            }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
-            // Stopped by the test, or the client gave up and closed: either ends this connection.
+            // Stopped by the test, or the client gave up and closed (a reset): either ends this connection.
+            if (!_stopping.IsCancellationRequested && RequestsReceived > 0)
+            {
+                _firstHangUp.TrySetResult();
+            }
         }
         finally
         {

@@ -16,20 +16,23 @@ internal static class ClientTimeoutScenarios
         new("timeout-client-connect",
             "the server's accept queue is full, so connecting gets no answer: the client's connect timeout fires and names the server",
             "lab requirements §7: client, connecting to the server — a timeout/connection error naming the server",
-            ConnectAsync),
+            ConnectAsync) { NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Client] = ForeignClient + "; a connect that gets no answer leaves no trace on the wire" } },
         new("timeout-client-write",
             "the server never reads, so a 8 MB request cannot be written: the client's write timeout fires",
             "lab requirements §7: client, writing the request — write error/timeout",
-            WriteAsync),
+            WriteAsync) { NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Client] = ForeignClient + "; its requests are small, and a write blocks only for one far larger than the socket buffers" } },
         new("timeout-client-wait",
             "the server reads the request and never answers: the client's call timeout fires promptly",
             "lab requirements §7: client, waiting for the server to process — call timeout, promptly",
-            WaitAsync),
+            WaitAsync) { Grades = [LabProgram.Client] },
         new("timeout-client-read",
             "the server sends half a reply and goes silent: the client's read timeout fires",
             "lab requirements §7: client, reading the reply — read error/timeout",
-            ReadAsync),
+            ReadAsync) { Grades = [LabProgram.Client] },
     ];
+
+    // A foreign client is told only where to go (chapter 13): which call it makes, and what it prints when that call fails, are its own.
+    private const string ForeignClient = "the verdict is our client's one call and its error line naming the phase; a foreign client makes its own calls and prints its own errors";
 
     private static async Task ConnectAsync(ScenarioContext context)
     {
@@ -56,6 +59,12 @@ internal static class ClientTimeoutScenarios
         context.Config.Set("client:call_timeout", "1");
         await using MisbehavingServer fake = new MisbehavingServer(Misbehaviour.NeverAnswers);
         context.Step($"the harness listens on 127.0.0.1:{fake.Port}, reads requests, never answers");
+        if (context.Foreign.Replaces(LabProgram.Client))
+        {
+            await ExpectForeignClientGivesUpAsync(context, fake, "client:call_timeout", mustWait: true);
+            return;
+        }
+
         await RunAndExpectPhaseAsync(context, fake.Port, ["add", "1", "2"], "client:call_timeout", "wait|call timeout",
             beforeExit: async () =>
             {
@@ -69,12 +78,40 @@ internal static class ClientTimeoutScenarios
         context.Config.Set("client:read_timeout", "1");
         await using MisbehavingServer fake = new MisbehavingServer(Misbehaviour.HalfReplyThenStall);
         context.Step($"the harness listens on 127.0.0.1:{fake.Port}, reads the request, sends half a reply ({MisbehavingServer.HalfReplyText}...) and goes silent");
+        if (context.Foreign.Replaces(LabProgram.Client))
+        {
+            // A half reply may be judged broken at once: giving up early is fine, hanging on is not.
+            await ExpectForeignClientGivesUpAsync(context, fake, "client:read_timeout", mustWait: false);
+            return;
+        }
+
         await RunAndExpectPhaseAsync(context, fake.Port, ["add", "1", "2"], "client:read_timeout", "read",
             beforeExit: async () =>
             {
                 await fake.FirstContact.WaitAsync(ScenarioContext.Unexpected, context.Cancellation);
                 context.Step("the harness received the request and sent half a reply");
             });
+    }
+
+    // A foreign client makes its own calls and prints its own errors; what it does in the phase is
+    // seen on the wire: after its first request it waits out the timeout config.ini gives it, then
+    // gives up on this connection and closes it. What it does next (more calls, its exit) is its own.
+    private static async Task ExpectForeignClientGivesUpAsync(ScenarioContext context, MisbehavingServer fake, string timeoutKey, bool mustWait)
+    {
+        TimeSpan phaseTimeout = TimeSpan.FromSeconds(double.Parse(context.Config.Get(timeoutKey) ?? "0", System.Globalization.CultureInfo.InvariantCulture));
+        context.Note($"{timeoutKey} = {phaseTimeout.TotalSeconds:0.#} s, given to the student's client in its config file");
+        ManagedProcess client = context.StartAnyClient(["-m", "server", "-i", fake.Host, "-p", ScenarioContext.Invariant(fake.Port)]);
+        await fake.FirstContact.WaitAsync(ScenarioContext.StartupTimeout, context.Cancellation);
+        var waited = Stopwatch.StartNew();
+        context.Step($"the harness received {client.Name}'s first request");
+        // Generous on a busy machine; only a client that never gives up waits this long.
+        TimeSpan patience = phaseTimeout + TimeSpan.FromSeconds(5);
+        bool gaveUp = await fake.FirstHangUp.WaitAsync(patience, context.Cancellation).ContinueWith(hangUp => hangUp.IsCompletedSuccessfully, TaskScheduler.Default);
+        TimeSpan after = waited.Elapsed;
+        context.Check(gaveUp && (!mustWait || after >= phaseTimeout * 0.9),
+            $"{client.Name} gave up and closed its connection {after.TotalSeconds:0.00} s after its request ({timeoutKey} = {phaseTimeout.TotalSeconds:0.#} s)",
+            gaveUp ? "too early: it did not wait for the answer" : $"it was still waiting {after.TotalSeconds:0} s later");
+        context.Note("what it printed and what it did next (more calls, its exit code) are its own: not graded here");
     }
 
     // Runs the client against the misbehaving port and checks: exit code 1, within the phase's

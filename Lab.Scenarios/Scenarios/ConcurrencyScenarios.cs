@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Lab.Scenarios.Harness;
@@ -16,15 +17,23 @@ internal static class ConcurrencyScenarios
         new("ten-concurrent-clients",
             "10 client processes each call rendezvous(group, 10): all succeed only if all 10 are inside the server at once",
             "lab requirements §1: at least 10 clients at the same time, truly in parallel (B never waits for A's call)",
-            TenClientsAsync) { Grades = [LabProgram.Server] },
+            TenClientsAsync)
+        {
+            Grades = [LabProgram.Server],
+            NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Client] = "its ten clients must call rendezvous, a method of our server's that a foreign client does not call" },
+        },
         new("hundred-connections",
             "100 raw connections each call rendezvous(group, 100): all 100 are served at the same time",
             "lab requirements §1: concurrent requests, one handler per connection",
-            HundredConnectionsAsync),
+            HundredConnectionsAsync) { Grades = [LabProgram.Server] },
         new("client-killed-mid-call",
             "a client calling sleep(5) is killed with kill -9: the server logs the closed connection and keeps answering others",
             "lab requirements §1: the server survives client disconnects",
-            ClientKilledAsync),
+            ClientKilledAsync)
+        {
+            Grades = [LabProgram.Server],
+            NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Client] = "the client is only there to be killed in the middle of a call: what is graded is the server" },
+        },
     ];
 
     private static async Task TenClientsAsync(ScenarioContext context)
@@ -38,7 +47,7 @@ internal static class ConcurrencyScenarios
         RunningServer server = await context.StartServerAsync();
         if (server.IsForeign)
         {
-            await TenOpenConnectionsAsync(context, server);
+            await OpenConnectionsServedTogetherAsync(context, server, 10);
             return;
         }
 
@@ -53,26 +62,27 @@ internal static class ConcurrencyScenarios
         context.Check(connections >= 10, $"the server logged {connections} connections opened");
     }
 
-    // A foreign server has no rendezvous method, so the proof is weaker but black-box: ten clients
-    // connect and stay connected; the last one's calls are answered while the first nine wait
+    // A foreign server has no rendezvous method, so the proof is weaker but black-box: n clients
+    // connect and stay connected; the last one's call is answered while the others wait
     // mid-conversation, and then each of them is answered too. A server that serves one connection
     // at a time would never get past the first.
-    private static async Task TenOpenConnectionsAsync(ScenarioContext context, RunningServer server)
+    private static async Task OpenConnectionsServedTogetherAsync(ScenarioContext context, RunningServer server, int count)
     {
-        context.Note("ten raw connections opened at once and kept open; the tenth calls first, then the other nine");
-        RawRpcConnection[] connections = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+        context.Note($"{count} raw connections opened at once and kept open; the last one calls first, then the other {count - 1}");
+        RawRpcConnection[] connections = await Task.WhenAll(Enumerable.Range(0, count).Select(_ =>
             RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation)));
         try
         {
-            // A server that serves one connection at a time never answers the tenth while the first is open.
-            JsonElement? last = await AnswerOrNullAsync(connections[9].CallAsync("add", [9, 9], TenthAnswerTimeout, context.Cancellation));
-            context.Check(last is { } reply && reply.TryGetProperty("res", out JsonElement sum) && sum.GetRawText() == "28",
-                "the tenth connection got add(9, 9) = 28 while nine others were open and silent",
-                last?.GetRawText() ?? $"no answer within {TenthAnswerTimeout.TotalSeconds:0} s: the server did not serve it while the nine others were open");
-            JsonElement[] replies = await Task.WhenAll(connections[..9].Select((connection, i) =>
-                connection.CallAsync("add", [i, i], ScenarioContext.Unexpected, context.Cancellation)));
-            int right = replies.Select((reply, i) => reply.TryGetProperty("res", out JsonElement res) && res.GetRawText() == ScenarioContext.Invariant((2 * i) + 10)).Count(ok => ok);
-            context.Check(right == 9, "then each of the nine got its own add(i, i) answered: ten clients served at the same time", $"{right} of 9 right");
+            // A server that serves one connection at a time never answers the last while the first is open.
+            JsonElement? last = await AnswerOrNullAsync(connections[^1].CallAsync("add", [count - 1, count - 1], LastAnswerTimeout, context.Cancellation));
+            string expected = ScenarioContext.Invariant((2 * (count - 1)) + 10);
+            context.Check(last is { } reply && reply.TryGetProperty("res", out JsonElement sum) && sum.GetRawText() == expected,
+                $"connection {count} got add({count - 1}, {count - 1}) = {expected} while {count - 1} others were open and silent",
+                last?.GetRawText() ?? $"no answer within {LastAnswerTimeout.TotalSeconds:0} s: the server did not serve it while the {count - 1} others were open");
+            JsonElement?[] replies = await Task.WhenAll(connections[..^1].Select((connection, i) =>
+                AnswerOrNullAsync(connection.CallAsync("add", [i, i], ScenarioContext.Unexpected, context.Cancellation))));
+            int right = replies.Select((reply, i) => reply is { } answer && answer.TryGetProperty("res", out JsonElement res) && res.GetRawText() == ScenarioContext.Invariant((2 * i) + 10)).Count(ok => ok);
+            context.Check(right == count - 1, $"then each of the {count - 1} got its own add(i, i) answered: {count} clients served at the same time", $"{right} of {count - 1} right");
         }
         finally
         {
@@ -80,8 +90,8 @@ internal static class ConcurrencyScenarios
         }
     }
 
-    // Generous for one add on a loaded machine; a server that never gets to the tenth connection fails after it.
-    private static readonly TimeSpan TenthAnswerTimeout = TimeSpan.FromSeconds(10);
+    // Generous for one add on a loaded machine; a server that never gets to the last connection fails after it.
+    private static readonly TimeSpan LastAnswerTimeout = TimeSpan.FromSeconds(10);
 
     // The reply, or null when the call got none (timed out, or the server closed the connection).
     private static async Task<JsonElement?> AnswerOrNullAsync(Task<JsonElement> call)
@@ -90,7 +100,7 @@ internal static class ConcurrencyScenarios
         {
             return await call;
         }
-        catch (Exception ex) when (ex is ScenarioFailedException or IOException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is TimeoutException or IOException or SocketException)
         {
             return null;
         }
@@ -99,8 +109,17 @@ internal static class ConcurrencyScenarios
     private static async Task HundredConnectionsAsync(ScenarioContext context)
     {
         context.Config.Set("server:method_timeout", "60");
+        // Connections that wait their turn must not be closed as idle meanwhile.
+        context.Config.Set("server:read_timeout", "60");
         context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
+        if (server.IsForeign)
+        {
+            await OpenConnectionsServedTogetherAsync(context, server, 100);
+            context.Check(!server.Process.HasExited, "the server is still running");
+            return;
+        }
+
         context.Narrator.Hide(server.Process.Name, new Regex("Connection from"));
         context.Note("the harness opens 100 connections; each sends rendezvous(\"hundred\", 100) (connection log lines hidden, still recorded)");
 
@@ -129,6 +148,12 @@ internal static class ConcurrencyScenarios
     {
         context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
+        if (server.IsForeign)
+        {
+            await ConnectionResetMidCallAsync(context, server);
+            return;
+        }
+
         int mark = server.Process.LineCount;
         ManagedProcess client = context.StartClient([.. server.DirectClientArguments, "sleep", "5"]);
         OutputLine opened = await context.ExpectLineAsync(server.Process, @"Connection from \S+ opened", "the client connected; its sleep(5) request follows on that connection", fromLine: mark);
@@ -143,6 +168,26 @@ internal static class ConcurrencyScenarios
         ClientRun next = await context.RunClientAsync([.. server.DirectClientArguments, "add", "1", "2"]);
         PrintedCall? call = ClientOutput.Calls(next.Lines).FirstOrDefault();
         context.Check(next.ExitCode == 0 && call?.ResultText == "13", "a new client still gets add(1, 2) = 13", $"exit {next.ExitCode}");
+        context.Check(!server.Process.HasExited, "the server is still running");
+    }
+
+    // A foreign server has no sleep method to be in the middle of, and prints nothing we read. What a
+    // killed client does to it is seen on the wire: a request arrives, then the connection is reset
+    // (what the kernel sends for a process that died with the socket open) before the reply is read.
+    private static async Task ConnectionResetMidCallAsync(ScenarioContext context, RunningServer server)
+    {
+        using (var dying = new Socket(SocketType.Stream, ProtocolType.Tcp))
+        {
+            await dying.ConnectAsync(server.Host, server.Port, context.Cancellation);
+            await dying.SendAsync(System.Text.Encoding.UTF8.GetBytes(RawRpcConnection.RequestJson("add", [1, 2]) + "\n"), context.Cancellation);
+            // Linger 0: closing sends a reset, as the kernel does for a client killed with kill -9 while its reply is due.
+            dying.LingerState = new LingerOption(true, 0);
+            context.Step($"a harness connection from {dying.LocalEndPoint} sent add(1, 2) and was reset before reading the reply, like a client killed mid-call");
+        }
+
+        await using RawRpcConnection next = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+        JsonElement reply = await next.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
+        context.Check(reply.TryGetProperty("res", out JsonElement sum) && sum.GetRawText() == "13", "a new client still gets add(1, 2) = 13", reply.GetRawText());
         context.Check(!server.Process.HasExited, "the server is still running");
     }
 }

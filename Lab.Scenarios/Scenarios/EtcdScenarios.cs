@@ -10,24 +10,28 @@ namespace Lab.Scenarios.Scenarios;
 /// </summary>
 internal static class EtcdScenarios
 {
+    // The lab's registry API is HTTP; here discovery is etcd, which a foreign program does not speak.
+    private static readonly IReadOnlyDictionary<LabProgram, string> OnEtcd =
+        Scenario.ForEveryProgram("it runs our programs with etcd in place of the registry, and a foreign program speaks the lab's HTTP registry API, not etcd's");
+
     public static IEnumerable<Scenario> All =>
     [
         new("etcd-happy-path",
             "three etcd members, two servers, a client: calls spread over both servers; etcdctl get --prefix /rpclab shows both keys",
             "lab requirements §4/§6 on etcd: servers register (a key on a lease), clients discover (range read + watch)",
-            HappyPathAsync) { MissingPrerequisite = EtcdCluster.Missing },
+            HappyPathAsync) { MissingPrerequisite = EtcdCluster.Missing, NotGradedBecause = OnEtcd },
         new("etcd-member-killed",
             "kill -9 of one etcd member of three under client load: zero failed calls, no server loses its key",
             "lab requirements §1 on etcd: discovery survives the loss of one store member (a Raft majority remains)",
-            MemberKilledAsync) { MissingPrerequisite = EtcdCluster.Missing, MinimumTimeout = TimeSpan.FromSeconds(120) },
+            MemberKilledAsync) { MissingPrerequisite = EtcdCluster.Missing, MinimumTimeout = TimeSpan.FromSeconds(120), NotGradedBecause = OnEtcd },
         new("etcd-quorum-lost",
             "kill -9 of two etcd members of three: servers log the outage, clients call on from their cache with zero failures; members restarted, all recovers",
             "lab requirements §1 on etcd: the client survives discovery going away (cache), the servers re-register by themselves",
-            QuorumLostAsync) { MissingPrerequisite = EtcdCluster.Missing, MinimumTimeout = TimeSpan.FromSeconds(150) },
+            QuorumLostAsync) { MissingPrerequisite = EtcdCluster.Missing, MinimumTimeout = TimeSpan.FromSeconds(150), NotGradedBecause = OnEtcd },
         new("etcd-server-killed",
             "kill -9 of a server under load, with the built-in registry and then with etcd: the time until the last client drops it, side by side",
             "lab requirements §1/§4/§6: dead servers leave discovery (heartbeat timeout vs lease expiry) and every client stops choosing them",
-            ServerKilledAsync) { MissingPrerequisite = EtcdCluster.Missing, MinimumTimeout = TimeSpan.FromSeconds(180) },
+            ServerKilledAsync) { MissingPrerequisite = EtcdCluster.Missing, MinimumTimeout = TimeSpan.FromSeconds(180), NotGradedBecause = OnEtcd },
     ];
 
     private static async Task HappyPathAsync(ScenarioContext context)

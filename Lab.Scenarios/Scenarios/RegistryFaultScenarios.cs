@@ -15,12 +15,20 @@ internal static class RegistryFaultScenarios
         new("registry-down-at-server-start",
             "a server starts while no registry runs: it serves direct clients, logs the outage once, and registers when the registry starts",
             "lab requirements §1/§5: the server survives the registry going away; keeps serving, logs once per outage, keeps retrying",
-            RegistryDownAtStartAsync) { Grades = [LabProgram.Registry] },
+            RegistryDownAtStartAsync) { Grades = [LabProgram.Registry, LabProgram.Server] },
         new("registry-crash-restart",
             "kill -9 of the registry during a --duration client run: zero failed calls (cache), both servers re-register on restart",
             "lab requirements §1: the client survives the registry going away (keeps using the cache); the servers re-register",
-            RegistryCrashAsync) { MinimumTimeout = TimeSpan.FromSeconds(120), Grades = [LabProgram.Registry] },
+            RegistryCrashAsync)
+        {
+            MinimumTimeout = TimeSpan.FromSeconds(120),
+            Grades = [LabProgram.Registry, LabProgram.Server],
+            NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Client] = DurationClient },
+        },
     ];
+
+    /// <summary>Why a scenario that keeps our client calling through a fault cannot grade a foreign one.</summary>
+    internal const string DurationClient = "the fault strikes while a client calls for a set time and counts its failures (our client's --duration); a foreign client makes its own short list of calls";
 
     private static async Task RegistryDownAtStartAsync(ScenarioContext context)
     {
@@ -29,6 +37,12 @@ internal static class RegistryFaultScenarios
         context.Config.Set("logging:level", "debug");
         context.Note($"config.ini names a registry at 127.0.0.1:{registryPort}, but nothing listens there yet; logging at debug level shows every retry");
         RunningServer server = await context.StartServerAsync();
+        if (server.IsForeign)
+        {
+            await ForeignServerWithoutRegistryAsync(context, server, registryPort);
+            return;
+        }
+
         var unreachable = new Regex(@"Registry unreachable at http://\S+: .*; serving anyway and retrying");
         await context.ExpectLineAsync(server.Process, unreachable.ToString(), "the server logged that the registry is unreachable, and serves anyway");
 
@@ -87,7 +101,11 @@ internal static class RegistryFaultScenarios
         RunningRegistry restarted = await context.StartRegistryAsync(registry.Port, name: "registry-2");
         for (int i = 0; i < servers.Length; i++)
         {
-            await context.ExpectLineAsync(servers[i].Process, "Registry reachable again; registered as", $"{servers[i].Process.Name} re-registered with the new registry", fromLine: marks[i]);
+            // A foreign server says nothing we read: its re-registration is the discovery check below.
+            if (!servers[i].IsForeign)
+            {
+                await context.ExpectLineAsync(servers[i].Process, "Registry reachable again; registered as", $"{servers[i].Process.Name} re-registered with the new registry", fromLine: marks[i]);
+            }
         }
 
         await context.ExpectListedAsync(context.Probe(restarted), servers, "discovery is whole again: both servers listed");
@@ -106,6 +124,12 @@ internal static class RegistryFaultScenarios
     {
         for (int i = 0; i < servers.Length; i++)
         {
+            if (servers[i].IsForeign)
+            {
+                context.Note($"{servers[i].Process.Name} is the student's: what it prints about the outage is its own; it is judged by serving on and re-registering");
+                continue;
+            }
+
             await context.ExpectLineAsync(servers[i].Process, unreachable, $"{servers[i].Process.Name} {serverNote}", fromLine: serverMarks[i]);
         }
 
@@ -115,5 +139,18 @@ internal static class RegistryFaultScenarios
         await client.WaitForLineAsync(new Regex(ClientOutput.ProgressPattern), ScenarioContext.Unexpected, progressMark, context.Cancellation);
         long after = ClientOutput.Progress(client.Lines).Last().Succeeded;
         context.Check(after > before, $"{callsNote} ({before} -> {after} succeeded)");
+    }
+
+    // A foreign server is judged by what can be seen: it serves direct clients while the registry is
+    // down, and registers by itself once the registry is up. Its messages about the outage are its own.
+    private static async Task ForeignServerWithoutRegistryAsync(ScenarioContext context, RunningServer server, int registryPort)
+    {
+        context.Note("the student's server prints what it likes about the outage: not read; it is judged by serving, then by registering");
+        ClientRun direct = await context.RunClientAsync([.. server.DirectClientArguments, "add", "1", "2"]);
+        context.Check(direct.ExitCode == 0 && ClientOutput.Calls(direct.Lines).FirstOrDefault()?.ResultText == "13",
+            "a direct client gets add(1, 2) = 13 while no registry runs", $"exit {direct.ExitCode}");
+        RunningRegistry registry = await context.StartRegistryAsync(registryPort);
+        await context.ExpectRegisteredAsync(registry, server);
+        await context.ExpectListedAsync(context.Probe(registry), [server], "discovery lists the server");
     }
 }

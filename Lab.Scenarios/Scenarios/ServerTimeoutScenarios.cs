@@ -21,16 +21,24 @@ internal static class ServerTimeoutScenarios
         new("timeout-server-write",
             "a client sends many large echo requests and never reads the replies: the server's write times out and frees the connection",
             "lab requirements §7: server, writing a reply (client never reads) — write times out; resources freed",
-            WriteAsync),
+            WriteAsync)
+        {
+            NotGradedBecause = new Dictionary<LabProgram, string>
+            {
+                [LabProgram.Server] = "a server's write blocks only on replies far larger than the socket buffers: echo of 256 KB, a method the lab's ten do not include",
+            },
+        },
         new("timeout-method",
             "sleep(3) against method_timeout = 1 s: the caller gets a MethodTimeout reply, the server keeps serving",
             "lab requirements §7: server, running the method (runs too long) — MethodTimeout reply",
-            MethodAsync),
+            MethodAsync) { NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Server] = SlowMethod } },
         new("timeout-blocking-method",
             "block(5) blocks its thread and ignores the deadline: MethodTimeout at 1 s all the same, 30 of them leave other clients served, SIGTERM exits within the drain deadline",
             "lab requirements §7: server, running the method (runs too long) — MethodTimeout reply, however the method is written",
-            BlockingMethodAsync) { NeedsPosixSignals = true },
+            BlockingMethodAsync) { NeedsPosixSignals = true, NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Server] = SlowMethod } },
     ];
+
+    private const string SlowMethod = "it needs a method that runs longer than method_timeout (sleep, block); the lab's ten methods all return at once";
 
     private static async Task ReadAsync(ScenarioContext context)
     {

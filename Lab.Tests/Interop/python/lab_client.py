@@ -26,14 +26,17 @@ CALLS = [
 
 
 class TCPClient:
-    def __init__(self, host, port):
+    def __init__(self, host, port, config):
         self.address = (host, port)
+        self.connect_timeout = config["connect_timeout"]
+        self.call_timeout = config["call_timeout"]
 
     def call(self, request):
         family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
+            sock.settimeout(self.connect_timeout)
             sock.connect(self.address)
+            sock.settimeout(self.call_timeout)  # sending, and waiting for the reply
             sock.sendall(json.dumps(request).encode("utf-8"))
             data = sock.recv(1024)
         return json.loads(data.decode("utf-8"))
@@ -53,10 +56,11 @@ def main():
     parser.add_argument("-c", "--config", default=None)
     options = parser.parse_args()
 
+    config = read_config(options.config)
     if options.mode == "server":
         servers = [(options.host, options.port)]
     else:
-        servers = find_servers(read_config(options.config))
+        servers = find_servers(config)
     if not servers:
         print("no server available", flush=True)
         return 1
@@ -66,7 +70,7 @@ def main():
         host, port = random.choice(servers)
         shown = ", ".join([json.dumps(a) for a in args] + [f"{k}={json.dumps(v)}" for k, v in kwargs.items()])
         try:
-            reply = TCPClient(host, port).call({"method_name": name, "method_args": args, "method_kwargs": kwargs})
+            reply = TCPClient(host, port, config).call({"method_name": name, "method_args": args, "method_kwargs": kwargs})
         except (OSError, ValueError) as exception:
             print(f"{name}({shown}) failed: {exception} [{host}:{port}]", flush=True)
             failed += 1

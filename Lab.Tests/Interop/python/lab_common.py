@@ -26,6 +26,9 @@ def read_config(path):
         # The lab's server timeouts: none when the file does not give them (Python's default: wait forever).
         "read_timeout": number("server", "read_timeout", None),
         "write_timeout": number("server", "write_timeout", None),
+        # The client's: connecting, and waiting for a reply (one socket timeout covers the wait and the read).
+        "connect_timeout": number("client", "connect_timeout", 10.0),
+        "call_timeout": number("client", "call_timeout", 10.0),
     }
 
 
