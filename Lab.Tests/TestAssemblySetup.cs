@@ -19,16 +19,4 @@ public sealed class TestAssemblySetup
 
     [OneTimeTearDown]
     public void StopProgress() => _progress?.Dispose();
-
-    [OneTimeSetUp]
-    public void RaiseThreadPoolMinimum()
-    {
-        // The tests run in parallel in one process, and many of them hold a pool thread while they wait
-        // (a method blocked on an event, a synchronous wait in a fake peer). With the pool's default
-        // minimum of one thread per core, everything else would queue behind them while the pool adds
-        // about two threads a second. CallSlots raises the minimum only for calls that are running,
-        // so the test process makes room for the tests' own waits itself.
-        ThreadPool.GetMinThreads(out int workers, out int completionPorts);
-        ThreadPool.SetMinThreads(Math.Max(workers, 128), completionPorts);
-    }
 }
