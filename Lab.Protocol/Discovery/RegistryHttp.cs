@@ -33,16 +33,23 @@ public static class RegistryHttp
         return JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
     }
 
+    /// <summary>How much of an error answer's body goes into the exception's message (and so into a log line).</summary>
+    private const int MaxErrorTextLength = 300;
+
     private static async Task<byte[]> SendAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Headers.ExpectContinue = false;
-        // ResponseContentRead: the whole body is read here, also one that ends only when the server closes.
+        // ResponseContentRead: the whole body is read here, also one that ends only when the server closes —
+        // but never more than the HttpClient's MaxResponseContentBufferSize, which each owner sets: past it
+        // the read fails with an HttpRequestException instead of filling this process's memory.
         using HttpResponseMessage response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            string text = System.Text.Encoding.UTF8.GetString(body).Trim();
-            throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}{(text.Length > 0 ? ": " + text : "")}");
+            // The registry's words, quoted in logs: shortened and printable (PeerText), whatever it sent.
+            string text = PeerText.Printable(System.Text.Encoding.UTF8.GetString(body).Trim(), MaxErrorTextLength);
+            throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {PeerText.Printable(response.ReasonPhrase, 64)}{(text.Length > 0 ? ": " + text : "")}",
+                inner: null, response.StatusCode);
         }
 
         return body;
