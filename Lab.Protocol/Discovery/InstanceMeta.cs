@@ -74,6 +74,28 @@ public sealed class InstanceMeta
         }
     }
 
+    /// <summary>Reads one entry of a registry's (or etcd's) list from its JSON text, as strictly as the registry reads a
+    /// body (each key once), so that every way the entry can be unreadable is a <see cref="FormatException"/>
+    /// and the caller skips this entry alone.</summary>
+    /// <exception cref="FormatException">Not JSON, not an instance, or text that is not valid UTF-8 or Unicode.</exception>
+    public static InstanceMeta Parse(ReadOnlyMemory<byte> json)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(json, ProtocolJson.DocumentOptions);
+            return Parse(document.RootElement);
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"not valid JSON: {ProtocolJson.Explain(ex)}", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The duplicate-key check could not read a key escaping half a character ("\ud800").
+            throw new FormatException(ProtocolJson.UnpairedSurrogate("a key in the instance"), ex);
+        }
+    }
+
     public override string ToString() => $"{Protocol}://{Address}";
 
     private static InstanceMeta ParseFields(JsonElement root)

@@ -22,7 +22,8 @@ public static class RegistryHttp
         await SendAsync(http, request, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>GETs <paramref name="uri"/> and parses the body as JSON, whatever its Content-Type says.</summary>
+    /// <summary>GETs <paramref name="uri"/> and parses the body as JSON, whatever its Content-Type says, with
+    /// <see cref="ProtocolJson.ListOptions"/>: the caller reads each entry on its own.</summary>
     /// <exception cref="HttpRequestException">No connection, or an answer other than 2xx.</exception>
     /// <exception cref="JsonException">The body is not JSON.</exception>
     public static async Task<JsonDocument> GetJsonAsync(HttpClient http, Uri uri, CancellationToken cancellationToken = default)
@@ -30,7 +31,7 @@ public static class RegistryHttp
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         byte[] body = await SendAsync(http, request, cancellationToken).ConfigureAwait(false);
-        return JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
+        return JsonDocument.Parse(body, ProtocolJson.ListOptions);
     }
 
     /// <summary>How much of an error answer's body goes into the exception's message (and so into a log line).</summary>
