@@ -11,6 +11,9 @@ internal static class ScenarioTestSupport
 
     public static LabPrograms Programs { get; } = LabPrograms.Locate();
 
+    /// <summary>The lanes the catalog's scenarios share in this test process, as many as the runner's default.</summary>
+    public static ScenarioLanes Lanes { get; } = new(ScenarioLanes.DefaultCount);
+
     /// <summary>Runs <paramref name="scenario"/> with the built-in timings; the narration goes to <paramref name="narration"/>.</summary>
     public static Task<ScenarioResult> RunAsync(Scenario scenario, StringWriter narration, TimeSpan? timeout = null) =>
         new ScenarioRunner(Programs, ScenarioTimings.Load(null), timeout ?? ScenarioTimeout, TextWriter.Synchronized(narration)).RunAsync(scenario);

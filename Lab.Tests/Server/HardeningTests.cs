@@ -90,6 +90,56 @@ public class HardeningTests
     }
 
     [Test]
+    [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
+    public async Task Blocked_calls_up_to_max_concurrent_calls_leave_an_unrelated_call_prompt_and_get_every_MethodTimeout_on_time()
+    {
+        // With the unrelated call, every slot of the default max_concurrent_calls (1,000) is taken; all but
+        // one by a method that blocks its thread.
+        const int Blocked = 999;
+        TimeSpan methodTimeout = TimeSpan.FromSeconds(5);
+        // A server whose methods starve its sockets answers tens of seconds late; a shared build machine adds
+        // far less. (What this takes on a quiet machine is in docs/benchmark.md.)
+        TimeSpan margin = TestTimeouts.Prompt;
+        using var configs = new TestConfigFiles();
+        using LabProcess server = StartServer(configs, $"method_timeout = {methodTimeout.TotalSeconds}\ndrain_timeout = 1");
+        var blocked = new List<(RawRpcConnection Client, long Sent)>();
+        try
+        {
+            int port = await PortOfAsync(server);
+            for (int i = 0; i < Blocked; i++)
+            {
+                RawRpcConnection client = await RawRpcConnection.ConnectAsync(port);
+                blocked.Add((client, Stopwatch.GetTimestamp()));
+                await client.SendRawAsync("""{"method_name": "block", "method_args": [120]}""");
+            }
+
+            TimeSpan[] answeredAfter = await Task.WhenAll(blocked.Select(async call =>
+            {
+                (await call.Client.ReadReplyAsync()).ErrorCode().ShouldBe("MethodTimeout");
+                return Stopwatch.GetElapsedTime(call.Sent);
+            }));
+
+            // Each reply proves its method ran past the deadline, and block(120) keeps blocking its thread:
+            // the unrelated call comes while all of them do.
+            var unrelated = Stopwatch.StartNew();
+            await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(port))
+                (await other.CallAsync(AddRequest)).GetRawText().ShouldBe("""{"res":13}""");
+            unrelated.Stop();
+            TestContext.Out.WriteLine($"MethodTimeout after {answeredAfter.Min().TotalSeconds:0.00} to {answeredAfter.Max().TotalSeconds:0.00} s; unrelated add: {unrelated.Elapsed.TotalMilliseconds:0} ms");
+            answeredAfter.Max().ShouldBeLessThan(methodTimeout + margin);
+            unrelated.Elapsed.ShouldBeLessThan(margin);
+            server.Signal(LabProcess.SigTerm);
+            (await server.WaitForExitAsync()).ShouldBe(0);
+        }
+        finally
+        {
+            server.Kill();
+            foreach ((RawRpcConnection client, _) in blocked)
+                await client.DisposeAsync();
+        }
+    }
+
+    [Test]
     [Platform(Exclude = "Win", Reason = "prlimit and SIGTERM")]
     public async Task At_a_descriptor_limit_of_600_with_520_connections_the_server_refuses_logs_per_streak_and_never_aborts()
     {

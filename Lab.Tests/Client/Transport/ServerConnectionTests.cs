@@ -6,6 +6,7 @@ using Lab.Client.Transport;
 using Lab.Protocol.Settings;
 using Lab.Protocol.Messages;
 using Lab.Tests.Client.Support;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.Client.Transport;
 
@@ -34,7 +35,7 @@ public class ServerConnectionTests
     [Test]
     public async Task Connect_to_a_closed_port_fails_at_once_with_RpcConnectException()
     {
-        int closedPort = FreePort();
+        int closedPort = FreePorts.Pick();
         var stopwatch = Stopwatch.StartNew();
 
         var failure = await Should.ThrowAsync<RpcConnectException>(
@@ -150,7 +151,7 @@ public class ServerConnectionTests
     [Test]
     public async Task An_error_reply_raises_RpcRemoteException_and_keeps_the_connection_usable()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using ServerConnection connection = await ServerConnection.ConnectAsync(server.Host, server.Port, Settings);
 
         var failure = await Should.ThrowAsync<RpcRemoteException>(
@@ -168,7 +169,7 @@ public class ServerConnectionTests
     [Test]
     public async Task A_call_cancelled_by_the_caller_throws_OperationCanceledException_and_breaks_the_connection()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using ServerConnection connection = await ServerConnection.ConnectAsync(server.Host, server.Port, Settings);
         using var cancellation = new CancellationTokenSource();
 
@@ -183,7 +184,7 @@ public class ServerConnectionTests
     [Test]
     public async Task An_idle_connection_the_server_closed_is_not_reusable()
     {
-        TestRpcServer server = TestRpcServer.Start();
+        RunningTcpServer server = RunningTcpServer.Start();
         await using ServerConnection connection = await ServerConnection.ConnectAsync(server.Host, server.Port, Settings);
         (await connection.CallAsync("add", [1, 2], null, result => result.GetInt64())).ShouldBe(13);
         connection.IsReusable().ShouldBeTrue();
@@ -196,7 +197,7 @@ public class ServerConnectionTests
     [Test]
     public async Task Connects_over_IPv6_loopback()
     {
-        await using TestRpcServer server = TestRpcServer.Start(address: IPAddress.IPv6Loopback);
+        await using RunningTcpServer server = RunningTcpServer.Start(address: IPAddress.IPv6Loopback);
         await using ServerConnection connection = await ServerConnection.ConnectAsync("::1", server.Port, Settings);
 
         long sum = await connection.CallAsync("add", [1, 2], null, result => result.GetInt64());
@@ -205,10 +206,4 @@ public class ServerConnectionTests
         connection.Server.ShouldBe($"[::1]:{server.Port}");
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 }
