@@ -181,7 +181,7 @@ public class RpcClientRegistryModeTests
     {
         // It used to end the client program at the first such reply, with a good server listed next to it.
         await using var bad = new MisbehavingServer(Misbehaviour.InvalidUtf8Reply);
-        await using TestRpcServer good = TestRpcServer.Start("good");
+        await using RunningTcpServer good = RunningTcpServer.Start("good");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((bad.Host, bad.Port, null), (good.Host, good.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);

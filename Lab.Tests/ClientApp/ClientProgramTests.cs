@@ -191,7 +191,7 @@ public partial class ClientProgramTests
         // The real program, as a process: it used to die at the first such reply ("fatal: Cannot transcode
         // invalid UTF-8", exit 1 at 0.3 s) although a good server was listed too.
         await using var bad = new MisbehavingServer(Misbehaviour.InvalidUtf8Reply);
-        await using TestRpcServer good = TestRpcServer.Start("good");
+        await using RunningTcpServer good = RunningTcpServer.Start("good");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((bad.Host, bad.Port, null), (good.Host, good.Port, null));
 
