@@ -5,6 +5,7 @@ using Lab.Tests.Server.Support;
 namespace Lab.Tests.ClientApp;
 
 // The real program, started as a process with the command lines the lab and the scenarios use.
+[Slow]
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class ClientCommandLineTests
 {
