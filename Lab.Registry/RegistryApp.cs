@@ -63,7 +63,7 @@ public static class RegistryApp
 
         WebApplication app = builder.Build();
         app.Services.GetRequiredService<RequestHandler>().MapRoutes(app);
-        app.MapDashboard(app.Services.GetRequiredService<RegistryService>().Snapshot, settings.HeartbeatTimeout);
+        app.MapDashboard(app.Services.GetRequiredService<RegistryService>(), settings);
 
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lab.Registry.Registry");
         // ApplicationStarted fires only after Kestrel has bound its socket, so the readiness line that the
