@@ -50,7 +50,9 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         _registry = registry;
         _directServer = directServer is null ? [] : [directServer];
         _loadBalance = loadBalance ?? new LoadBalance(settings.LoadBalance);
-        // A result, an error reply or an unreadable result is an answer: the server is alive.
+        // A result, an error reply (RpcRemoteException) or an unreadable result is an answer: the server is
+        // alive. A ServerBusy reply is not counted, so a server refusing every call as busy looks silent
+        // until its probe (all_your_methods, which needs no method slot) is answered.
         _health = new ServerHealth(settings, TimeProvider.System, _logger, (server, token) => ProbeAsync(settings, server, token),
             static ex => ex is RpcRemoteException or JsonException, ServerWentSilentAsync);
         // Only with somewhere else to go: in direct mode a ban would turn a pause into failures.

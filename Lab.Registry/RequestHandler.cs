@@ -150,8 +150,10 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         }
     }
 
-    // The one place a refused request gets its answer, and the last line of defence: a fault in a
-    // handler becomes a JSON 500 and one log line. Kestrel keeps serving the other requests either way.
+    // Where a request refused by an exception gets its answer (a bad token or body: 4xx; the handlers
+    // answer 404, 503 and a missing proto themselves, Http10LengthGuard an HTTP/1.0 body without a
+    // length), and the last line of defence: a fault in a handler becomes a JSON 500 and one log line.
+    // Kestrel keeps serving the other requests either way.
     private async Task GuardAsync(HttpContext context, RequestDelegate next)
     {
         try
