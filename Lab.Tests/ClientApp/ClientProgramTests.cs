@@ -186,6 +186,7 @@ public partial class ClientProgramTests
     }
 
     [Test]
+    [Slow]
     public async Task The_program_in_registry_mode_survives_a_server_whose_replies_are_not_UTF8()
     {
         // The real program, as a process: it used to die at the first such reply ("fatal: Cannot transcode
