@@ -50,23 +50,29 @@ internal static class ServerTimeoutScenarios
         context.Step($"harness connection {stalled.LocalEndPoint} sends half a request: {{\"method_name\": \"add\", \"method_ar");
         var sent = Stopwatch.StartNew();
         await stalled.SendRawAsync("{\"method_name\": \"add\", \"method_ar", context.Cancellation);
+        // Only a failure waits this long: a server that ignores read_timeout keeps the connection open for good.
+        TimeSpan patience = TimeSpan.FromSeconds(10);
+        // A foreign server logs nothing we read, so the harness watches the stalled connection itself:
+        // the moment it closes is the evidence, for "meanwhile" below and for the timeout after.
+        Task<TimeSpan?>? closedAt = server.IsForeign ? WatchCloseAsync(stalled, sent, patience, context.Cancellation) : null;
 
         await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
         {
             JsonElement reply = await other.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
             // "Meanwhile" = while the stalled connection is still open: before its read timeout (1 s)
             // could have closed it, or, on a machine too busy for that, before the server logged closing it.
-            bool stalledStillOpen = sent.Elapsed < TimeSpan.FromSeconds(1)
-                                    || !server.Process.Lines.Any(line => line.Text.Contains($"Connection from {stalled.LocalEndPoint} closed", StringComparison.Ordinal));
+            bool stalledStillOpen = closedAt is null
+                ? sent.Elapsed < TimeSpan.FromSeconds(1) || !server.Process.Lines.Any(line => line.Text.Contains($"Connection from {stalled.LocalEndPoint} closed", StringComparison.Ordinal))
+                : !closedAt.IsCompleted || closedAt.Result is null;
             context.Check(reply.GetProperty("res").GetRawText() == "13" && stalledStillOpen,
-                $"meanwhile another connection gets add(1, 2) = 13 while the stalled one is still open ({sent.Elapsed.TotalSeconds:0.00} s after the half request)");
+                $"meanwhile another connection gets add(1, 2) = 13 while the stalled one is still open ({sent.Elapsed.TotalSeconds:0.00} s after the half request)",
+                "the server answered it only after it had closed the stalled one: it served one connection at a time");
         }
 
-        // Only a failure waits this long: a server that ignores read_timeout keeps the connection open for good.
-        TimeSpan patience = TimeSpan.FromSeconds(10);
-        bool closed = await stalled.WaitForServerToCloseAsync(patience, context.Cancellation);
-        context.Check(closed && sent.Elapsed >= TimeSpan.FromSeconds(0.9), $"the server closed the stalled connection {sent.Elapsed.TotalSeconds:0.00} s after the half request (read_timeout = 1 s)",
-            closed ? "too early" : $"it was still open {sent.Elapsed.TotalSeconds:0} s later");
+        TimeSpan? closedWhen = closedAt is null ? await WatchCloseAsync(stalled, sent, patience, context.Cancellation) : await closedAt;
+        TimeSpan when = closedWhen ?? sent.Elapsed;
+        context.Check(closedWhen is not null && when >= TimeSpan.FromSeconds(0.9), $"the server closed the stalled connection {when.TotalSeconds:0.00} s after the half request (read_timeout = 1 s)",
+            closedWhen is not null ? "too early" : $"it was still open {when.TotalSeconds:0} s later");
         if (server.IsForeign)
         {
             // A foreign server's log is its own: what it did is what the connection saw.
@@ -80,6 +86,10 @@ internal static class ServerTimeoutScenarios
 
         context.Check(!server.Process.HasExited, "the server is still running");
     }
+
+    // When the server closes the connection, measured on sent's clock; null if it is still open after patience.
+    private static async Task<TimeSpan?> WatchCloseAsync(RawRpcConnection connection, Stopwatch sent, TimeSpan patience, CancellationToken cancellationToken) =>
+        await connection.WaitForServerToCloseAsync(patience, cancellationToken) ? sent.Elapsed : null;
 
     private static async Task WriteAsync(ScenarioContext context)
     {

@@ -78,7 +78,7 @@ public class ForeignProgramsTests
         ScenarioResult result = await runner.RunAsync(scenario);
 
         result.Outcome.ShouldBe(ScenarioOutcome.Skip);
-        result.Reason.ShouldBe("does not grade a foreign registry or server: it runs no registry, or judges Lab.Registry by its own log lines or command line; it reads Lab.Server's log lines");
+        result.Reason.ShouldBe("does not grade a foreign registry or server: it runs none, or judges ours by its own log lines or command line; it reads Lab.Server's log lines");
         result.StartedProcessIds.ShouldBeEmpty();
     }
 
@@ -102,7 +102,7 @@ public class ForeignProgramsTests
 
         result.Outcome.ShouldBe(ScenarioOutcome.Pass);
         seen.ShouldBe([LabProgram.Registry]);
-        result.Narration.ShouldContain(line => line.Contains("our Lab.Server stands in for the foreign server: it runs no server", StringComparison.Ordinal));
+        result.Narration.ShouldContain(line => line.Contains("our Lab.Server stands in for the foreign server: it runs none, or judges ours by", StringComparison.Ordinal));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
