@@ -50,7 +50,8 @@ internal sealed class DocumentationInventory
                 string location = $"{path}:{fence.LineNumber}";
                 if (fence.Info != "text")
                 {
-                    shownCommands.AddRange(fence.Content.Select(line => line.Trim()));
+                    // A command continued over several lines (a trailing backslash) counts as one line.
+                    shownCommands.AddRange(string.Join('\n', fence.Content).Replace(" \\\n", " ", StringComparison.Ordinal).Split('\n').Select(line => line.Trim()));
                     continue;
                 }
 
@@ -80,7 +81,7 @@ internal sealed class DocumentationInventory
 
                 if (output is null)
                 {
-                    problems.Add($"{location}: a text block without an annotation: say which command prints it (<!-- output ... -->), why it is not checked (<!-- output not checked: ... -->), or that it is a figure (<!-- figure: ... -->)");
+                    problems.Add($"{location}: a text block without an annotation (<!-- output ... -->, <!-- output not checked: why -->, <!-- figure: what -->)");
                     continue;
                 }
 

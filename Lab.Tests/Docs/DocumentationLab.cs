@@ -36,12 +36,18 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
     // How long a long-running program (a registry, a server) may take to print what the page shows.
     private static readonly TimeSpan LongRunningWait = TimeSpan.FromSeconds(20);
 
-    // How long a command that ends (a client, curl) may take.
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+    // How long a command that ends (a client, curl, a short scenario run) may take.
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);
 
     private readonly LabPrograms _programs;
     private readonly Dictionary<int, int> _ports;
     private readonly Dictionary<string, ManagedProcess> _setup = new(StringComparer.Ordinal);
+
+    // The output of every command list that ran to its end, by its commands.
+    private readonly Dictionary<string, IReadOnlyList<string>> _finished = new(StringComparer.Ordinal);
+
+    // Released once per line any program of this lab prints: what the waits for output wake on.
+    private readonly SemaphoreSlim _printed = new(0);
 
     private DocumentationLab(LabPrograms programs, string folder, Dictionary<int, int> ports)
     {
@@ -82,26 +88,35 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
     /// <summary>
     /// Runs <paramref name="commands"/> one after another in bash, as the page shows them, and returns
     /// their output as the page would show it. A command that starts a registry or a server keeps
-    /// running: its output is taken once it matches <paramref name="expected"/> (or after a time limit),
-    /// then the program is stopped.
+    /// running until <paramref name="isComplete"/> says what was printed so far is what the page shows
+    /// (or a time limit passed); then the program is stopped.
     /// </summary>
-    public async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<string> commands, IReadOnlyList<string> expected, OutputComparison comparison)
+    public async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<string> commands, Func<IReadOnlyList<string>, bool> isComplete)
     {
+        // Two blocks that show parts of one command's output (a long scenario run, say) share its one run.
+        string key = string.Join('\n', commands);
+        if (_finished.TryGetValue(key, out IReadOnlyList<string>? earlier))
+        {
+            return earlier;
+        }
+
         var output = new List<string>();
+        bool anyLongRunning = false;
         foreach (string command in commands)
         {
             string rewritten = Rewrite(command, quote: "'");
             bool longRunning = LongRunningProgram().IsMatch(rewritten) && !InformationOption().IsMatch(rewritten);
-            var changed = new SemaphoreSlim(0);
-            await using ManagedProcess process = ManagedProcess.Start("doc", "/bin/bash", ["-c", rewritten], Folder, (_, _) => changed.Release());
+            anyLongRunning |= longRunning;
+            await using ManagedProcess process = ManagedProcess.Start("doc", "/bin/bash", ["-c", rewritten], Folder, (_, _) => _printed.Release());
             if (longRunning)
             {
                 using var deadline = new CancellationTokenSource(LongRunningWait);
-                while (!comparison.Matches(expected, [.. output, .. Texts(process)]) && !process.HasExited)
+                while (!isComplete([.. output, .. Texts(process)]) && !process.HasExited)
                 {
                     try
                     {
-                        await changed.WaitAsync(deadline.Token);
+                        // Woken by any new line, of this command or of a setup program (a block may show a setup program's log).
+                        await _printed.WaitAsync(deadline.Token);
                     }
                     catch (OperationCanceledException)
                     {
@@ -117,6 +132,11 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
                 await process.WaitForExitAsync(CommandTimeout);
                 output.AddRange(Texts(process));
             }
+        }
+
+        if (!anyLongRunning)
+        {
+            _finished[key] = output;
         }
 
         return output;
@@ -156,25 +176,27 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<string>> LogAsync(string program, int fromLine, IReadOnlyList<string> expected, OutputComparison comparison)
     {
-        ManagedProcess process = _setup[program];
         using var deadline = new CancellationTokenSource(LongRunningWait);
-        while (!comparison.Matches(expected, [.. Texts(process).Skip(fromLine)]) && !deadline.IsCancellationRequested)
+        while (!comparison.Matches(expected, LogLines(program, fromLine)))
         {
             try
             {
-                await process.WaitForLineAsync(new Regex("."), LongRunningWait, fromLine: process.LineCount, deadline.Token);
+                await _printed.WaitAsync(deadline.Token);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ScenarioFailedException)
+            catch (OperationCanceledException)
             {
                 break;
             }
         }
 
-        return [.. Texts(process).Skip(fromLine)];
+        return LogLines(program, fromLine);
     }
 
     /// <summary>How many lines the setup program <paramref name="program"/> has printed so far.</summary>
     public int LineCount(string program) => _setup[program].LineCount;
+
+    /// <summary>What the setup program <paramref name="program"/> printed from line <paramref name="fromLine"/> on, as the page shows it.</summary>
+    public IReadOnlyList<string> LogLines(string program, int fromLine) => [.. Texts(_setup[program]).Skip(fromLine)];
 
     public async ValueTask DisposeAsync()
     {
@@ -182,6 +204,8 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
         {
             await process.DisposeAsync();
         }
+
+        _printed.Dispose();
 
         try
         {
@@ -229,32 +253,53 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
         return rewritten;
     }
 
+    // The files the pages' commands read, relative to the repository root: config.ini (pointing at
+    // this lab's registry), the Python examples (at this lab's server port), the Python peer and the rubric.
     private void CopyRepositoryFiles()
     {
         string root = _programs.RepositoryRoot;
         string config = File.ReadAllText(Path.Combine(root, "config.ini"));
         File.WriteAllText(Path.Combine(Folder, "config.ini"), RegistryPortLine().Replace(config, $"port = {_ports[9999]}"));
-        string examples = Path.Combine(Folder, "docs", "examples");
-        Directory.CreateDirectory(examples);
-        foreach (string file in Directory.GetFiles(Path.Combine(root, "docs", "examples")))
+        foreach (string folder in new[] { Path.Combine("docs", "examples"), Path.Combine("Lab.Tests", "Interop", "python") })
         {
-            File.WriteAllText(Path.Combine(examples, Path.GetFileName(file)), Rewrite(File.ReadAllText(file), quote: "'"));
+            Directory.CreateDirectory(Path.Combine(Folder, folder));
+            foreach (string file in Directory.GetFiles(Path.Combine(root, folder)))
+            {
+                File.WriteAllText(Path.Combine(Folder, folder, Path.GetFileName(file)), Rewrite(File.ReadAllText(file), quote: "'"));
+            }
         }
+
+        Directory.CreateDirectory(Path.Combine(Folder, "Lab.Scenarios"));
+        File.Copy(Path.Combine(root, "Lab.Scenarios", "rubric.ini"), Path.Combine(Folder, "Lab.Scenarios", "rubric.ini"));
     }
 
+    // "registry", "server 8089", "server 8090 -l ::", "server 8089 with RPCLAB_LOGGING__LEVEL=debug":
+    // the program is known by its first words ("registry", "server 8089"), as log: names it.
     private async Task StartSetupProgramAsync(string item)
     {
-        string[] words = item.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        (LabProgram program, string[] arguments, Regex ready) = words[0] switch
+        string[] parts = item.Split(" with ", 2, StringSplitOptions.TrimEntries);
+        string[] words = parts[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Dictionary<string, string> environment = parts.Length < 2 ? [] : parts[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(setting => setting.Split('=', 2)).ToDictionary(setting => setting[0], setting => setting[1], StringComparer.Ordinal);
+        (string name, LabProgram program, string[] arguments, Regex ready) = words[0] switch
         {
-            "registry" => (LabProgram.Registry, new[] { "-p", Port(9999) }, new Regex("Registry listening on")),
-            "server" => (LabProgram.Server, ["-p", Port(int.Parse(words[1], System.Globalization.CultureInfo.InvariantCulture)), .. words.Length > 2 ? words[2..] : ["-l", "127.0.0.1"]],
+            "registry" => ("registry", LabProgram.Registry, new[] { "-p", Port(9999) }, new Regex("Registry listening on")),
+            "server" => ($"server {words[1]}", LabProgram.Server,
+                ["-p", Port(int.Parse(words[1], System.Globalization.CultureInfo.InvariantCulture)), .. words.Length > 2 ? words[2..] : ["-l", "127.0.0.1"]],
                 _setup.ContainsKey("registry") ? new Regex("Registered with registry|Registry unreachable") : new Regex("Server listening on")),
-            _ => throw new FormatException($"unknown setup program: {item} (registry, server PORT [-l ADDRESS])"),
+            _ => throw new FormatException($"unknown setup program: {item} (registry, server PORT [-l ADDRESS] [with VARIABLE=value])"),
         };
-        ManagedProcess process = ManagedProcess.Start(item, _programs.DotnetHost, [_programs.DllPath(program), .. arguments], Folder, onLine: null);
-        _setup[item] = process;
-        await process.WaitForLineAsync(ready, LongRunningWait);
+        ManagedProcess process = ManagedProcess.Start(name, _programs.DotnetHost, [_programs.DllPath(program), .. arguments], Folder, (_, _) => _printed.Release(), environment);
+        _setup[name] = process;
+        try
+        {
+            await process.WaitForLineAsync(ready, LongRunningWait);
+        }
+        catch (ScenarioFailedException ex)
+        {
+            throw new InvalidOperationException($"setup program '{item}' did not get ready: {ex.Message}; it printed:\n"
+                                                + string.Join('\n', process.Lines.Select(line => "  " + line.Text)), ex);
+        }
     }
 
     private string Port(int documented) => _ports[documented].ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -20,6 +20,7 @@ namespace Lab.Tests.Docs;
 /// run per block.
 /// </remarks>
 [TestFixture]
+[NonParallelizable] // a PowerShell twin may set an environment variable, which every process started meanwhile would inherit
 public sealed class ExecutedDocumentationTests
 {
     /// <summary>The command a failure prints: it runs this fixture with re-recording on.</summary>
@@ -38,12 +39,11 @@ public sealed class ExecutedDocumentationTests
         var clock = Stopwatch.StartNew();
         string root = DocumentationFiles.RepositoryRoot();
         DocumentationInventory inventory = DocumentationInventory.Read(root);
-        inventory.Problems.ShouldBeEmpty();
 
         List<BlockOutcome> outcomes = [];
         // Programs first, in parallel groups; then the scenarios, one at a time, because they measure timings.
         IEnumerable<Task<BlockOutcome[]>> groups = inventory.Outputs.Where(output => output.Scenario is null)
-            .GroupBy(output => output.Setup.Length == 0 && output.World.Length == 0 ? output.Page.RelativePath : output.WorldKey)
+            .GroupBy(output => output.WorldKey)
             .Select(group => RunGroupAsync([.. group]));
         outcomes.AddRange((await Task.WhenAll(groups)).SelectMany(group => group));
         foreach (DocumentedOutput output in inventory.Outputs.Where(output => output.Scenario is not null))
@@ -54,14 +54,19 @@ public sealed class ExecutedDocumentationTests
         string summary = Summary(inventory, outcomes, clock.Elapsed);
         await TestContext.Out.WriteLineAsync(summary);
         BlockOutcome[] changed = [.. outcomes.Where(outcome => outcome.Proposal is not null)];
+        string[] failed = [.. outcomes.Where(outcome => outcome.Failure is not null).Select(outcome => $"{outcome.Output.Location}: {outcome.Failure}")];
         if (Recording)
         {
             Rewrite(root, changed);
             await TestContext.Out.WriteLineAsync($"re-recorded {changed.Length} block(s)");
-            return;
+        }
+        else
+        {
+            changed.ShouldBeEmpty(DescribeChanges(changed));
         }
 
-        changed.ShouldBeEmpty(DescribeChanges(changed));
+        failed.ShouldBeEmpty("blocks whose commands could not run");
+        inventory.Problems.ShouldBeEmpty();
         inventory.Outputs.Count.ShouldBeGreaterThan(30, "the annotations were found (a vacuous pass would check nothing)");
     }
 
@@ -174,6 +179,19 @@ public sealed class ExecutedDocumentationTests
 
     private static async Task<BlockOutcome[]> RunGroupAsync(DocumentedOutput[] outputs)
     {
+        try
+        {
+            return await RunGroupCoreAsync(outputs);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException)
+        {
+            // One group's programs failing must not hide what the other groups found.
+            return [.. outputs.Select(output => BlockOutcome.Failed(output, ex.Message))];
+        }
+    }
+
+    private static async Task<BlockOutcome[]> RunGroupCoreAsync(DocumentedOutput[] outputs)
+    {
         var outcomes = new List<BlockOutcome>();
         if (outputs.SelectMany(output => output.Run).FirstOrDefault(NeedsMissingTool) is { } needy)
         {
@@ -185,7 +203,10 @@ public sealed class ExecutedDocumentationTests
         {
             var comparison = new OutputComparison(output.VaryingNumbers);
             int logStart = output.Log is { } program ? lab.LineCount(program) : 0;
-            IReadOnlyList<string> printed = await lab.RunAsync(output.Run, output.Fence.Content, comparison);
+            Func<IReadOnlyList<string>, bool> isComplete = output.Log is { } shown
+                ? _ => comparison.Matches(output.Fence.Content, lab.LogLines(shown, logStart))
+                : printedSoFar => comparison.Matches(output.Fence.Content, printedSoFar);
+            IReadOnlyList<string> printed = await lab.RunAsync(output.Run, isComplete);
             if (output.Log is { } logged)
             {
                 printed = await lab.LogAsync(logged, logStart, output.Fence.Content, comparison);
@@ -272,14 +293,19 @@ public sealed class ExecutedDocumentationTests
     }
 
     /// <summary>The result of checking one block: unchanged, skipped, or the block it should become.</summary>
-    private sealed record BlockOutcome(DocumentedOutput Output, string[]? Proposal, string? SkipReason, string What)
+    private sealed record BlockOutcome(DocumentedOutput Output, string[]? Proposal, string? SkipReason, string What, string? Failure = null)
     {
         public static BlockOutcome Unchanged(DocumentedOutput output) => new(output, null, null, output.Source);
 
         public static BlockOutcome Skipped(DocumentedOutput output, string reason) => new(output, null, reason, output.Source);
 
+        public static BlockOutcome Failed(DocumentedOutput output, string failure) => new(output, null, null, output.Source, failure);
+
+        // Re-recording fills a block that shows nothing yet (only "...") with the whole output, to be trimmed by hand.
         public static BlockOutcome Compare(DocumentedOutput output, IReadOnlyList<string> printed, OutputComparison comparison, string? what = null) =>
-            comparison.Matches(output.Fence.Content, printed)
+            Recording && output.Fence.Content.All(line => line.Trim() == OutputComparison.Ellipsis)
+                ? new BlockOutcome(output, [.. printed], null, output.Source)
+                : comparison.Matches(output.Fence.Content, printed)
                 ? new BlockOutcome(output, null, null, what ?? output.Source)
                 : new BlockOutcome(output, comparison.Propose(output.Fence.Content, printed), null, what is null ? output.Source : $"{what} ({string.Join("; ", output.PowerShell)})");
     }
