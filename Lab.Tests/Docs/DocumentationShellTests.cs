@@ -29,13 +29,15 @@ public sealed partial class DocumentationShellTests
                     continue;
                 }
 
-                if (index + 1 < page.Fences.Count && page.Fences[index + 1].Info == "powershell")
+                // The twin is the next block of commands; the bash command's output may come between.
+                CodeFence? next = page.Fences.Skip(index + 1).FirstOrDefault(fence => fence.Info != "text");
+                if (next?.Info == "powershell")
                 {
                     twins++;
                 }
                 else
                 {
-                    missing.Add($"{page.RelativePath}:{page.Fences[index].LineNumber}: a bash block with no powershell block right after it");
+                    missing.Add($"{page.RelativePath}:{page.Fences[index].LineNumber}: a bash block whose next block of commands is not its powershell twin");
                 }
             }
         }

@@ -21,7 +21,9 @@ namespace Lab.Tests.Docs;
 /// (for commands that change the registry's list).</item>
 /// <item><c>log: registry</c> or <c>log: server 8089</c>: the block shows what that setup program printed while the commands ran.</item>
 /// <item><c>scenario:</c> the block shows part of that scenario's narration, from the run the scenario tests share.</item>
-/// <item><c>varies: numbers</c>: every number of the block is a measurement (calls per second, latencies).</item>
+/// <item><c>varies: numbers</c>: every number of the block is a measurement (calls per second, latencies).
+/// <c>varies: order</c>: the lines come from several programs at once, so their order is the scheduler's
+/// (always so for a scenario's narration). Both: <c>varies: numbers, order</c>.</item>
 /// </list>
 /// A block that is program output but cannot be produced here says why instead: <c>&lt;!-- output not checked: reason --&gt;</c>.
 /// A text block that is not output at all (a drawing) says so: <c>&lt;!-- figure: ... --&gt;</c>.
@@ -35,7 +37,8 @@ internal sealed record DocumentedOutput(
     string World,
     string? Log,
     string? Scenario,
-    bool VaryingNumbers)
+    bool VaryingNumbers,
+    bool AnyOrder = false)
 {
     /// <summary>"docs/03-server.md:42", where the block's opening fence is.</summary>
     public string Location => $"{Page.RelativePath}:{Fence.LineNumber}";
@@ -64,6 +67,7 @@ internal sealed record DocumentedOutput(
         string? log = null;
         string? scenario = null;
         bool varyingNumbers = false;
+        bool anyOrder = false;
         foreach (string line in comment["output".Length..].Split('\n').Select(line => line.Trim()).Where(line => line.Length > 0))
         {
             int colon = line.IndexOf(':', StringComparison.Ordinal);
@@ -77,7 +81,10 @@ internal sealed record DocumentedOutput(
                 case "world": world = value; break;
                 case "log": log = value; break;
                 case "scenario": scenario = value; break;
-                case "varies" when value == "numbers": varyingNumbers = true; break;
+                case "varies" when value.Split(',', StringSplitOptions.TrimEntries).All(word => word is "numbers" or "order"):
+                    varyingNumbers |= value.Contains("numbers", StringComparison.Ordinal);
+                    anyOrder |= value.Contains("order", StringComparison.Ordinal);
+                    break;
                 default: throw new FormatException($"{page.RelativePath}:{fence.LineNumber}: unknown line in the output annotation: {line}");
             }
         }
@@ -87,6 +94,6 @@ internal sealed record DocumentedOutput(
             throw new FormatException($"{page.RelativePath}:{fence.LineNumber}: the output annotation names no run:, powershell: or scenario:");
         }
 
-        return new DocumentedOutput(page, fence, run, powerShell, setup, world, log, scenario, varyingNumbers);
+        return new DocumentedOutput(page, fence, run, powerShell, setup, world, log, scenario, varyingNumbers, anyOrder);
     }
 }

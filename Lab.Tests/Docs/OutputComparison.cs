@@ -17,13 +17,13 @@ namespace Lab.Tests.Docs;
 /// timestamps), new or changed lines come from the run, and the places the docs left out stay left out.
 /// <example>
 /// <code>
-/// var comparison = new OutputComparison(varyingNumbers: false);
+/// var comparison = new OutputComparison(varyingNumbers: false);   // anyOrder: true for several programs' interleaved lines
 /// bool same = comparison.Matches(documentedLines, printedLines);
 /// string[] block = comparison.Propose(documentedLines, printedLines);
 /// </code>
 /// </example>
 /// </remarks>
-internal sealed partial class OutputComparison(bool varyingNumbers)
+internal sealed partial class OutputComparison(bool varyingNumbers, bool anyOrder = false)
 {
     /// <summary>The line that stands for lines left out.</summary>
     public const string Ellipsis = "...";
@@ -46,6 +46,12 @@ internal sealed partial class OutputComparison(bool varyingNumbers)
     /// <summary>True when <paramref name="printed"/> is what <paramref name="documented"/> shows, up to scrubbing and <c>...</c>.</summary>
     public bool Matches(IReadOnlyList<string> documented, IReadOnlyList<string> printed)
     {
+        if (anyOrder)
+        {
+            (int[] assigned, bool[] used) = AssignInAnyOrder(documented, printed);
+            return assigned.All(index => index >= 0) && (documented.Any(IsEllipsis) || used.All(taken => taken));
+        }
+
         string[] expected = [.. documented.Select(line => IsEllipsis(line) ? Ellipsis : Scrub(line))];
         string[] actual = [.. printed.Select(Scrub)];
         List<string[]> segments = Segments(expected);
@@ -105,6 +111,11 @@ internal sealed partial class OutputComparison(bool varyingNumbers)
     /// </summary>
     public string[] Propose(IReadOnlyList<string> documented, IReadOnlyList<string> printed)
     {
+        if (anyOrder)
+        {
+            return ProposeInAnyOrder(documented, printed);
+        }
+
         // Documented lines without the ellipses, and for each the number of ellipses before it.
         var lines = new List<(string Text, int EllipsesBefore)>();
         int ellipses = 0;
@@ -186,6 +197,65 @@ internal sealed partial class OutputComparison(bool varyingNumbers)
     }
 
     private static bool IsEllipsis(string line) => line.Trim() == Ellipsis;
+
+    // For lines several programs print at once, whose order is the scheduler's: each documented line
+    // (ellipses aside) is paired with the first printed line it matches that no earlier one took.
+    private (int[] Assigned, bool[] Used) AssignInAnyOrder(IReadOnlyList<string> documented, IReadOnlyList<string> printed)
+    {
+        bool[] used = new bool[printed.Count];
+        int[] assigned = [.. documented.Where(line => !IsEllipsis(line)).Select(line =>
+        {
+            for (int index = 0; index < printed.Count; index++)
+            {
+                if (!used[index] && LineMatches(line, printed[index]))
+                {
+                    used[index] = true;
+                    return index;
+                }
+            }
+
+            return -1;
+        })];
+        return (assigned, used);
+    }
+
+    private string[] ProposeInAnyOrder(IReadOnlyList<string> documented, IReadOnlyList<string> printed)
+    {
+        (int[] assigned, bool[] used) = AssignInAnyOrder(documented, printed);
+        var proposal = new List<string>();
+        int next = 0;
+        foreach (string line in documented)
+        {
+            if (IsEllipsis(line))
+            {
+                proposal.Add(Ellipsis);
+                continue;
+            }
+
+            if (assigned[next++] >= 0)
+            {
+                proposal.Add(line);
+                continue;
+            }
+
+            // A documented line no run prints any more: the unused printed line most like it, if any.
+            string expected = Scrub(line);
+            int best = Enumerable.Range(0, printed.Count).Where(index => !used[index])
+                .OrderByDescending(index => CommonPrefixLength(expected, Scrub(printed[index]))).DefaultIfEmpty(-1).First();
+            if (best >= 0 && CommonPrefixLength(expected, Scrub(printed[best])) >= Math.Min(12, expected.Length / 2))
+            {
+                used[best] = true;
+                proposal.Add(printed[best]);
+            }
+        }
+
+        if (!documented.Any(IsEllipsis))
+        {
+            proposal.AddRange(printed.Where((_, index) => !used[index]));
+        }
+
+        return [.. CollapseEllipses(proposal)];
+    }
 
     private bool LineMatches(string documented, string printed)
     {
@@ -359,8 +429,9 @@ internal sealed partial class OutputComparison(bool varyingNumbers)
     [GeneratedRegex(@"\bpid \d+")]
     private static partial Regex ProcessId();
 
-    // 14.6 ms, 2.01 s, 8.1s, "(3.1 s)", "in 61.2 s": how long something took.
-    [GeneratedRegex(@"(?<![\w.])\d+(?:\.\d+)? ?(?:ms|s)\b")]
+    // 14.6 ms, 2.01 s, 8.1s, "(3.1 s)", "in 61.2 s": how long something took. The spaces before it go
+    // too: a summary table right-aligns its times, so a longer one has fewer spaces in front.
+    [GeneratedRegex(@"[ ]*(?<![\w.])\d+(?:\.\d+)? ?(?:ms|s)\b")]
     private static partial Regex Duration();
 
     [GeneratedRegex(@"\d+(?:[.,]\d+)*")]
