@@ -119,7 +119,7 @@ public sealed class Benchmark(BenchSettings settings, TextWriter output)
         }
 
         // Above Information the readiness line is not written: pick the port, wait for it to accept.
-        int port = FreePort();
+        int port = FreePorts.Pick();
         return await ChildProcess.StartListeningAsync(
             $"Lab.Server ({logLevel})",
             paths.ServerDll,
@@ -284,11 +284,4 @@ public sealed class Benchmark(BenchSettings settings, TextWriter output)
 
     private static IPEndPoint EndpointOf(ChildProcess process) => new(IPAddress.Loopback, process.Port);
 
-    // A port free right now (bound and released); for the one program that cannot report its own.
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 }

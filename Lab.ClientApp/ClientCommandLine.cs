@@ -6,7 +6,7 @@ namespace Lab.ClientApp;
 
 /// <summary>The client's command line (lab requirements §6): <c>-m/--mode server|registry</c> (default registry),
 /// <c>-i/--host</c> and <c>-p/--port</c> for server mode, <c>--config</c>, <c>--duration</c>,
-/// <c>--concurrency</c>, and an optional <c>METHOD [ARG...]</c>.</summary>
+/// <c>--concurrency</c>, <c>--interval</c>, and an optional <c>METHOD [ARG...]</c>.</summary>
 public static class ClientCommandLine
 {
     public const string ProgramName = "Lab.ClientApp";
@@ -34,6 +34,12 @@ public static class ClientCommandLine
             HelpName = "N",
             DefaultValueFactory = _ => ClientOptions.DefaultConcurrency,
         };
+        var interval = new Option<double?>("--interval")
+        {
+            Description = "With --duration: each of the --concurrency callers starts a call at most every this many milliseconds, "
+                          + "a steady load that leaves the machine room for other work (default: back to back, as fast as the server answers)",
+            HelpName = "MILLISECONDS",
+        };
         var call = new Argument<string[]>("METHOD [ARG...]")
         {
             Description = "One call, e.g. \"add 1 2\" or \"hi bob\"; each ARG is JSON when it parses as JSON, else a string. Without it: the lab's demo",
@@ -42,7 +48,7 @@ public static class ClientCommandLine
 
         var root = new RootCommand("RpcLab client: calls the lab's RPC servers, directly or through the registry center")
         {
-            mode, host, port, config, duration, concurrency, call,
+            mode, host, port, config, duration, concurrency, interval, call,
         };
         root.SetAction((parseResult, cancellationToken) =>
         {
@@ -53,7 +59,8 @@ public static class ClientCommandLine
                 Port: parseResult.GetValue(port),
                 DurationSeconds: parseResult.GetValue(duration),
                 Concurrency: parseResult.GetValue(concurrency),
-                Call: parseResult.GetValue(call) ?? []);
+                Call: parseResult.GetValue(call) ?? [],
+                IntervalMilliseconds: parseResult.GetValue(interval));
             return LabCommandLine.RunFatalSafeAsync(ProgramName, () => ClientProgram.RunAsync(options, Console.Out, Console.Error, cancellationToken: cancellationToken, phaseMarks: Console.In));
         });
         return root;

@@ -8,6 +8,7 @@ namespace Lab.ClientApp;
 /// <param name="DurationSeconds"><c>--duration</c>: keep calling this long.</param>
 /// <param name="Concurrency"><c>--concurrency</c>: calls in flight at once in duration mode.</param>
 /// <param name="Call"><c>METHOD [ARG...]</c>: one call; empty for the demo.</param>
+/// <param name="IntervalMilliseconds"><c>--interval</c>: in duration mode, the least time between the starts of one caller's calls; null: back to back.</param>
 public sealed record ClientOptions(
     string? ConfigPath = null,
     string? Mode = null,
@@ -15,7 +16,8 @@ public sealed record ClientOptions(
     int? Port = null,
     double? DurationSeconds = null,
     int Concurrency = ClientOptions.DefaultConcurrency,
-    IReadOnlyList<string>? Call = null)
+    IReadOnlyList<string>? Call = null,
+    double? IntervalMilliseconds = null)
 {
     public const int DefaultConcurrency = 4;
 }

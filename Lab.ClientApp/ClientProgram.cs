@@ -41,7 +41,10 @@ public static class ClientProgram
                 return await RunOneCallAsync(client, call, output, error, cancellationToken);
 
             if (options.DurationSeconds is { } seconds)
-                return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error, phaseMarks).RunAsync(cancellationToken);
+                return await new DurationRun(client, TimeSpan.FromSeconds(seconds), options.Concurrency, output, error, phaseMarks)
+                {
+                    Interval = TimeSpan.FromMilliseconds(options.IntervalMilliseconds ?? 0),
+                }.RunAsync(cancellationToken);
 
             return await new DemoRun(client, output, error).RunAsync(cancellationToken);
         }
@@ -95,6 +98,12 @@ public static class ClientProgram
 
         if (options.Concurrency < 1)
             throw new ConfigurationException($"--concurrency must be at least 1, not {options.Concurrency}");
+
+        if (options.IntervalMilliseconds is { } interval && !(interval >= 0 && interval <= TimeSpan.FromMinutes(1).TotalMilliseconds))
+            throw new ConfigurationException($"--interval must be between 0 and 60000 milliseconds, not {interval.ToString(CultureInfo.InvariantCulture)}");
+
+        if (options.IntervalMilliseconds is not null && options.DurationSeconds is null)
+            throw new ConfigurationException("--interval paces a --duration run: give --duration too");
 
         if (options.DurationSeconds is not null && options.Call is { Count: > 0 })
             throw new ConfigurationException("give either --duration or a METHOD to call, not both");

@@ -5,8 +5,9 @@ using Lab.Client;
 
 namespace Lab.ClientApp;
 
-/// <summary><c>--duration SECONDS --concurrency N</c>: N workers call <c>add</c> back to back for that long —
-/// the steady load the scenarios keep on while they kill servers and restart the registry. Prints
+/// <summary><c>--duration SECONDS --concurrency N [--interval MS]</c>: N workers call <c>add</c> for that long —
+/// back to back, or each at most once every <see cref="Interval"/> — the steady load the scenarios keep
+/// on while they kill servers and restart the registry. Prints
 /// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary and the
 /// <see cref="CallTimeline"/> (longest gap, latency per phase); exit code 1 if any call failed. Each
 /// line read from <c>phaseMarks</c> (the program's standard input) starts a new phase.</summary>
@@ -22,6 +23,14 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
     private readonly CallTally _tally = new();
     private readonly CallTimeline _timeline = new();
     private int _failuresShown;
+
+    /// <summary>
+    /// The least time between the starts of one worker's calls; zero: back to back. A paced load still
+    /// shows a stall (a call stuck for seconds stops its worker's completions just the same) without
+    /// taking every core the machine has, which the other programs of a scenario — or other scenarios
+    /// running beside it — need.
+    /// </summary>
+    public TimeSpan Interval { get; init; }
 
     /// <param name="cancellationToken">Ctrl+C: stop early, still print the summary.</param>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
@@ -56,8 +65,13 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
     private async Task WorkAsync(int worker, CancellationToken deadline, CancellationToken interrupted)
     {
         await Task.Yield();
+        // A tick missed while a call was slow is not made up with a burst: PeriodicTimer keeps at most one pending.
+        using PeriodicTimer? pacing = Interval > TimeSpan.Zero ? new PeriodicTimer(Interval) : null;
         for (long n = 0; !deadline.IsCancellationRequested; n++)
         {
+            if (n > 0 && pacing is not null && !await NextTickAsync(pacing, deadline))
+                return;
+
             object?[] args = [worker, n];
             long started = Stopwatch.GetTimestamp();
             try
@@ -89,6 +103,19 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
                     await Task.Delay(NoServerPause, deadline).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
             }
+        }
+    }
+
+    // False when the run's time is up while waiting for the tick.
+    private static async Task<bool> NextTickAsync(PeriodicTimer pacing, CancellationToken deadline)
+    {
+        try
+        {
+            return await pacing.WaitForNextTickAsync(deadline);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

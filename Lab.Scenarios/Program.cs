@@ -37,6 +37,20 @@ var timeoutOption = new Option<double>("--timeout")
     HelpName = "SECONDS",
 };
 
+var parallelOption = new Option<int>("--parallel")
+{
+    Description = $"How many scenarios run at once, each isolated (own ports, work directory, namespaces, processes); 1 = one after another (default on this machine: {ScenarioLanes.DefaultCount})",
+    DefaultValueFactory = _ => ScenarioLanes.DefaultCount,
+    HelpName = "N",
+};
+parallelOption.Validators.Add(result =>
+{
+    if (result.GetValueOrDefault<int>() < 1)
+    {
+        result.AddError("--parallel must be at least 1");
+    }
+});
+
 var rubricOption = new Option<string?>("--rubric")
 {
     Description = "INI file of points per scenario (name = points): the summary and the report end with the score",
@@ -62,7 +76,7 @@ var clientCommandOption = new Option<string?>("--client-command")
 var root = new RootCommand("RpcLab scenario runner: starts the real registry, server and client, injects one fault per scenario, "
                            + "narrates what happens and ends each with PASS or FAIL. Exit code = number of failed scenarios.")
 {
-    namesArgument, listOption, configOption, reportOption, timeoutOption, rubricOption,
+    namesArgument, listOption, configOption, reportOption, timeoutOption, parallelOption, rubricOption,
     registryCommandOption, serverCommandOption, clientCommandOption,
 };
 
@@ -96,6 +110,7 @@ root.SetAction(async (parseResult, _) =>
         {
             // Screenshots and other files land next to the report: scenarios-<time>-happy-path-dashboard.png.
             ArtifactPrefix = Path.ChangeExtension(reportPath, null) + "-",
+            Parallel = parseResult.GetValue(parallelOption),
         };
         IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
         return await runner.RunAllAsync(selected, reportPath, rubric);

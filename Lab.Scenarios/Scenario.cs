@@ -30,7 +30,16 @@ internal sealed record Scenario(string Name, string Demonstrates, string Require
     /// </summary>
     public IReadOnlyList<LabProgram> Grades { get; init; } = [];
 
-    /// <summary>A longer limit than the runner's per-scenario timeout, for scenarios that run load for a while.</summary>
+    /// <summary>
+    /// The scenario needs the machine to itself (it measures how much the machine can do): run side by
+    /// side with others (<c>--parallel</c>), it waits until no other scenario runs, and none starts until it ends.
+    /// </summary>
+    public bool RunsAlone { get; init; }
+
+    /// <summary>
+    /// A longer limit than the runner's per-scenario timeout, for scenarios that run load for a while.
+    /// Run side by side with others, these start first (<see cref="ScenarioLanes.LaneOrder"/>).
+    /// </summary>
     public TimeSpan? MinimumTimeout { get; init; }
 
     /// <summary>Says why the scenario cannot run here (a program it needs is missing), or null: it is then reported as SKIP.</summary>

@@ -38,6 +38,14 @@ internal sealed partial class ScenarioContext : IDisposable
     public static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(45);
     public static readonly TimeSpan Unexpected = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The pace of every scenario's <c>--duration</c> load: each caller starts a call at most every
+    /// this many milliseconds. A stall of a tenth of a second already stops ~20 of a caller's calls,
+    /// far under the seconds the availability checks allow; back to back, four callers took most of a
+    /// core — the core the other programs, and scenarios running beside this one, need.
+    /// </summary>
+    public const int LoadIntervalMilliseconds = 5;
+
     private readonly LabPrograms _programs;
     private readonly ProcessGroup _processes;
     private readonly List<IDisposable> _owned = []; // guarded by itself
@@ -235,6 +243,11 @@ internal sealed partial class ScenarioContext : IDisposable
             {
                 seen = ["<registry not answering>"];
             }
+            catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+            {
+                // One slow answer (a busy machine) is not the end of the wait: the poll asks again.
+                seen = ["<registry not answering in time>"];
+            }
 
             return seen.SequenceEqual(want);
         }, timeout ?? Unexpected);
@@ -262,14 +275,9 @@ internal sealed partial class ScenarioContext : IDisposable
         }
     }
 
-    /// <summary>A loopback port nothing listens on right now (for "the registry is down": nothing answers there).</summary>
-    public static int UnusedPort(string host = "127.0.0.1")
-    {
-        IPAddress address = IPAddress.TryParse(host, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
-        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    /// <summary>A port nothing listens on right now at <paramref name="host"/> (for "the registry is down": nothing answers there); see <see cref="FreePorts"/>.</summary>
+    public static int UnusedPort(string host = "127.0.0.1") =>
+        FreePorts.Pick(IPAddress.TryParse(host, out IPAddress? parsed) ? parsed : IPAddress.Loopback);
 
     /// <summary>Points config.ini at a registry port where nothing listens (this scenario runs none); returns that port.</summary>
     public int UseNoRegistry()
@@ -280,6 +288,10 @@ internal sealed partial class ScenarioContext : IDisposable
     }
 
     public static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The client arguments of a paced load: <c>--duration S --concurrency N --interval MS</c>.</summary>
+    public static string[] LoadArguments(int seconds, int concurrency) =>
+        ["--duration", Invariant(seconds), "--concurrency", Invariant(concurrency), "--interval", Invariant(LoadIntervalMilliseconds)];
 
     public static string Invariant(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
 

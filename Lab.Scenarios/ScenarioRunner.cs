@@ -23,6 +23,9 @@ internal sealed record ScenarioResult(
     IReadOnlyList<string> Narration,
     IReadOnlyList<int> StartedProcessIds)
 {
+    /// <summary>The network namespaces the scenario built (all deleted by the time the result exists).</summary>
+    public IReadOnlyList<string> Namespaces { get; init; } = [];
+
     /// <summary><c>PASS</c>, <c>SKIP: reason</c> or <c>FAIL: reason</c>.</summary>
     public string Verdict => Outcome switch
     {
@@ -64,34 +67,41 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
     /// <summary>Where scenarios save files for the report (see <see cref="ScenarioContext.ArtifactPath"/>); null: nowhere kept.</summary>
     public string? ArtifactPrefix { get; init; }
 
+    /// <summary>How many scenarios <see cref="RunAllAsync"/> runs at once (see <see cref="ScenarioLanes"/>); 1: one after another.</summary>
+    public int Parallel { get; init; } = 1;
+
     /// <summary>
-    /// Runs <paramref name="selected"/> one after another, prints the summary (and the score, with a
-    /// rubric) and saves the report. Ctrl+C or SIGTERM ends the run after the current scenario's
-    /// clean-up. Returns the exit code: the number of failed scenarios, at least 1 when interrupted.
+    /// Runs <paramref name="selected"/> — one after another, or <see cref="Parallel"/> at once — prints
+    /// the summary (and the score, with a rubric) and saves the report, both in the order given.
+    /// Ctrl+C or SIGTERM ends the run after the running scenarios' clean-up. Returns the exit code:
+    /// the number of failed scenarios, at least 1 when interrupted.
     /// </summary>
-    public async Task<int> RunAllAsync(IReadOnlyList<Scenario> selected, string reportPath, Rubric? rubric = null)
+    public async Task<int> RunAllAsync(IReadOnlyList<Scenario> selected, string reportPath, Rubric? rubric = null, IScenarioProgress? progress = null)
     {
         using var interrupted = new CancellationTokenSource();
         using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel, afterKills: LabNetwork.DisposeAll);
-        var results = new List<ScenarioResult>();
         var clock = Stopwatch.StartNew();
-        foreach (Scenario scenario in selected)
+        int lanes = Math.Clamp(Parallel, 1, Math.Max(1, selected.Count));
+        // One at a time, the narration streams as it happens; side by side, each timeline is printed whole when it ends.
+        progress ??= lanes == 1 ? new StreamingProgress(output, selected.Count) : new PlainProgress(output, selected.Count, lanes);
+        IReadOnlyList<Scenario> order = lanes == 1 ? selected : ScenarioLanes.LaneOrder(selected);
+        IReadOnlyList<Task<ScenarioResult>> runs = new ScenarioLanes(lanes).Start([.. order.Select(scenario => new ScenarioJob(scenario, this))], progress, interrupted.Token);
+        try
         {
-            if (interrupted.IsCancellationRequested)
-            {
-                break;
-            }
-
-            output.WriteLine();
-            output.WriteLine(ProgressLine.Format(results.Count + 1, selected.Count, scenario.Name, clock.Elapsed));
-            results.Add(await RunAsync(scenario, interrupted.Token));
+            await Task.WhenAll(runs);
+        }
+        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+        {
+            // Ctrl+C: the scenarios that never got a lane are reported as not run.
         }
 
+        Dictionary<Scenario, ScenarioResult> finished = order.Zip(runs).Where(pair => pair.Second.IsCompletedSuccessfully).ToDictionary(pair => pair.First, pair => pair.Second.Result);
+        ScenarioResult[] results = [.. selected.Where(finished.ContainsKey).Select(scenario => finished[scenario])];
         IReadOnlyList<string>? score = rubric?.Score(results);
         ScenarioReport.WriteSummary(output, results, clock.Elapsed, score);
-        if (interrupted.IsCancellationRequested && results.Count < selected.Count)
+        if (interrupted.IsCancellationRequested && results.Length < selected.Count)
         {
-            output.WriteLine($"interrupted: {selected.Count - results.Count} scenario(s) not run");
+            output.WriteLine($"interrupted: {selected.Count - results.Length} scenario(s) not run");
         }
 
         (string markdown, string json) = ScenarioReport.Save(results, clock.Elapsed, reportPath, score);
@@ -100,46 +110,40 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         return interrupted.IsCancellationRequested ? Math.Max(failures, 1) : failures;
     }
 
-    public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
-    {
-        var narrator = new Narrator(output);
-        var clock = Stopwatch.StartNew();
-        output.WriteLine();
-        output.WriteLine($"=== {scenario.Name} ===");
-        output.WriteLine($"    demonstrates: {scenario.Demonstrates}");
-        output.WriteLine($"    requirement:  {scenario.Requirement}");
+    /// <summary>Runs one scenario, narrating to the runner's output as it happens.</summary>
+    public Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken = default) => RunAsync(scenario, output, cancellationToken);
 
-        if (scenario.NeedsPosixSignals && !ProcessSignals.AreSupported)
+    /// <summary>
+    /// Runs one scenario in a lane of its own — a fresh work directory and config.ini, free ports,
+    /// its own process group and namespaces — and narrates it to <paramref name="timeline"/>.
+    /// May run concurrently with other scenarios of this runner.
+    /// </summary>
+    public async Task<ScenarioResult> RunAsync(Scenario scenario, TextWriter timeline, CancellationToken cancellationToken = default)
+    {
+        var narrator = new Narrator(timeline);
+        var clock = Stopwatch.StartNew();
+        timeline.WriteLine();
+        timeline.WriteLine($"=== {scenario.Name} ===");
+        timeline.WriteLine($"    demonstrates: {scenario.Demonstrates}");
+        timeline.WriteLine($"    requirement:  {scenario.Requirement}");
+
+        string? skipReason = scenario.NeedsPosixSignals && !ProcessSignals.AreSupported
+            ? "needs Ctrl+C/SIGTERM delivered to a child process, which Windows cannot do"
+            : (scenario.NeedsNetwork ? LabNetwork.UnsupportedReason() : null)
+              ?? scenario.MissingPrerequisite?.Invoke()
+              ?? ForeignSkipReason(scenario, _foreign);
+        if (skipReason is not null)
         {
-            const string skipReason = "needs Ctrl+C/SIGTERM delivered to a child process, which Windows cannot do";
-            output.WriteLine($"SKIP: {skipReason}");
+            timeline.WriteLine($"SKIP: {skipReason}");
             return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, skipReason, clock.Elapsed, narrator.Lines, []);
         }
 
-        if (scenario.NeedsNetwork && LabNetwork.UnsupportedReason() is { } networkReason)
-        {
-            output.WriteLine($"SKIP: {networkReason}");
-            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, networkReason, clock.Elapsed, narrator.Lines, []);
-        }
-
-        if (scenario.MissingPrerequisite?.Invoke() is { } missing)
-        {
-            output.WriteLine($"SKIP: {missing}");
-            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, missing, clock.Elapsed, narrator.Lines, []);
-        }
-
-        if (ForeignSkipReason(scenario, _foreign) is { } foreignReason)
-        {
-            output.WriteLine($"SKIP: {foreignReason}");
-            return new ScenarioResult(scenario.Name, scenario.Requirement, ScenarioOutcome.Skip, foreignReason, clock.Elapsed, narrator.Lines, []);
-        }
-
         TimeSpan limit = scenario.MinimumTimeout is { } minimum && minimum > scenarioTimeout ? minimum : scenarioTimeout;
-        string workDirectory = Path.Combine(Path.GetTempPath(), "rpclab-scenarios", $"{scenario.Name}-{Guid.NewGuid():N}"[..(scenario.Name.Length + 9)]);
-        Directory.CreateDirectory(workDirectory);
+        // Straight in the temp folder, not in a shared parent: nothing is left there once the scenario's own folder is gone.
+        string workDirectory = Directory.CreateTempSubdirectory($"rpclab-{scenario.Name}-").FullName;
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign) { ArtifactPrefix = ArtifactPrefix };
+        var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign) { ArtifactPrefix = ArtifactPrefix };
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
 
         ScenarioOutcome outcome = ScenarioOutcome.Pass;
@@ -169,11 +173,24 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         finally
         {
             await CleanUpAsync(narrator, processes, scenarioCancellation, outcome != ScenarioOutcome.Pass);
+            // After the kills: a namespace lives on while a process runs in it.
+            context.Dispose();
+            if (context.Namespaces.Count > 0)
+            {
+                string[] left = [.. context.Namespaces.Where(LabNetwork.Exists)];
+                narrator.Check(left.Length == 0, left.Length == 0
+                    ? $"no network namespace left behind ({context.Namespaces.Count} built, all deleted)"
+                    : $"network namespaces still there after clean-up: {string.Join(", ", left)}");
+            }
+
             TryDeleteDirectory(workDirectory);
         }
 
-        var result = new ScenarioResult(scenario.Name, scenario.Requirement, outcome, reason, clock.Elapsed, narrator.Lines, processes.StartedProcessIds);
-        output.WriteLine($"{result.Verdict}  ({clock.Elapsed.TotalSeconds:0.0} s)");
+        var result = new ScenarioResult(scenario.Name, scenario.Requirement, outcome, reason, clock.Elapsed, narrator.Lines, processes.StartedProcessIds)
+        {
+            Namespaces = context.Namespaces,
+        };
+        timeline.WriteLine($"{result.Verdict}  ({clock.Elapsed.TotalSeconds:0.0} s)");
         return result;
     }
 

@@ -73,7 +73,7 @@ internal sealed partial class EtcdCluster : IAsyncDisposable
         string etcd = FindEtcd() ?? throw new InvalidOperationException($"etcd is not installed: {InstallCommand}");
         string dataRoot = Path.Combine(workDirectory, $"etcd-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dataRoot);
-        Member[] members = [.. Enumerable.Range(1, size).Select(i => new Member($"etcd-{i}", FreePort(), FreePort()))];
+        Member[] members = [.. Enumerable.Range(1, size).Select(i => new Member($"etcd-{i}", FreePorts.Pick(), FreePorts.Pick()))];
         var cluster = new EtcdCluster(etcd, dataRoot, startProcess, members);
         try
         {
@@ -160,14 +160,6 @@ internal sealed partial class EtcdCluster : IAsyncDisposable
     private async Task WaitReadyAsync(int index, TimeSpan timeout) =>
         await Process(index).WaitForLineAsync(Ready(), timeout);
 
-    // A port nothing listens on now. etcd needs its peers' ports before any member starts, so it
-    // cannot take port 0 and report back; the tiny window between this check and etcd's bind is accepted.
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 
     [GeneratedRegex("ready to serve client requests")]
     private static partial Regex Ready();

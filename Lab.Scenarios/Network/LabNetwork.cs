@@ -68,6 +68,9 @@ internal sealed partial class LabNetwork : IDisposable
 
     public IReadOnlyList<LabHost> Hosts { get; }
 
+    /// <summary>Every namespace of this network: the bridge's and each host's.</summary>
+    public IReadOnlyList<string> Namespaces => [BridgeNamespace, .. Hosts.Select(host => host.Namespace)];
+
     /// <summary>Namespaces of crashed earlier runs removed when this network was built.</summary>
     public IReadOnlyList<string> RemovedLeftovers { get; private init; } = [];
 
@@ -139,6 +142,9 @@ internal sealed partial class LabNetwork : IDisposable
 
         return dead;
     }
+
+    /// <summary>True while the named network namespace exists.</summary>
+    public static bool Exists(string namespaceName) => File.Exists(Path.Combine("/run/netns", namespaceName));
 
     /// <summary>Every namespace in <c>/run/netns</c> named like a lab network's, whoever owns it.</summary>
     public static IReadOnlyList<string> ListOurNamespaces() =>

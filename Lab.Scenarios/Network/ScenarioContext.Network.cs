@@ -7,6 +7,20 @@ namespace Lab.Scenarios;
 /// <summary>The lab network part of a scenario's context: building hosts, running programs on them, faults.</summary>
 internal sealed partial class ScenarioContext
 {
+    private readonly List<string> _namespaces = []; // guarded by itself
+
+    /// <summary>The namespaces of every lab network this scenario built (the runner checks they are gone at the end).</summary>
+    public IReadOnlyList<string> Namespaces
+    {
+        get
+        {
+            lock (_namespaces)
+            {
+                return [.. _namespaces];
+            }
+        }
+    }
+
     /// <summary>The repository the programs were built in (where <c>compose.yaml</c> lives).</summary>
     public string RepositoryRoot => _programs.RepositoryRoot;
 
@@ -18,6 +32,11 @@ internal sealed partial class ScenarioContext
     {
         LabNetwork network = await LabNetwork.CreateAsync(hostNames, ipv4, ipv6, Cancellation);
         Own(network);
+        lock (_namespaces)
+        {
+            _namespaces.AddRange(network.Namespaces);
+        }
+
         foreach (string leftover in network.RemovedLeftovers)
         {
             Note($"removed {leftover}, a namespace left by a run that is no longer alive");

@@ -43,7 +43,7 @@ internal static class AvailabilityScenarios
         context.Note($"client: load_balance = {strategy}, silent_after = {silentAfter.TotalSeconds:0.#} s, probe_timeout = {probeTimeout.TotalSeconds:0.#} s; "
                      + "each line the harness writes to the client's standard input starts a new phase of its figures");
 
-        ManagedProcess client = context.StartClient(["--duration", "32", "--concurrency", "4"]);
+        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(32, 4));
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling both servers (first progress line)", timeout: ScenarioContext.StartupTimeout);
         int progressMark = client.LineCount;
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "a few seconds of normal load", fromLine: progressMark + 2);

@@ -46,7 +46,7 @@ internal static class EtcdScenarios
             context.Check(listed.Contains($"/rpclab/services/json/{server.Address}"), $"etcdctl lists the key /rpclab/services/json/{server.Address}");
         }
 
-        ClientRun run = await context.RunClientAsync(["--duration", "3", "--concurrency", "2"]);
+        ClientRun run = await context.RunClientAsync(ScenarioContext.LoadArguments(3, 2));
         // "Discovered 2 json instances at etcd ...", or on a slow cold start "Registry reachable again at etcd ...; 2 instances: ...".
         context.Check(run.Lines.Any(line => line.Text.Contains(" at etcd ", StringComparison.Ordinal)
                                             && servers.All(server => line.Text.Contains(server.Address, StringComparison.Ordinal))),
@@ -64,7 +64,7 @@ internal static class EtcdScenarios
     {
         EtcdCluster etcd = await context.StartEtcdAsync(3);
         RunningServer[] servers = await StartRegisteredServersAsync(context, 2);
-        ManagedProcess client = context.StartClient(["--duration", "10", "--concurrency", "4"]);
+        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(10, 4));
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);
 
         context.Step($"kill -9 {etcd.Name(0)} (pid {etcd.Process(0).Id}); two members of three remain, still a majority");
@@ -89,7 +89,7 @@ internal static class EtcdScenarios
     {
         EtcdCluster etcd = await context.StartEtcdAsync(3);
         RunningServer[] servers = await StartRegisteredServersAsync(context, 2);
-        ManagedProcess client = context.StartClient(["--duration", "30", "--concurrency", "4"]);
+        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(30, 4));
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);
 
         int[] marks = [.. servers.Select(server => server.Process.LineCount)];
@@ -147,7 +147,7 @@ internal static class EtcdScenarios
     // at the first refused connection; this is the time until discovery itself agrees.
     private static async Task<TimeSpan> KillAndTimeLastDropAsync(ScenarioContext context, RunningServer[] servers, TimeSpan ttl, TimeSpan interval)
     {
-        ManagedProcess[] clients = [.. Enumerable.Range(0, 2).Select(_ => context.StartClient(["--duration", "12", "--concurrency", "2"]))];
+        ManagedProcess[] clients = [.. Enumerable.Range(0, 2).Select(_ => context.StartClient(ScenarioContext.LoadArguments(12, 2)))];
         foreach (ManagedProcess client in clients)
         {
             await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, $"{client.Name} is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);

@@ -6,26 +6,26 @@ namespace Lab.Scenarios.Scenarios;
 
 /// <summary>
 /// What a <c>--duration</c> client's output says about a stretch of time: calls completed, the
-/// longest stretch without a completed call, and the mean call latency — all read from its
+/// longest stretch without a completed call, and the calls completed per second — all read from its
 /// per-second progress lines (<c>[  3s] 1234 succeeded, 0 failed</c>) and the time each arrived.
 /// </summary>
 /// <remarks>
 /// The progress has a resolution of one line a second, so a stall is known between two bounds:
 /// at least the time between the first and last line showing the same count, at most that plus the
-/// lines on either side. The mean latency follows from Little's law: N workers always busy complete
-/// N calls per mean latency. It is the harness's own cross-check of the finer figures the client
-/// prints per phase (p50/p99, the longest gap).
+/// lines on either side. It is the harness's own cross-check of the finer figures the client prints
+/// per phase (p50/p99, the longest gap). The load is paced (<c>--interval</c>), so the rate says how
+/// much of the pace the calls kept up with, not how fast the servers could go.
 /// <example>
 /// <code>
-/// LoadFigures during = LoadFigures.Of(client, concurrency: 4, from: cutAt, to: healedAt);
+/// LoadFigures during = LoadFigures.Of(client, from: cutAt, to: healedAt);
 /// context.Note($"during the cut: {during}");
 /// </code>
 /// </example>
 /// </remarks>
-internal sealed partial record LoadFigures(long Completed, long Failed, TimeSpan StallAtLeast, TimeSpan StallAtMost, double? MeanLatencyMs, TimeSpan Span)
+internal sealed partial record LoadFigures(long Completed, long Failed, TimeSpan StallAtLeast, TimeSpan StallAtMost, TimeSpan Span)
 {
     /// <summary>The figures of the progress lines that arrived between <paramref name="from"/> and <paramref name="to"/>.</summary>
-    public static LoadFigures Of(ManagedProcess client, int concurrency, DateTimeOffset from, DateTimeOffset to)
+    public static LoadFigures Of(ManagedProcess client, DateTimeOffset from, DateTimeOffset to)
     {
         (DateTimeOffset Time, long Succeeded, long Failed)[] ticks = [.. client.Lines
             .Select(line => (line, match: ProgressLine().Match(line.Text)))
@@ -37,7 +37,7 @@ internal sealed partial record LoadFigures(long Completed, long Failed, TimeSpan
         last = last < 0 ? ticks.Length - 1 : last;
         if (ticks.Length == 0 || last <= first)
         {
-            return new LoadFigures(0, 0, TimeSpan.Zero, TimeSpan.Zero, null, TimeSpan.Zero);
+            return new LoadFigures(0, 0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
         }
 
         TimeSpan atLeast = TimeSpan.Zero;
@@ -59,15 +59,14 @@ internal sealed partial record LoadFigures(long Completed, long Failed, TimeSpan
 
         long completed = ticks[last].Succeeded - ticks[first].Succeeded;
         TimeSpan span = ticks[last].Time - ticks[first].Time;
-        double? mean = completed > 0 ? concurrency * span.TotalMilliseconds / completed : null;
-        return new LoadFigures(completed, ticks[last].Failed - ticks[first].Failed, atLeast, atMost, mean, span);
+        return new LoadFigures(completed, ticks[last].Failed - ticks[first].Failed, atLeast, atMost, span);
     }
 
-    /// <summary>The mean latency as text, or "n/a".</summary>
-    public string Mean => MeanLatencyMs is { } mean ? $"{mean.ToString("0.#", CultureInfo.InvariantCulture)} ms" : "n/a";
+    /// <summary>Calls completed per second, as text, or "n/a" over no time.</summary>
+    public string Rate => Span > TimeSpan.Zero ? $"{(Completed / Span.TotalSeconds).ToString("0", CultureInfo.InvariantCulture)} calls/s" : "n/a";
 
     public override string ToString() =>
-        $"{Completed} calls completed and {Failed} failed in {Span.TotalSeconds:0.0} s; mean latency {Mean} (Little's law); "
+        $"{Completed} calls completed and {Failed} failed in {Span.TotalSeconds:0.0} s ({Rate}); "
         + $"longest stretch without a completed call {StallAtLeast.TotalSeconds:0.0} s to {StallAtMost.TotalSeconds:0.0} s (per-second progress)";
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;

@@ -132,7 +132,7 @@ internal static class MultiHostScenarios
         }
 
         await context.ExpectListedAsync(context.Probe(registry), [a, b], "discovery lists both servers at their IPv6 addresses");
-        ManagedProcess[] clients = [.. new[] { "client-1", "client-2" }.Select(name => context.StartClient(["--duration", "4", "--concurrency", "1"], name, network[name]))];
+        ManagedProcess[] clients = [.. new[] { "client-1", "client-2" }.Select(name => context.StartClient(ScenarioContext.LoadArguments(4, 1), name, network[name]))];
         int[] exitCodes = await Task.WhenAll(clients.Select(client => client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation)));
         context.Step($"the clients exited with codes {string.Join(", ", exitCodes)}");
         CheckSpread(context, clients, [a, b]);

@@ -62,7 +62,7 @@ internal static class PartitionScenarios
         TimeSpan relistedAfter = await ListedAgainAsync(context, client, lab.B, healAt, healMark);
         await context.ExpectLineAsync(lab.B.Process, $@"Connection from {Regex.Escape(lab.Network["client-1"].Address)}:\d+ opened",
             "server-b takes load again: the client opened a connection to it", fromLine: serverMark);
-        LoadFigures during = LoadFigures.Of(client, Concurrency, cutAt, healAt);
+        LoadFigures during = LoadFigures.Of(client, cutAt, healAt);
         await FinishAsync(context, lab, during, [
             $"time to evict: {Seconds(evictAfter)} (heartbeat_timeout {Seconds(context.Timings.Seconds("registry:heartbeat_timeout"))})",
             $"time to be listed again after the heal: {Seconds(relistedAfter)}"]);
@@ -91,7 +91,7 @@ internal static class PartitionScenarios
         await context.ExpectLineAsync(lab.Clients[0], "Registry reachable again", "client-1 reached the registry again", fromLine: clientMark);
         TimeSpan caughtUp = await ListedAgainAsync(context, lab.Clients[0], c, healAt, healMark);
         int evictions = lab.Registry.Process.LinesMatching(new Regex("Evicted")).Count(line => lab.Registry.Process.Lines.ToList().IndexOf(line) >= registryMark);
-        LoadFigures during = LoadFigures.Of(lab.Clients[0], Concurrency, cutAt, healAt);
+        LoadFigures during = LoadFigures.Of(lab.Clients[0], cutAt, healAt);
         await FinishAsync(context, lab, during, [$"time to evict: none evicted ({evictions} evictions; the servers kept their heartbeats)",
             $"time for the clients to catch up after the heal (server-c in their cache): {Seconds(caughtUp)}"]);
         context.Check(evictions == 0, "the registry evicted nobody: the servers could still reach it");
@@ -131,7 +131,7 @@ internal static class PartitionScenarios
         string[] preservation = [.. registryLines.Where(line => Regex.IsMatch(line.Text, "self-preservation", RegexOptions.IgnoreCase)).Select(line => Narrator.StripLogTimestamp(line.Text))];
         int evictions = registryLines.Count(line => line.Text.Contains("Evicted", StringComparison.Ordinal));
         bool emptyAnswer = lab.Clients.Any(client => client.Lines.Skip(clientMark).Any(line => line.Text.Contains("lists no", StringComparison.Ordinal)));
-        LoadFigures during = LoadFigures.Of(lab.Clients[0], Concurrency, cutAt, healAt);
+        LoadFigures during = LoadFigures.Of(lab.Clients[0], cutAt, healAt);
         await FinishAsync(context, lab, during, [$"findAllInstances during the cut listed at least {smallest} instance(s); evictions: {evictions}",
             $"the registry said: {(preservation.Length == 0 ? "nothing about self-preservation" : string.Join(" / ", preservation))}"],
             checkFirst: () =>
@@ -153,7 +153,7 @@ internal static class PartitionScenarios
         await WaitTicksAsync(context, client, 3);
         DateTimeOffset startedAt = client.Lines[0].Time;
         DateTimeOffset cutAt = DateTimeOffset.UtcNow;
-        LoadFigures before = LoadFigures.Of(client, Concurrency, startedAt, cutAt);
+        LoadFigures before = LoadFigures.Of(client, startedAt, cutAt);
         int clientMark = client.LineCount;
         NetworkFault cut = await context.ApplyFaultAsync((network, token) => network.PartitionAsync([network["client-1"]], [network["server-b"]], token),
             lab.Network, "server-b still heartbeats and stays listed, but nothing from client-1 reaches it");
@@ -161,9 +161,9 @@ internal static class PartitionScenarios
         await MarkPhaseAsync(lab, "cut");
         await WaitTicksAsync(context, client, 8, fromLine: clientMark);
         DateTimeOffset healAt = await HealAtAsync(context, lab, cut);
-        LoadFigures during = LoadFigures.Of(client, Concurrency, cutAt, healAt);
+        LoadFigures during = LoadFigures.Of(client, cutAt, healAt);
         context.Check(lab.Registry.Process.LinesMatching(new Regex("Evicted")).Count == 0, "server-b was never evicted: it stayed listed all along");
-        await FinishAsync(context, lab, during, [$"mean latency (progress lines) before the cut {before.Mean}, during the cut {during.Mean}"]);
+        await FinishAsync(context, lab, during, [$"calls completed (progress lines) before the cut {before.Rate}, during the cut {during.Rate}"]);
         IReadOnlyList<PrintedPhase> phases = ClientOutput.Phases(client.Lines);
         PrintedPhase? start = phases.FirstOrDefault(phase => phase.Name == "start");
         PrintedPhase? cutPhase = phases.FirstOrDefault(phase => phase.Name == "cut");
@@ -191,9 +191,9 @@ internal static class PartitionScenarios
             context.Narrator.Hide(server.Process.Name, new Regex("Connection from"));
         }
 
-        context.Note($"load: each client runs --duration {seconds} --concurrency {Concurrency} (the servers' connection lines are hidden below, still recorded)");
-        ManagedProcess[] started = [.. clientNames.Select(name => context.StartClient(
-            ["--duration", seconds.ToString(CultureInfo.InvariantCulture), "--concurrency", Concurrency.ToString(CultureInfo.InvariantCulture)], name, network[name]))];
+        string[] load = ScenarioContext.LoadArguments(seconds, Concurrency);
+        context.Note($"load: each client runs {string.Join(' ', load)} (the servers' connection lines are hidden below, still recorded)");
+        ManagedProcess[] started = [.. clientNames.Select(name => context.StartClient(load, name, network[name]))];
         return new Lab(network, registry, servers[0], servers[1], started);
     }
 

@@ -61,7 +61,7 @@ internal static class RegistryFaultScenarios
         RegistryProbe probe = context.Probe(registry);
         await context.ExpectListedAsync(probe, servers, "both servers are registered");
 
-        ManagedProcess client = context.StartClient(["--duration", "12", "--concurrency", "4"]);
+        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(12, 4));
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);
 
         int[] marks = [.. servers.Select(server => server.Process.LineCount)];

@@ -51,7 +51,7 @@ internal static partial class ServerStopScenarios
         await context.ExpectListedAsync(probe, servers, "both servers are registered");
         RunningServer victim = servers[1], survivor = servers[0];
 
-        ManagedProcess client = context.StartClient(["--duration", "8", "--concurrency", "4"]);
+        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(8, 4));
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling both servers (first progress line)", timeout: ScenarioContext.StartupTimeout);
 
         context.Step($"kill -9 {victim.Process.Name} (pid {victim.Process.Id}) under load");

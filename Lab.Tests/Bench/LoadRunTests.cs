@@ -26,7 +26,7 @@ public class LoadRunTests
     [Test]
     public async Task Server_that_refuses_connections_shows_as_errors_naming_the_connect()
     {
-        int closedPort = FreePort();
+        int closedPort = FreePorts.Pick();
         LoadOptions options = Options(closedPort, connections: 2);
 
         LoadResult result = await LoadRun.RunAsync(options, _ => new RawWireCaller(new IPEndPoint(IPAddress.Loopback, closedPort), 0, false))
@@ -57,10 +57,4 @@ public class LoadRunTests
     private static LoadOptions Options(int port, int connections) => new(
         "127.0.0.1", port, connections, TimeSpan.FromSeconds(0.3), TimeSpan.FromSeconds(0.05), 0, false, TestTimeouts.Unexpected);
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 }

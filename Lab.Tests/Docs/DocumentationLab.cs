@@ -148,6 +148,8 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<string>> RunPowerShellAsync(IReadOnlyList<string> script)
     {
+        // A twin may set RPCLAB_ variables ($env:...): whatever it leaves behind is undone afterwards.
+        using var restore = new EnvironmentRestore("RPCLAB_");
         using Runspace runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
         runspace.Open();
         using PowerShell shell = PowerShell.Create(runspace);
@@ -322,4 +324,34 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
 
     [GeneratedRegex(@"(?m)^port = 9999$")]
     private static partial Regex RegistryPortLine();
+
+    /// <summary>Puts back, when disposed, every environment variable with the prefix as it was when created.</summary>
+    private sealed class EnvironmentRestore : IDisposable
+    {
+        private readonly string _prefix;
+        private readonly Dictionary<string, string?> _before;
+
+        public EnvironmentRestore(string prefix)
+        {
+            _prefix = prefix;
+            _before = Current(prefix);
+        }
+
+        public void Dispose()
+        {
+            foreach (string name in Current(_prefix).Keys.Where(name => !_before.ContainsKey(name)))
+            {
+                Environment.SetEnvironmentVariable(name, null);
+            }
+
+            foreach ((string name, string? value) in _before)
+            {
+                Environment.SetEnvironmentVariable(name, value);
+            }
+        }
+
+        private static Dictionary<string, string?> Current(string prefix) =>
+            Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
+                .ToDictionary(name => name, Environment.GetEnvironmentVariable, StringComparer.Ordinal);
+    }
 }

@@ -20,7 +20,6 @@ namespace Lab.Tests.Docs;
 /// run per block.
 /// </remarks>
 [TestFixture]
-[NonParallelizable] // a PowerShell twin may set an environment variable, which every process started meanwhile would inherit
 public sealed class ExecutedDocumentationTests
 {
     /// <summary>The command a failure prints: it runs this fixture with re-recording on.</summary>
@@ -46,10 +45,8 @@ public sealed class ExecutedDocumentationTests
             .GroupBy(output => output.WorldKey)
             .Select(group => RunGroupAsync([.. group]));
         outcomes.AddRange((await Task.WhenAll(groups)).SelectMany(group => group));
-        foreach (DocumentedOutput output in inventory.Outputs.Where(output => output.Scenario is not null))
-        {
-            outcomes.Add(await CheckScenarioBlockAsync(output));
-        }
+        // The scenarios' shared runs take lanes as the runner's --parallel does (ScenarioTestSupport.Lanes).
+        outcomes.AddRange(await Task.WhenAll(inventory.Outputs.Where(output => output.Scenario is not null).Select(CheckScenarioBlockAsync)));
 
         string summary = Summary(inventory, outcomes, clock.Elapsed);
         await TestContext.Out.WriteLineAsync(summary);
@@ -226,7 +223,8 @@ public sealed class ExecutedDocumentationTests
             }
 
             BlockOutcome outcome = output.Run.Count > 0 ? BlockOutcome.Compare(output, printed, comparison) : BlockOutcome.Unchanged(output);
-            if (output.PowerShell.Count > 0 && outcome.Proposal is null)
+            // A twin that sets an environment variable runs in its own test, alone (see below).
+            if (output.PowerShell.Count > 0 && outcome.Proposal is null && !SetsEnvironmentVariable(output))
             {
                 IReadOnlyList<string> twin = await lab.RunPowerShellAsync(output.PowerShell);
                 outcome = BlockOutcome.Compare(output, twin, comparison, "its PowerShell twin");
@@ -237,6 +235,30 @@ public sealed class ExecutedDocumentationTests
 
         return [.. outcomes];
     }
+
+    [Test]
+    [NonParallelizable] // $env: changes this process's environment, which every process started meanwhile would inherit
+    public async Task PowerShell_twins_that_set_environment_variables_print_the_same_block()
+    {
+        DocumentedOutput[] twins = [.. DocumentationInventory.Read(DocumentationFiles.RepositoryRoot()).Outputs.Where(SetsEnvironmentVariable)];
+        List<string> changed = [];
+        foreach (DocumentedOutput output in twins)
+        {
+            var comparison = new OutputComparison(output.VaryingNumbers, output.AnyOrder);
+            await using DocumentationLab lab = await DocumentationLab.StartAsync(output.Setup, ScenarioTestSupport.Programs);
+            IReadOnlyList<string> printed = await lab.RunPowerShellAsync(output.PowerShell);
+            if (!comparison.Matches(output.Fence.Content, printed))
+            {
+                changed.Add($"{output.Location}: the PowerShell twin printed:\n" + OutputComparison.Diff(output.Fence.Content, comparison.Propose(output.Fence.Content, printed)));
+            }
+        }
+
+        changed.ShouldBeEmpty();
+        twins.ShouldNotBeEmpty("chapter 14 shows a variable set the PowerShell way");
+    }
+
+    private static bool SetsEnvironmentVariable(DocumentedOutput output) =>
+        output.PowerShell.Any(line => line.Contains("$env:", StringComparison.OrdinalIgnoreCase));
 
     private static async Task<BlockOutcome> CheckScenarioBlockAsync(DocumentedOutput output)
     {

@@ -13,7 +13,6 @@ namespace Lab.Tests.Interop;
 /// sendall with no newline, recv(1024), a new connection per call, http.server reading
 /// Content-Length). Every direction runs real processes on loopback.
 /// </summary>
-[NonParallelizable]
 public class PythonPeerTests
 {
     [Test]

@@ -46,7 +46,7 @@ public class ProgramTests
     [Test]
     public async Task Without_p_it_listens_on_the_port_from_config_ini()
     {
-        int port = FreePort();
+        int port = FreePorts.Pick();
         using var configFiles = new TestConfigFiles();
         string config = configFiles.Write("registry", $"[registry]\nhost = 127.0.0.1\nport = {port}\n");
         using LabProcess registry = LabProcess.Start("Lab.Registry", ["--config", config]);
@@ -62,12 +62,6 @@ public class ProgramTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 
     [Test]
     public async Task Port_in_use_is_one_clear_line_and_a_non_zero_exit()

@@ -5,7 +5,6 @@ using Lab.Scenarios.Harness;
 namespace Lab.Tests.Scenarios;
 
 /// <summary>The process handle every scenario relies on, exercised on the real server program.</summary>
-[NonParallelizable]
 public class ManagedProcessTests
 {
     private static readonly Regex Ready = new("Server listening on");

@@ -9,7 +9,6 @@ namespace Lab.Tests.Scenarios;
 /// commands. Also: the script uses only syntax that Windows PowerShell 5.1 accepts, because a
 /// classroom's Windows machine may have nothing newer.
 /// </summary>
-[NonParallelizable]
 public class RunScenariosScriptEngineTests
 {
     // Each run starts with `dotnet build` of the runner (up to date here, but slow on a loaded machine).

@@ -7,11 +7,16 @@ namespace Lab.Tests.Scenarios;
 /// Every scenario of the catalog, run for real (registry, servers and clients as processes), so the
 /// README's test command proves them all. One test case per scenario; a failure shows its narration.
 /// </summary>
-[NonParallelizable]
+/// <remarks>
+/// The cases run side by side as the runner's <c>--parallel</c> runs them: each holds a lane of the
+/// test process's <see cref="ScenarioTestSupport.Lanes"/> while it runs, in the runner's lane order
+/// (the long ones first), and each scenario is isolated (its own ports, folder, namespaces, processes).
+/// </remarks>
+[Parallelizable(ParallelScope.All)]
 public class ScenarioCatalogTests
 {
     public static IEnumerable<TestCaseData> Scenarios =>
-        ScenarioCatalog.All.Select(scenario => new TestCaseData(scenario.Name).SetName($"Scenario_{scenario.Name.Replace('-', '_')}_passes"));
+        ScenarioLanes.LaneOrder(ScenarioCatalog.All).Select(scenario => new TestCaseData(scenario.Name).SetName($"Scenario_{scenario.Name.Replace('-', '_')}_passes"));
 
     [TestCaseSource(nameof(Scenarios))]
     public async Task Scenario_passes_and_leaves_no_process_behind(string name)
@@ -27,7 +32,7 @@ public class ScenarioCatalogTests
 
         result.Outcome.ShouldBe(ScenarioOutcome.Pass, $"{result.Verdict}\n{narration}");
         result.StartedProcessIds.Where(ScenarioRunner.IsAlive).ShouldBeEmpty();
-        LabNetwork.ListOurNamespaces().Where(ns => LabNetwork.OwnerPid(ns) == Environment.ProcessId).ShouldBeEmpty("no namespace of this run is left");
+        result.Namespaces.Where(LabNetwork.Exists).ShouldBeEmpty("no namespace of this scenario is left");
     }
 
     [Test]

@@ -9,7 +9,6 @@ namespace Lab.Tests.Scenarios;
 /// overran its limit, not after an unexpected exception. The "sleep-ish" child is the real registry
 /// program, started through the same process tracking the scenarios use; it would run forever.
 /// </summary>
-[NonParallelizable]
 public class ScenarioRunnerTests
 {
     [Test]

@@ -14,10 +14,10 @@ internal static class ScenarioTestSupport
     // blocks that show the same narration pay for it once.
     private static readonly ConcurrentDictionary<string, Lazy<Task<SharedScenarioRun>>> SharedRuns = new(StringComparer.Ordinal);
 
-    // The shared runs take turns: the scenarios measure timings, which other scenarios' load would blur.
-    private static readonly SemaphoreSlim OneSharedRunAtATime = new(1, 1);
-
     public static LabPrograms Programs { get; } = LabPrograms.Locate();
+
+    /// <summary>The lanes the catalog's scenarios share in this test process, as many as the runner's default.</summary>
+    public static ScenarioLanes Lanes { get; } = new(ScenarioLanes.DefaultCount);
 
     /// <summary>Runs <paramref name="scenario"/> with the built-in timings; the narration goes to <paramref name="narration"/>.</summary>
     public static Task<ScenarioResult> RunAsync(Scenario scenario, StringWriter narration, TimeSpan? timeout = null) =>
@@ -33,16 +33,13 @@ internal static class ScenarioTestSupport
     private static async Task<SharedScenarioRun> RunSharedAsync(string name)
     {
         Scenario scenario = ScenarioCatalog.Find(name) ?? throw new ArgumentException($"no scenario named {name}", nameof(name));
-        await OneSharedRunAtATime.WaitAsync();
-        try
+        // A shared run holds one of the lanes, as the runner's --parallel would: the scenarios are
+        // isolated from each other, and the ones that measure timings run alone.
+        using (await Lanes.EnterAsync(scenario.RunsAlone))
         {
             using var narration = new StringWriter();
             ScenarioResult result = await RunAsync(scenario, narration);
             return new SharedScenarioRun(result, narration.ToString());
-        }
-        finally
-        {
-            OneSharedRunAtATime.Release();
         }
     }
 }

@@ -34,7 +34,7 @@ public class ServerConnectionTests
     [Test]
     public async Task Connect_to_a_closed_port_fails_at_once_with_RpcConnectException()
     {
-        int closedPort = FreePort();
+        int closedPort = FreePorts.Pick();
         var stopwatch = Stopwatch.StartNew();
 
         var failure = await Should.ThrowAsync<RpcConnectException>(
@@ -190,10 +190,4 @@ public class ServerConnectionTests
         connection.Server.ShouldBe($"[::1]:{server.Port}");
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 }

@@ -12,7 +12,6 @@ using Microsoft.Extensions.Logging;
 namespace Lab.Tests.Discovery.Etcd;
 
 /// <summary>The client side on a real etcd: one read, then a watch; outages keep the cache; a broken watch is replaced.</summary>
-[NonParallelizable]
 public class EtcdDiscoveryTests : LoggedTest
 {
     [Test]

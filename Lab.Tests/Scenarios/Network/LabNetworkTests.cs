@@ -12,7 +12,6 @@ namespace Lab.Tests.Scenarios.Network;
 /// fast on the sending side; every fault heals; nothing is left in the machine's own namespace; and
 /// leftovers are removed only when their owning run is dead. Needs root and iproute2, else ignored.
 /// </summary>
-[NonParallelizable]
 public class LabNetworkTests
 {
     // How long a connect must stay unanswered to count as "silent". The property is about time

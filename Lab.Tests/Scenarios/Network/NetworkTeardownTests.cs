@@ -11,7 +11,6 @@ namespace Lab.Tests.Scenarios.Network;
 /// then), the next start removes what it left. Cables and the bridge live inside the namespaces,
 /// so "no namespace left" covers them. Needs root and iproute2, else ignored.
 /// </summary>
-[NonParallelizable]
 public partial class NetworkTeardownTests
 {
     [SetUp]
@@ -94,8 +93,24 @@ public partial class NetworkTeardownTests
     [Test]
     public async Task Namespaces_of_a_runner_killed_with_kill_9_are_removed_at_the_next_start()
     {
-        await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
-        ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [ProgramTests.RunnerDll, "multi-host-ipv6"]);
+        // kill -9 leaves the scenario's work folder too: the runner gets a temp folder of this test's own, deleted at the end.
+        DirectoryInfo temp = Directory.CreateTempSubdirectory("rpclab-killed-runner-");
+        await using var group = new ProcessGroup(temp.FullName, onLine: null);
+        ManagedProcess runner = group.Start("runner", ScenarioTestSupport.Programs.DotnetHost, [ProgramTests.RunnerDll, "multi-host-ipv6", "--report", Path.Combine(temp.FullName, "report.md")],
+            environment: new Dictionary<string, string> { ["TMPDIR"] = temp.FullName });
+        try
+        {
+            await KillMidScenarioAndStartAnotherNetworkAsync(runner);
+        }
+        finally
+        {
+            await group.DisposeAsync();
+            temp.Delete(recursive: true);
+        }
+    }
+
+    private static async Task KillMidScenarioAndStartAnotherNetworkAsync(ManagedProcess runner)
+    {
         await runner.WaitForLineAsync(RegistryStarted(), ScenarioContext.StartupTimeout);
         string[] left = [.. OwnedBy(runner.Id)];
         left.ShouldNotBeEmpty();
