@@ -296,12 +296,26 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
         try
         {
             await process.WaitForLineAsync(ready, LongRunningWait);
+            if (program == LabProgram.Registry)
+            {
+                await WarmUpAsync();
+            }
         }
         catch (ScenarioFailedException ex)
         {
             throw new InvalidOperationException($"setup program '{item}' did not get ready: {ex.Message}; it printed:\n"
                                                 + string.Join('\n', process.Lines.Select(line => "  " + line.Text)), ex);
         }
+    }
+
+    // A registry's first answer includes compiling its request path, which on a loaded machine can
+    // outlast a server's registry_timeout; a student's registry has long been warm when the next
+    // terminal's command runs. One discovery request before anything else starts does the same.
+    private async Task WarmUpAsync()
+    {
+        using var http = new HttpClient { Timeout = LongRunningWait };
+        using HttpResponseMessage answer = await http.GetAsync(new Uri($"http://127.0.0.1:{Port(9999)}/myRegistry/findAllInstances?proto=json"));
+        answer.EnsureSuccessStatusCode();
     }
 
     private string Port(int documented) => _ports[documented].ToString(System.Globalization.CultureInfo.InvariantCulture);

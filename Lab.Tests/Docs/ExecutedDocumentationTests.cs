@@ -32,6 +32,11 @@ public sealed class ExecutedDocumentationTests
 
     private static bool Recording => Environment.GetEnvironmentVariable("RPCLAB_RECORD_DOCS") == "1";
 
+    // RPCLAB_DOCS_PAGES=docs/README.md,docs/05 checks (or re-records) only the pages whose path contains one of them.
+    private static bool Selected(DocumentedOutput output) =>
+        Environment.GetEnvironmentVariable("RPCLAB_DOCS_PAGES") is not { Length: > 0 } pages
+        || pages.Split(',', StringSplitOptions.TrimEntries).Any(page => output.Page.RelativePath.Contains(page, StringComparison.Ordinal));
+
     [Test]
     public async Task Every_output_block_is_what_its_command_prints_today()
     {
@@ -41,12 +46,12 @@ public sealed class ExecutedDocumentationTests
 
         List<BlockOutcome> outcomes = [];
         // Programs first, in parallel groups; then the scenarios, one at a time, because they measure timings.
-        IEnumerable<Task<BlockOutcome[]>> groups = inventory.Outputs.Where(output => output.Scenario is null)
+        IEnumerable<Task<BlockOutcome[]>> groups = inventory.Outputs.Where(output => output.Scenario is null && Selected(output))
             .GroupBy(output => output.WorldKey)
             .Select(group => RunGroupAsync([.. group]));
         outcomes.AddRange((await Task.WhenAll(groups)).SelectMany(group => group));
         // The scenarios' shared runs take lanes as the runner's --parallel does (ScenarioTestSupport.Lanes).
-        outcomes.AddRange(await Task.WhenAll(inventory.Outputs.Where(output => output.Scenario is not null).Select(CheckScenarioBlockAsync)));
+        outcomes.AddRange(await Task.WhenAll(inventory.Outputs.Where(output => output.Scenario is not null && Selected(output)).Select(CheckScenarioBlockAsync)));
 
         string summary = Summary(inventory, outcomes, clock.Elapsed);
         await TestContext.Out.WriteLineAsync(summary);
@@ -56,14 +61,20 @@ public sealed class ExecutedDocumentationTests
         {
             Rewrite(root, changed);
             await TestContext.Out.WriteLineAsync($"re-recorded {changed.Length} block(s)");
+            // All each changed command printed, for trimming a re-recorded block by hand.
+            foreach (BlockOutcome outcome in changed.Where(outcome => outcome.Printed is not null))
+            {
+                await TestContext.Out.WriteLineAsync($"--- {outcome.Output.Location} printed:\n{string.Join('\n', outcome.Printed!)}");
+            }
         }
         else
         {
-            changed.ShouldBeEmpty(DescribeChanges(changed));
+            // The count, not the list, is asserted: the message is the readable diff of each block.
+            changed.Length.ShouldBe(0, DescribeChanges(changed));
         }
 
-        failed.ShouldBeEmpty("blocks whose commands could not run");
-        inventory.Problems.ShouldBeEmpty();
+        failed.Length.ShouldBe(0, "blocks whose commands could not run:\n" + string.Join('\n', failed));
+        inventory.Problems.Count.ShouldBe(0, string.Join('\n', inventory.Problems));
         inventory.Outputs.Count.ShouldBeGreaterThan(30, "the annotations were found (a vacuous pass would check nothing)");
     }
 
@@ -180,6 +191,7 @@ public sealed class ExecutedDocumentationTests
     [TestCase("started client-1 (pid 6168): Lab.ClientApp -m server -i 127.0.0.1 -p 35339 add 1 2", "started client-1 (pid <pid>): Lab.ClientApp -m server -i 127.0.0.1 -p <port> add 1 2")]
     [TestCase("Discovered 2 json instances at http://127.0.0.1:9999: [::1]:8089", "Discovered 2 json instances at http://127.0.0.1:<port>: [::1]:<port>")]
     [TestCase("--config /tmp/rpclab-scenarios/happy-path-3f49677a/config.ini", "--config <scenario-folder>/config.ini")]
+    [TestCase("--config /tmp/rpclab-bad-input-server-sqx9hi/config.ini", "--config <scenario-folder>/config.ini")]
     [TestCase("1 passed, 0 failed, 0 skipped in 61.2 s", "1 passed, 0 failed, 0 skipped in<duration>")]
     [TestCase("add -> ok in 14.6 ms; 10 succeeded, 4 seconds", "add -> ok in<duration>; 10 succeeded, 4 seconds")]
     [TestCase("  happy-path  PASS     13.5s", "  happy-path  PASS<duration>")]
@@ -268,6 +280,13 @@ public sealed class ExecutedDocumentationTests
             return BlockOutcome.Skipped(output, $"scenario {output.Scenario} skipped here: {result.Reason}");
         }
 
+        // A failed run is no picture of what the scenario shows (and must not be re-recorded as one);
+        // the scenario's own test reports the failure in full.
+        if (result.Outcome == ScenarioOutcome.Fail)
+        {
+            return BlockOutcome.Failed(output, $"scenario {output.Scenario} failed in this run: {result.Reason}");
+        }
+
         // A narration interleaves several programs' lines, whose order is the scheduler's, not the code's.
         string[] lines = narration.ReplaceLineEndings("\n").Trim('\n').Split('\n');
         return BlockOutcome.Compare(output, lines, new OutputComparison(output.VaryingNumbers, anyOrder: true));
@@ -328,8 +347,8 @@ public sealed class ExecutedDocumentationTests
         return text.ToString();
     }
 
-    /// <summary>The result of checking one block: unchanged, skipped, or the block it should become.</summary>
-    private sealed record BlockOutcome(DocumentedOutput Output, string[]? Proposal, string? SkipReason, string What, string? Failure = null)
+    /// <summary>The result of checking one block: unchanged, skipped, or the block it should become (and all it printed).</summary>
+    private sealed record BlockOutcome(DocumentedOutput Output, string[]? Proposal, string? SkipReason, string What, string? Failure = null, IReadOnlyList<string>? Printed = null)
     {
         public static BlockOutcome Unchanged(DocumentedOutput output) => new(output, null, null, output.Source);
 
@@ -343,6 +362,6 @@ public sealed class ExecutedDocumentationTests
                 ? new BlockOutcome(output, [.. printed], null, output.Source)
                 : comparison.Matches(output.Fence.Content, printed)
                 ? new BlockOutcome(output, null, null, what ?? output.Source)
-                : new BlockOutcome(output, comparison.Propose(output.Fence.Content, printed), null, what is null ? output.Source : $"{what} ({string.Join("; ", output.PowerShell)})");
+                : new BlockOutcome(output, comparison.Propose(output.Fence.Content, printed), null, what is null ? output.Source : $"{what} ({string.Join("; ", output.PowerShell)})", null, printed);
     }
 }

@@ -414,8 +414,8 @@ internal sealed partial class OutputComparison(bool varyingNumbers, bool anyOrde
     [GeneratedRegex(@"scenarios-\d{8}-\d{6}")]
     private static partial Regex ReportName();
 
-    // A scenario's temporary folder: /tmp/rpclab-scenarios/happy-path-3f49677a.
-    [GeneratedRegex(@"\S*rpclab-scenarios[/\\][\w.-]+-[0-9a-f]{8}")]
+    // A scenario's temporary folder: /tmp/rpclab-happy-path-x3k9qa (earlier /tmp/rpclab-scenarios/happy-path-3f49677a).
+    [GeneratedRegex(@"\S*rpclab-scenarios[/\\][\w.-]+-[0-9a-f]{8}|\S*[/\\]rpclab-[a-z0-9-]+-[A-Za-z0-9]{6}(?=[/\\\s]|$)")]
     private static partial Regex ScenarioFolder();
 
     // 127.0.0.1:34131, [::1]:8089, 10.77.0.12:8089 — every run picks its own free ports.
