@@ -34,7 +34,9 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
     private static readonly int[] DocumentedPorts = [9999, 8089, 8090, 8091];
 
     // How long a long-running program (a registry, a server) may take to print what the page shows.
-    private static readonly TimeSpan LongRunningWait = TimeSpan.FromSeconds(20);
+    // It only bounds a failure: a match ends the wait at once. A .NET program's start on a loaded
+    // 2-core machine has been seen to take over 20 s.
+    private static readonly TimeSpan LongRunningWait = TimeSpan.FromSeconds(60);
 
     // How long a command that ends (a client, curl, a short scenario run) may take.
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);

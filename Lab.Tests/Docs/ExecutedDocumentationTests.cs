@@ -50,10 +50,12 @@ public sealed class ExecutedDocumentationTests
             .GroupBy(output => output.WorldKey)
             .Select(group => RunGroupAsync([.. group]));
         outcomes.AddRange((await Task.WhenAll(groups)).SelectMany(group => group));
+        TimeSpan programsTime = clock.Elapsed;
         // The scenarios' shared runs take lanes as the runner's --parallel does (ScenarioTestSupport.Lanes).
         outcomes.AddRange(await Task.WhenAll(inventory.Outputs.Where(output => output.Scenario is not null && Selected(output)).Select(CheckScenarioBlockAsync)));
 
-        string summary = Summary(inventory, outcomes, clock.Elapsed);
+        string summary = Summary(inventory, outcomes, clock.Elapsed)
+                         + $"  the programs' blocks took {programsTime.TotalSeconds:0.0} s; the rest was waiting for the scenarios' shared runs{Environment.NewLine}";
         await TestContext.Out.WriteLineAsync(summary);
         BlockOutcome[] changed = [.. outcomes.Where(outcome => outcome.Proposal is not null)];
         string[] failed = [.. outcomes.Where(outcome => outcome.Failure is not null).Select(outcome => $"{outcome.Output.Location}: {outcome.Failure}")];
@@ -199,8 +201,13 @@ public sealed class ExecutedDocumentationTests
     public void What_varies_between_runs_is_scrubbed(string line, string scrubbed) =>
         new OutputComparison(varyingNumbers: false).Scrub(line).ShouldBe(scrubbed);
 
+    // Two groups of programs at a time: each group starts two or three .NET programs, and a dozen
+    // groups starting at once on two cores would slow every program past its own timeouts.
+    private static readonly SemaphoreSlim TwoGroupsAtATime = new(2, 2);
+
     private static async Task<BlockOutcome[]> RunGroupAsync(DocumentedOutput[] outputs)
     {
+        await TwoGroupsAtATime.WaitAsync();
         try
         {
             return await RunGroupCoreAsync(outputs);
@@ -209,6 +216,10 @@ public sealed class ExecutedDocumentationTests
         {
             // One group's programs failing must not hide what the other groups found.
             return [.. outputs.Select(output => BlockOutcome.Failed(output, ex.Message))];
+        }
+        finally
+        {
+            TwoGroupsAtATime.Release();
         }
     }
 
