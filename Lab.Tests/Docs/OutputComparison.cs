@@ -151,6 +151,17 @@ internal sealed partial class OutputComparison(bool varyingNumbers, bool anyOrde
             (previousDocumented, previousPrinted) = (documentedIndex, printedIndex);
         }
 
+        // A block that started or ended with "..." keeps doing so: more lines may come there another time.
+        if (documented.Count > 0 && IsEllipsis(documented[0]) && (proposal.Count == 0 || proposal[0] != Ellipsis))
+        {
+            proposal.Insert(0, Ellipsis);
+        }
+
+        if (documented.Count > 0 && IsEllipsis(documented[^1]) && (proposal.Count == 0 || proposal[^1] != Ellipsis))
+        {
+            proposal.Add(Ellipsis);
+        }
+
         return [.. CollapseEllipses(proposal)];
     }
 
