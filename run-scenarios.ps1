@@ -15,7 +15,9 @@
 .EXAMPLE
     ./run-scenarios.ps1 graceful-stop server-killed-failover -Report grading/run1.md
 .EXAMPLE
-    ./run-scenarios.ps1                  # all of them
+    ./run-scenarios.ps1                  # all of them, several at once
+.EXAMPLE
+    ./run-scenarios.ps1 -Parallel 1      # all of them, one after another, narrated as they happen
 .EXAMPLE
     ./run-scenarios.ps1 -ServerCommand 'python3 {cwd}/server.py -l {host} -p {port}' -Rubric Lab.Scenarios/rubric.ini
     # grades another implementation's server; placeholders: {host} {port} {registry_host}
@@ -40,6 +42,9 @@ param(
     # Seconds one scenario may take before it is stopped and counted as FAIL.
     [double] $Timeout = 0,
 
+    # How many scenarios run at once, each isolated; 1 = one after another. 0 = the runner's default for this machine.
+    [int] $Parallel = 0,
+
     # INI file of points per scenario: the summary and the report end with the score.
     [string] $Rubric,
 
@@ -54,17 +59,22 @@ param(
 
     # Build configuration of the programs to run.
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Debug'
+    [string] $Configuration = 'Debug',
+
+    # Run the programs as last built, without building first (after a dotnet build of your own).
+    [switch] $NoBuild
 )
 
 $ErrorActionPreference = 'Stop'
 $project = Join-Path $PSScriptRoot 'Lab.Scenarios/Lab.Scenarios.csproj'
 
 # Building the runner builds the registry, server and client too (project references), once.
-& dotnet build $project --configuration $Configuration --nologo --verbosity quiet
-if ($LASTEXITCODE -ne 0) {
-    Write-Host "run-scenarios: the build failed (exit code $LASTEXITCODE)"
-    exit $LASTEXITCODE
+if (-not $NoBuild) {
+    & dotnet build $project --configuration $Configuration --nologo --verbosity quiet
+    if ($LASTEXITCODE -ne 0) {
+        Write-Host "run-scenarios: the build failed (exit code $LASTEXITCODE)"
+        exit $LASTEXITCODE
+    }
 }
 
 $runnerArguments = @(Join-Path $PSScriptRoot "Lab.Scenarios/bin/$Configuration/net10.0/Lab.Scenarios.dll")
@@ -72,6 +82,7 @@ if ($List) { $runnerArguments += '--list' }
 if ($Config) { $runnerArguments += @('--config', $Config) }
 if ($Report) { $runnerArguments += @('--report', $Report) }
 if ($Timeout -gt 0) { $runnerArguments += @('--timeout', $Timeout.ToString([System.Globalization.CultureInfo]::InvariantCulture)) }
+if ($Parallel -gt 0) { $runnerArguments += @('--parallel', $Parallel.ToString([System.Globalization.CultureInfo]::InvariantCulture)) }
 if ($Rubric) { $runnerArguments += @('--rubric', $Rubric) }
 if ($RegistryCommand) { $runnerArguments += @('--registry-command', $RegistryCommand) }
 if ($ServerCommand) { $runnerArguments += @('--server-command', $ServerCommand) }

@@ -140,6 +140,8 @@ public sealed class EtcdRegistration : IServiceRegistration
                 {
                     if (!inOutage)
                         _logger.LogInformation("Registry unreachable at {Registry}: {Reason}; serving anyway and retrying", RegistryAddress, ex.Message);
+                    else
+                        _logger.LogDebug("Registry still unreachable: {Reason}", ex.Message);
                     inOutage = true;
                     await Task.Delay(retryDelay, _time, stoppingToken).ConfigureAwait(false);
                     retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, _settings.HeartbeatInterval.Ticks));
@@ -150,6 +152,8 @@ public sealed class EtcdRegistration : IServiceRegistration
                     _logger.LogInformation("Registry reachable again; registered as {Instance}", instance);
                 else if (!registeredOnce)
                     _logger.LogInformation("Registered with registry at {Registry} as {Instance}", RegistryAddress, instance);
+                else
+                    _logger.LogDebug("Heartbeat sent to {Registry}", RegistryAddress);
                 (registeredOnce, inOutage, retryDelay) = (true, false, _settings.HeartbeatInterval / 4);
                 await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
             }

@@ -111,6 +111,7 @@ root.SetAction(async (parseResult, _) =>
             // Screenshots and other files land next to the report: scenarios-<time>-happy-path-dashboard.png.
             ArtifactPrefix = Path.ChangeExtension(reportPath, null) + "-",
             Parallel = parseResult.GetValue(parallelOption),
+            LiveOnTerminal = LiveProgress.IsSupported,
         };
         IReadOnlyList<Scenario> selected = names.Length == 0 ? ScenarioCatalog.All : [.. names.Select(name => ScenarioCatalog.Find(name)!)];
         return await runner.RunAllAsync(selected, reportPath, rubric);

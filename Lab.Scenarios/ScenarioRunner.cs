@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
 using Lab.Testing;
+using Spectre.Console;
 
 namespace Lab.Scenarios;
 
@@ -70,6 +71,9 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
     /// <summary>How many scenarios <see cref="RunAllAsync"/> runs at once (see <see cref="ScenarioLanes"/>); 1: one after another.</summary>
     public int Parallel { get; init; } = 1;
 
+    /// <summary>Side by side, show who is running in a block redrawn in place (<see cref="LiveProgress"/>): only on a terminal.</summary>
+    public bool LiveOnTerminal { get; init; }
+
     /// <summary>
     /// Runs <paramref name="selected"/> — one after another, or <see cref="Parallel"/> at once — prints
     /// the summary (and the score, with a rubric) and saves the report, both in the order given.
@@ -82,8 +86,11 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         using IDisposable exitHandlers = ProcessTracker.InstallExitHandlers(onInterrupt: interrupted.Cancel, afterKills: LabNetwork.DisposeAll);
         var clock = Stopwatch.StartNew();
         int lanes = Math.Clamp(Parallel, 1, Math.Max(1, selected.Count));
-        // One at a time, the narration streams as it happens; side by side, each timeline is printed whole when it ends.
-        progress ??= lanes == 1 ? new StreamingProgress(output, selected.Count) : new PlainProgress(output, selected.Count, lanes);
+        // One at a time, the narration streams as it happens; side by side, each timeline is printed whole
+        // when it ends, under a live block of who is running on a terminal, with a status line in a file.
+        progress ??= lanes == 1 ? new StreamingProgress(output, selected.Count)
+            : LiveOnTerminal ? new LiveProgress(AnsiConsole.Console, selected.Count, lanes)
+            : new PlainProgress(output, selected.Count, lanes);
         IReadOnlyList<Scenario> order = lanes == 1 ? selected : ScenarioLanes.LaneOrder(selected);
         IReadOnlyList<Task<ScenarioResult>> runs = new ScenarioLanes(lanes).Start([.. order.Select(scenario => new ScenarioJob(scenario, this))], progress, interrupted.Token);
         try
@@ -93,6 +100,13 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
         {
             // Ctrl+C: the scenarios that never got a lane are reported as not run.
+        }
+        finally
+        {
+            if (progress is IAsyncDisposable live)
+            {
+                await live.DisposeAsync();
+            }
         }
 
         Dictionary<Scenario, ScenarioResult> finished = order.Zip(runs).Where(pair => pair.Second.IsCompletedSuccessfully).ToDictionary(pair => pair.First, pair => pair.Second.Result);

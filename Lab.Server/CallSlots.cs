@@ -1,140 +1,179 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Lab.Server;
 
 /// <summary>
-/// Counts the user methods running: at most <c>max_concurrent_calls</c> at once. A method runs on the
-/// thread that read its request, as the lab's server thread called it; a method that blocks that thread
-/// keeps its slot until it really returns, however long after its caller was answered.
+/// Where user methods run, and how many at once. Each call takes a slot and runs on a method thread of the
+/// server's own, never on a thread-pool thread; at most <c>max_concurrent_calls</c> slots are taken at once,
+/// and a call beyond that is refused (ServerBusy) instead of queued.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Why a bound: .NET cannot safely abort a thread, so a method that never returns keeps its thread.
-/// Without a bound, a client calling a blocking method again and again would take a thread each time;
-/// with it, a call over the bound is refused (ServerBusy) instead.
+/// Why threads of our own: a user method may block its thread (<c>Thread.Sleep</c>, a lock, synchronous
+/// I/O), and .NET cannot take a thread back from it. The thread pool also runs every connection's socket
+/// I/O, so methods blocked on pool threads would leave none to read the next request, on any connection.
+/// The connection never waits on a method thread: it awaits the method's task, up to the method timeout
+/// (see <see cref="ServerStub.DispatchAsync"/>). Method threads are background threads, so a method that
+/// never returns does not keep the process alive after a stop.
 /// </para>
 /// <para>
-/// Why on the reading thread: Lab.Bench measured every hand-off to another thread (a pool work item, a
-/// dedicated thread) at 1.6x to 2.0x the floor's 1-caller p50 latency (goal: 1.5x), since it adds a
-/// thread wake-up per call. The deadline does not need it: when a method holds the thread past its
-/// method timeout, the connection answers MethodTimeout without it and goes on on another thread
-/// (see RpcConnection).
+/// Why a bound: a method that never returns keeps its thread and its slot for good. Without a bound, a
+/// client calling such a method again and again would take a thread each time.
 /// </para>
 /// <para>
-/// The risk is starvation: every blocked method holds a pool thread, and by default the pool adds
-/// threads slowly (about two a second) once all are busy, so thirty blocked methods would delay an
-/// unrelated <c>add</c> by seconds. So the pool is told to start threads at once up to the number of
-/// calls running (see <see cref="CoverInPool"/>).
+/// Why reuse threads: starting a thread for every call would cost more than most calls do. A method
+/// thread that finishes takes the next call waiting, or waits up to <see cref="IdleTime"/> for one and then
+/// ends; a call that finds no thread waiting gets a new one. So a busy server keeps a few threads, and a
+/// burst of blocking calls leaves no crowd of idle threads behind.
 /// </para>
-/// <para>Concurrency: every member may be called from any thread; <see cref="_slots"/> counts calls.</para>
+/// <para>Concurrency: every public member may be called from any thread. <see cref="_gate"/> guards
+/// <see cref="_queue"/>, <see cref="_waiting"/> and <see cref="_running"/>; method threads wait on it.</para>
 /// <example>
 /// <code>
 /// var slots = new CallSlots(maxConcurrentCalls: 64);
-/// if (slots.TryRun("add", () => method.InvokeAsync(arguments), out ValueTask&lt;object?&gt; running)) await running;
+/// if (slots.TryStart("add", () => method.InvokeAsync(arguments), out Task&lt;object?&gt;? running, out _)) await running;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed class CallSlots
+public sealed class CallSlots(int maxConcurrentCalls)
 {
-    private readonly SemaphoreSlim _slots;
-    private readonly ConcurrentDictionary<object, (string Name, long Started)> _running = new();
+    /// <summary>How long a method thread with nothing to do waits for a call before it ends.</summary>
+    public static readonly TimeSpan IdleTime = TimeSpan.FromSeconds(5);
 
-    // How many running calls the pool's minimum thread count already allows for. Process-wide, like the
-    // pool itself (servers in one process share it), and only ever raised. It starts at the pool's own
-    // default minimum, one thread per core, which starts threads without delay anyway.
-    private static readonly Lock PoolLock = new();
-    private static int s_callsCovered = Environment.ProcessorCount - 1;
+    // A method's own stack: room for ordinary recursion. A thread only uses the memory its stack touches,
+    // but 1,000 blocked calls still reserve 1,000 stacks of address space.
+    private const int StackSize = 512 * 1024;
 
-    public CallSlots(int maxConcurrentCalls)
-    {
-        MaxConcurrentCalls = maxConcurrentCalls;
-        _slots = new SemaphoreSlim(maxConcurrentCalls, maxConcurrentCalls);
-    }
+    // An object, not a System.Threading.Lock: method threads wait on it with Monitor.Wait.
+    private readonly object _gate = new();
+    private readonly Queue<Call> _queue = new();
+    private readonly HashSet<Call> _running = [];
+
+    // Method threads waiting on _gate for a call (woken ones included until they take the lock again).
+    private int _waiting;
 
     /// <summary>The bound: calls that may run at once (a call holds its slot until its method really ends).</summary>
-    public int MaxConcurrentCalls { get; }
+    public int MaxConcurrentCalls { get; } = maxConcurrentCalls;
 
     /// <summary>
-    /// Runs <paramref name="method"/> on this thread up to its first <c>await</c>, or returns false at once
-    /// when every slot is taken. The slot is freed when the method's task ends, not when the caller stops
-    /// waiting for it.
+    /// Starts <paramref name="method"/> on a method thread, or returns false at once when every slot is taken
+    /// (or no thread can be started), with the reason in <paramref name="refusal"/>. The slot is freed when
+    /// the method really ends, before <paramref name="running"/> completes, however long after its caller
+    /// stopped waiting for it.
     /// </summary>
-    public bool TryRun(string name, Func<ValueTask<object?>> method, out ValueTask<object?> running)
+    public bool TryStart(string name, Func<ValueTask<object?>> method,
+        [NotNullWhen(true)] out Task<object?>? running, [NotNullWhen(false)] out string? refusal)
     {
-        if (!_slots.Wait(0))
+        var call = new Call(name, method);
+        lock (_gate)
         {
-            running = default;
-            return false;
+            if (_running.Count >= MaxConcurrentCalls)
+            {
+                (running, refusal) = (null, $"all {MaxConcurrentCalls} method slots (max_concurrent_calls) are taken");
+                return false;
+            }
+
+            // Every call queued needs a waiting thread to take it; when there are not enough, start one.
+            // It starts before the call is queued, so a failure leaves nothing behind.
+            if (_queue.Count >= _waiting)
+            {
+                try
+                {
+                    new Thread(MethodThreadLoop, StackSize) { IsBackground = true, Name = "rpc-method" }.Start();
+                }
+                catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
+                {
+                    // The process may not start more threads (memory, a pids limit): refuse this call, keep serving.
+                    (running, refusal) = (null, $"no thread could be started for the method ({ex.Message})");
+                    return false;
+                }
+            }
+            else
+            {
+                Monitor.Pulse(_gate);
+            }
+
+            _queue.Enqueue(call);
+            _running.Add(call);
         }
 
-        int runningCalls = MaxConcurrentCalls - _slots.CurrentCount;
-        if (runningCalls > Volatile.Read(ref s_callsCovered))
-            CoverInPool(runningCalls);
-
-        object call = new();
-        _running[call] = (name, Stopwatch.GetTimestamp());
-        try
-        {
-            running = method();
-        }
-        catch
-        {
-            Release(call);
-            throw;
-        }
-
-        if (!running.IsCompleted)
-        {
-            running = new ValueTask<object?>(ReleaseWhenDoneAsync(running, call));
-            return true;
-        }
-
-        // Read once here, so the caller gets a value or a task it may read as often as it likes.
-        running = running.IsCompletedSuccessfully ? new ValueTask<object?>(running.Result) : new ValueTask<object?>(running.AsTask());
-        Release(call);
+        (running, refusal) = (call.Task, null);
         return true;
     }
 
-    // Before the task completes: a caller that has its answer and calls again finds the slot free.
-    private async Task<object?> ReleaseWhenDoneAsync(ValueTask<object?> running, object call)
+    /// <summary>The methods running now and for how long, e.g. <c>block() for 3.2 s</c> (for the stop's log).</summary>
+    public IReadOnlyList<string> DescribeRunning()
     {
+        lock (_gate)
+            return [.. _running.Select(call => $"{call.Name}() for {Stopwatch.GetElapsedTime(call.Started).TotalSeconds:0.0} s")];
+    }
+
+    private void MethodThreadLoop()
+    {
+        while (TryTakeCall(out Call? call))
+            Run(call);
+    }
+
+    private bool TryTakeCall([NotNullWhen(true)] out Call? call)
+    {
+        lock (_gate)
+        {
+            while (!_queue.TryDequeue(out call))
+            {
+                _waiting++;
+                bool woken = Monitor.Wait(_gate, IdleTime);
+                _waiting--;
+                if (!woken && _queue.Count == 0)
+                    return false;
+            }
+
+            return true;
+        }
+    }
+
+    // Runs the method on this thread up to its first await; an async method's rest runs where its awaits
+    // resume, as any .NET async code does.
+    private void Run(Call call)
+    {
+        ValueTask<object?> running;
         try
         {
-            return await running.ConfigureAwait(false);
+            running = call.Method();
         }
-        finally
+        catch (Exception ex)
         {
-            Release(call);
+            running = ValueTask.FromException<object?>(ex);
         }
+
+        if (running.IsCompleted)
+            End(call, running);
+        else
+            running.AsTask().ContinueWith((task, state) => ((CallSlots)state!).End(call, new ValueTask<object?>(task)),
+                this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private void Release(object call)
+    // The slot is freed before the call's task completes: a caller that has its answer and calls again
+    // never finds its own slot still taken.
+    private void End(Call call, ValueTask<object?> ended)
     {
-        _running.TryRemove(call, out _);
-        _slots.Release();
+        lock (_gate)
+            _running.Remove(call);
+        if (ended.IsCompletedSuccessfully)
+            call.TrySetResult(ended.Result);
+        else
+            call.TrySetFromTask(ended.AsTask());
     }
 
-    // Raised only when more calls run at once than the pool already allows for, not up front: a high
-    // minimum keeps more idle pool threads spinning, and Lab.Bench measured the 1-caller p50 at 1.61x and
-    // 1.72x of the floor with the minimum raised at start, against 1.36x and 1.43x without.
-    private static void CoverInPool(int runningCalls)
+    // One call: the method to run, and the task its caller waits on. Continuations of that task run on the
+    // thread that completes it (no RunContinuationsAsynchronously), so the connection writes the reply on
+    // the method thread that just finished, without waking yet another thread.
+    private sealed class Call(string name, Func<ValueTask<object?>> method) : TaskCompletionSource<object?>
     {
-        lock (PoolLock)
-        {
-            if (runningCalls <= s_callsCovered)
-                return;
-            s_callsCovered = runningCalls;
-            // One thread per call that may block (at most 256, to keep memory small), plus two per core
-            // for the connections' own work.
-            int wanted = Math.Min(runningCalls, 256) + 2 * Environment.ProcessorCount;
-            ThreadPool.GetMinThreads(out int workers, out int completionPorts);
-            if (workers < wanted)
-                ThreadPool.SetMinThreads(wanted, completionPorts);
-        }
-    }
+        public string Name { get; } = name;
 
-    /// <summary>The methods running now and for how long, e.g. <c>block() for 3.2 s</c> (for the stop's log).</summary>
-    public IReadOnlyList<string> DescribeRunning() =>
-        [.. _running.Values.Select(call => $"{call.Name}() for {Stopwatch.GetElapsedTime(call.Started).TotalSeconds:0.0} s")];
+        public Func<ValueTask<object?>> Method { get; } = method;
+
+        public long Started { get; } = Stopwatch.GetTimestamp();
+    }
 }

@@ -6,7 +6,7 @@ namespace Lab.Server;
 /// connections is refused one by one instead of crashing the server.</summary>
 /// <remarks>Without it, the connection that takes the last descriptor leaves the runtime none for what it
 /// opens while running (assemblies, HTTP sockets to the registry), and the process fails hard
-/// ("Out of memory.", exit 134). Pure function; safe from any thread.
+/// ("Out of memory.", exit 134). It reads the limit from /proc and logs when it lowers the figure; safe from any thread.
 /// <example><code>
 /// int max = DescriptorLimit.CapConnections(settings.MaxConnections, logger);   // 5000, or 344 under ulimit -n 600
 /// </code></example></remarks>

@@ -15,15 +15,16 @@ namespace Lab.Server;
 /// per-connection handler the lab's <c>TCPServer</c> started a thread for. <see cref="TcpServer"/>
 /// creates one per accepted socket and owns the task running <see cref="RunAsync"/>.</summary>
 /// <remarks><para>
-/// Every failure is classified where it happens (STYLE rule 6). Per request — the framing layer still
+/// Every failure is classified where it happens (CONTRIBUTING.md rule 6). Per request — the framing layer still
 /// knows where the next message starts, so we reply and carry on: valid JSON that is not a request
 /// (BadRequest), an unknown method, arguments that do not bind, a method that throws or times out.
 /// Per connection — the stream cannot be trusted any more, so we reply if we can and close: bytes that
 /// are not JSON (BadRequest), a message over the size limit (MessageTooLarge), half a message followed
 /// by silence (read timeout), a client that does not read its replies (write timeout), a reset.
 /// Nothing here can affect another connection: each has its own socket, buffers and task.</para>
-/// <para>Concurrency: one request loop runs at a time, so replies go out in request order. A method runs on
-/// the loop's thread; when it holds that thread past its deadline, the loop moves on without it (TakeOver).</para>
+/// <para>Concurrency: one request loop per connection, one call at a time, so replies go out in request order.
+/// The loop awaits each call's result; the method itself runs on a thread of its own and is answered at its
+/// deadline by <see cref="ServerStub.DispatchAsync"/>, so a method that blocks never holds this loop.</para>
 /// <example><code>
 /// var connection = new RpcConnection(socket, stub, settings, logger);
 /// await connection.RunAsync(drainToken, abortToken);   // returns when the connection is closed
@@ -31,15 +32,6 @@ namespace Lab.Server;
 /// </code></example></remarks>
 internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettings settings, ILogger logger)
 {
-    private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Session _session = null!;
-    private Timer _deadline = null!;
-
-    // The call whose method holds this connection's thread now (its number), or 0, and which call that is:
-    // what TakeOver looks at.
-    private long _callOnThread;
-    private (long Started, string Method) _onThread;
-
     public string Peer { get; } = HostAddress.Format(socket.RemoteEndPoint);
 
     /// <summary>Calls answered so far.</summary>
@@ -49,30 +41,16 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
     /// the connection ended; the owner logs it once the socket is closed and its resources are freed.</summary>
     /// <param name="drainToken">Graceful stop: finish the call in progress, then close; an idle connection closes at once.</param>
     /// <param name="abortToken">End of the drain deadline: give up on the call in progress too.</param>
-    public Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)
+    public async Task<string> RunAsync(CancellationToken drainToken, CancellationToken abortToken)
     {
         logger.LogInformation("Connection from {Peer} opened", Peer);
         var stream = new NetworkStream(socket, ownsSocket: false);
         var reader = new MessageReader(stream, settings.MaxMessageSize) { IdleTimeout = settings.IdleTimeout };
-        _session = new Session(stream, reader, new MessageWriter(stream), drainToken, abortToken,
-            abortToken.UnsafeRegister(connection => ((RpcConnection)connection!).TakeOver(stopping: true), this));
-        _deadline = new Timer(connection => ((RpcConnection)connection!).TakeOver(stopping: false), this, Timeout.Infinite, Timeout.Infinite);
-        _ = Task.Run(() => ServeAsync(answered: null)); // not inline: a blocking first method would hold our caller
-        return _closed.Task;
-    }
-
-    // The request loop. A second one starts only when TakeOver has answered a call whose method still
-    // holds the first one's thread; the first then leaves the connection to it.
-    private async Task ServeAsync(TakenOverCall? answered)
-    {
-        (NetworkStream stream, MessageReader reader, MessageWriter writer, CancellationToken drainToken, CancellationToken abortToken, _) = _session;
+        var writer = new MessageWriter(stream);
         string reason = "server stopping";
         bool lingerForErrorReply = false;
         try
         {
-            if (answered is not null)
-                await ReplyAsync(answered.Method, answered.Result, answered.Started, 0, writer, abortToken).ConfigureAwait(false);
-
             // Requests already buffered behind the current one are not started once a stop began.
             while (!drainToken.IsCancellationRequested)
             {
@@ -108,8 +86,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                     break;
                 }
 
-                if (!await HandleRequestAsync(message.Value, writer, abortToken).ConfigureAwait(false))
-                    return;
+                await HandleRequestAsync(message.Value, writer, abortToken).ConfigureAwait(false);
             }
         }
         catch (TimeoutException ex)
@@ -133,16 +110,13 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
 
         if (lingerForErrorReply)
             await LingerAsync(stream, abortToken).ConfigureAwait(false);
-        _deadline.Dispose();
-        _session.OnAbort.Dispose();
         writer.Dispose();
         await stream.DisposeAsync().ConfigureAwait(false);
-        _closed.TrySetResult(reason);
+        return reason;
     }
 
-    // One request, one reply. Errors here are per request: the connection carries on. False when the
-    // method held this thread past its deadline: the caller has its answer and another loop serves on.
-    private async Task<bool> HandleRequestAsync(ReadOnlyMemory<byte> message, MessageWriter writer, CancellationToken abortToken)
+    // One request, one reply. Errors here are per request: the connection carries on.
+    private async Task HandleRequestAsync(ReadOnlyMemory<byte> message, MessageWriter writer, CancellationToken abortToken)
     {
         long started = Stopwatch.GetTimestamp();
         string methodName = "(bad request)";
@@ -161,17 +135,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 methodName = request.MethodName;
                 // From here the call is in flight: a graceful stop waits for it (drain_timeout).
                 logger.LogDebug("{Peer} {Method} started", Peer, methodName);
-
-                // The method runs on this thread (see CallSlots); TakeOver acts if it holds it too long.
-                long call = Calls + 1;
-                _onThread = (started, methodName);
-                Volatile.Write(ref _callOnThread, call);
-                _deadline.Change(settings.MethodTimeout, Timeout.InfiniteTimeSpan);
-                Task<CallResult> dispatch = stub.DispatchAsync(request, abortToken);
-                bool stillOurs = Interlocked.CompareExchange(ref _callOnThread, 0, call) == call;
-                result = await dispatch.ConfigureAwait(false);
-                if (!stillOurs)
-                    return false;
+                result = await stub.DispatchAsync(request, abortToken).ConfigureAwait(false);
             }
             catch (BadRequestException ex)
             {
@@ -188,9 +152,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
                 result = CallResult.Failure(RpcErrorCode.BadRequest, ProtocolJson.UnpairedSurrogate("a key"));
             }
 
-            // Serialize while the document is alive: an echoed argument still points into it.
             await ReplyAsync(methodName, result, started, message.Length, writer, abortToken).ConfigureAwait(false);
-            return true;
         }
         finally
         {
@@ -198,30 +160,7 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
         }
     }
 
-    // The watchdog of a call whose method runs on the connection's thread: at the method timeout (the
-    // timer) or the drain deadline (the stop's token) it answers the caller itself and starts a new
-    // request loop, since the old one is stuck inside the method. .NET cannot take the thread back.
-    private void TakeOver(bool stopping)
-    {
-        long call = Volatile.Read(ref _callOnThread);
-        if (call == 0)
-            return;
-        (long started, string method) = _onThread;
-        TimeSpan ran = Stopwatch.GetElapsedTime(started);
-        if (!stopping && ran < settings.MethodTimeout)
-        {
-            // The timer was set for an earlier call: wait for this one's deadline.
-            _deadline.Change(settings.MethodTimeout - ran, Timeout.InfiniteTimeSpan);
-            return;
-        }
-
-        if (Interlocked.CompareExchange(ref _callOnThread, 0, call) != call)
-            return;
-        CallResult answer = stopping ? ServerStub.Stopping(method) : stub.MethodTimedOut(method);
-        _ = Task.Run(() => ServeAsync(new TakenOverCall(method, answer, started)));
-    }
-
-    // One way out for every reply, the taken-over ones included, so each is counted and logged alike.
+    // One way out for every reply, so each is counted and logged alike.
     private async Task ReplyAsync(string methodName, CallResult result, long started, int requestBytes, MessageWriter writer, CancellationToken abortToken)
     {
         result = result.WriteTo(writer);
@@ -292,9 +231,4 @@ internal sealed class RpcConnection(Socket socket, ServerStub stub, ServerSettin
             // The client reset or stayed silent: either way we are done with it.
         }
     }
-
-    private sealed record Session(NetworkStream Stream, MessageReader Reader, MessageWriter Writer,
-        CancellationToken DrainToken, CancellationToken AbortToken, CancellationTokenRegistration OnAbort);
-
-    private sealed record TakenOverCall(string Method, CallResult Result, long Started);
 }

@@ -45,10 +45,10 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
     /// <summary>User methods running now (those past their deadline included), for the stop's log.</summary>
     public IReadOnlyList<string> RunningMethods => _slots.DescribeRunning();
 
-    /// <summary>Runs one request. Never throws for anything the request or the method did; the outcome is in the result.
-    /// The method runs on the calling thread up to its first <c>await</c>: one that blocks holds this call until it
-    /// returns (MethodTimeout if that was past the deadline), so a connection answers its caller without it.</summary>
-    /// <param name="request">The parsed request; its arguments must stay alive until the result is written.</param>
+    /// <summary>Runs one request. Never throws for anything the request or the method did; the outcome is in the
+    /// result, at the method timeout at the latest, whatever the method does.</summary>
+    /// <param name="request">The parsed request. The method gets copies of its arguments, so the caller may
+    /// reuse the request's memory as soon as this returns.</param>
     /// <param name="cancellationToken">Cancelled when the server gives up on in-flight calls (end of the drain deadline).</param>
     public async Task<CallResult> DispatchAsync(RpcRequest request, CancellationToken cancellationToken = default)
     {
@@ -57,6 +57,8 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
         if (!_methods.TryGetValue(request.MethodName, out MethodBinding? method))
             return CallResult.Failure(RpcErrorCode.MethodNotFound, $"no method named '{request.MethodName}'");
 
+        // Disposed when the caller has its answer: by then the method has ended or its token is cancelled,
+        // and a cancelled token stays cancelled.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         object?[] arguments;
         try
@@ -68,26 +70,23 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             return CallResult.Failure(RpcErrorCode.InvalidArguments, ex.Message);
         }
 
-        // The clock starts when the method starts; the token it received fires at the deadline.
+        // How a method is answered at its deadline, whatever it does. A user method may block its thread, and
+        // .NET cannot take a thread back, so the method runs on a method thread of its own (CallSlots), never
+        // on a thread the server's sockets need, with its own copies of its arguments (MethodBinding.Bind).
+        // Here the call waits for the method's task up to method_timeout: at the deadline the caller gets
+        // MethodTimeout and its connection reads the next request, while the method's token is cancelled (a
+        // cooperative method stops) and its thread runs on, holding its max_concurrent_calls slot, until the
+        // method really returns. The end of a stop's drain deadline (cancellationToken) ends the wait the same way.
+        if (!_slots.TryStart(request.MethodName, () => method.InvokeAsync(arguments), out Task<object?>? running, out string? refusal))
+        {
+            return CallResult.Failure(RpcErrorCode.ServerBusy, $"the server is busy: {refusal}; try again later");
+        }
+
         long started = Stopwatch.GetTimestamp();
         timeout.CancelAfter(methodTimeout);
-        // The method runs on this thread up to its first await. One that blocks it past the deadline holds
-        // this call here; its caller is answered without it (see RpcConnection), so the deadline holds.
-        if (!_slots.TryRun(request.MethodName, () => method.InvokeAsync(arguments), out ValueTask<object?> running))
-            return CallResult.Failure(RpcErrorCode.ServerBusy,
-                $"the server is busy: all {_slots.MaxConcurrentCalls} method slots (max_concurrent_calls) are taken; try again later");
-
         try
         {
-            // Still running after its first await: wait up to the deadline, whatever the method does
-            // with its token (a well-behaved one stops, see DemoMethods.SleepAsync).
-            object? value = running.IsCompleted ? running.Result : await running.AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
-            TimeSpan took = Stopwatch.GetElapsedTime(started);
-            if (took <= methodTimeout)
-                return CallResult.Success(value);
-            _logger.LogWarning("{Method}() ended after {Seconds:0.0} s, past its method timeout of {Timeout:0.###} s; its caller had a MethodTimeout reply",
-                request.MethodName, took.TotalSeconds, methodTimeout.TotalSeconds);
-            return MethodTimedOut(request.MethodName);
+            return CallResult.Success(await running.WaitAsync(timeout.Token).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -95,7 +94,7 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
             ObserveAbandoned(request.MethodName, running, started, "it was abandoned at the drain deadline");
             return Stopping(request.MethodName);
         }
-        // Timed out: the method ended cancelled by its own token, or is still running after its first await.
+        // Timed out: the method ended cancelled by its own token, or is still running.
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             ObserveAbandoned(request.MethodName, running, started, "its caller had a MethodTimeout reply");
@@ -111,19 +110,19 @@ public sealed class ServerStub(TimeSpan methodTimeout, ILogger<ServerStub>? logg
     }
 
     /// <summary>The reply to a call whose method ran past the method timeout.</summary>
-    internal CallResult MethodTimedOut(string methodName) => CallResult.Failure(RpcErrorCode.MethodTimeout,
+    private CallResult MethodTimedOut(string methodName) => CallResult.Failure(RpcErrorCode.MethodTimeout,
         $"{methodName}() did not finish within the method timeout of {methodTimeout.TotalSeconds:0.###} s");
 
     /// <summary>The reply to a call still running when the server's drain deadline passed.</summary>
-    internal static CallResult Stopping(string methodName) =>
+    private static CallResult Stopping(string methodName) =>
         CallResult.Failure(RpcErrorCode.MethodFailed, $"{methodName}() was cancelled: the server is stopping");
 
-    // The caller already has its reply. How the method ends is only known later: a cooperative one
-    // ends cancelled moments later; one that blocks or ignores its token runs on (.NET cannot safely
-    // abort it; it keeps its worker slot) and is reported when it finally ends. Either way its outcome
-    // is observed, so it is never an unobserved exception.
-    private void ObserveAbandoned(string methodName, ValueTask<object?> running, long started, string why) =>
-        _ = running.AsTask().ContinueWith(
+    // The caller already has its reply. How the method ends is only known later: a cooperative one ends
+    // cancelled moments later; one that blocks or ignores its token runs on (its thread and slot with it)
+    // and is reported when it finally ends. Either way its outcome is observed, so it is never an
+    // unobserved exception.
+    private void ObserveAbandoned(string methodName, Task<object?> running, long started, string why) =>
+        _ = running.ContinueWith(
             task =>
             {
                 if (task.IsCanceled)

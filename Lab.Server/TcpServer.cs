@@ -13,7 +13,7 @@ namespace Lab.Server;
 /// <remarks><para>
 /// The lab started a thread per connection and never looked at it again. Here every connection task
 /// sits in <see cref="_connections"/> until it ends; its exceptions are caught and logged and its socket
-/// is disposed in <c>finally</c>; <see cref="StopAsync"/> awaits them all — nothing is fire-and-forget.</para>
+/// is disposed in <c>finally</c>; <see cref="StopAsync"/> awaits them all, so no connection outlives a stop.</para>
 /// <para>Concurrency: <see cref="Start"/> once, then <see cref="StopAsync"/> (a second call awaits the first).
 /// <see cref="_gate"/> guards <see cref="_connections"/>; the accept loop adds, each connection task removes itself.</para>
 /// <example><code>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Lab.Testing;
@@ -26,6 +27,7 @@ public static class ProcessTracker
 {
     private static readonly Lock Gate = new();
     private static readonly HashSet<ManagedProcess> Live = []; // guarded by Gate
+    private static readonly AsyncLocal<StrongBox<int>?> FlowStarts = new();
 
     /// <summary>The processes started and not yet disposed.</summary>
     public static IReadOnlyList<ManagedProcess> Snapshot()
@@ -42,6 +44,23 @@ public static class ProcessTracker
         {
             Live.Add(process);
         }
+
+        if (FlowStarts.Value is { } counter)
+        {
+            Interlocked.Increment(ref counter.Value);
+        }
+    }
+
+    /// <summary>
+    /// From now on, counts the processes started from the calling async flow (and the tasks it starts):
+    /// a test's own starts, whatever else runs beside it. The test suite's guard reads it to find a
+    /// test that starts real processes but is not marked slow.
+    /// </summary>
+    public static StrongBox<int> CountStartsInThisFlow()
+    {
+        var counter = new StrongBox<int>();
+        FlowStarts.Value = counter;
+        return counter;
     }
 
     public static void Remove(ManagedProcess process)

@@ -1,7 +1,7 @@
 namespace Lab.Protocol.Framing;
 
-/// <summary>The byte stream can no longer be split into messages. The connection must be closed: there is
-/// no way to know where the next message would start.</summary>
+/// <summary>The connection's byte stream can no longer be read as messages: it is not JSON, too large, cut off,
+/// or stalled. The connection must be closed: there is no way to know where, or whether, the next message starts.</summary>
 public abstract class FramingException(string message, Exception? inner = null) : IOException(message, inner);
 
 /// <summary>The bytes are not JSON (garbage, a broken escape, an unbalanced bracket).</summary>

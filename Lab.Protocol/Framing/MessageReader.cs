@@ -15,7 +15,9 @@ namespace Lab.Protocol.Framing;
 /// <example><code>
 /// var reader = new MessageReader(networkStream, maxMessageSize: 1 &lt;&lt; 20);
 /// while (await reader.ReadMessageAsync(TimeSpan.FromSeconds(10), token) is { } message)
-///     using JsonDocument document = JsonDocument.Parse(message);
+/// {
+///     using JsonDocument document = JsonDocument.Parse(message);   // the bytes are valid until the next read
+/// }
 /// </code></example></remarks>
 public sealed class MessageReader
 {

@@ -38,7 +38,8 @@ public sealed class MessageWriter : IDisposable
     }
 
     /// <summary>Sends the message written to <see cref="Json"/>, followed by a newline.</summary>
-    /// <exception cref="OperationCanceledException">The token fired (e.g. a write timeout) before the bytes were handed to the socket.</exception>
+    /// <exception cref="OperationCanceledException">The token fired (e.g. a write timeout) before the whole message was handed to
+    /// the socket; part of it may have gone, so the connection cannot carry another message.</exception>
     public async ValueTask SendAsync(CancellationToken cancellationToken = default)
     {
         Json.Flush();

@@ -6,7 +6,8 @@ namespace Lab.Protocol.Messages;
 /// <c>{"method_name": "add", "method_args": [1, 2], "method_kwargs": {"c": 5}}</c>.
 /// <c>method_args</c> are positional, <c>method_kwargs</c> by parameter name; both may be absent.</summary>
 /// <remarks>The argument elements point into the <see cref="JsonDocument"/> the request was parsed from,
-/// so they are valid only while that document is alive (the server disposes it after the reply).</remarks>
+/// so they are valid only while that document is alive. The server disposes it after the reply; the method
+/// gets values of its own (<c>MethodBinding</c> converts or copies each argument).</remarks>
 public sealed record RpcRequest(string MethodName, IReadOnlyList<JsonElement> Args, IReadOnlyDictionary<string, JsonElement> Kwargs)
 {
     public const string MethodNameProperty = "method_name";

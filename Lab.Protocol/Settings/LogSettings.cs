@@ -7,7 +7,7 @@ public sealed record LogSettings
 {
     public const string SectionName = "logging";
 
-    /// <summary>Lowest level written. Default Information (Debug adds one line per call).</summary>
+    /// <summary>Lowest level written. Default Information (Debug adds lines for every call).</summary>
     public LogLevel Level { get; init; } = LogLevel.Information;
 
     /// <summary>Also append every line to this file; empty = console only.</summary>

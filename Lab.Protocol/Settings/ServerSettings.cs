@@ -33,10 +33,11 @@ public sealed record ServerSettings
     /// <summary>On graceful stop, in-flight calls get this long to finish. Default 10 s.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Largest request or reply in bytes. Default 1 MiB.</summary>
+    /// <summary>Largest request the server accepts, in bytes; a larger one is answered MessageTooLarge and its connection closed. Default 1 MiB.</summary>
     public int MaxMessageSize { get; init; } = 1024 * 1024;
 
-    /// <summary>User methods running or waiting for a method thread at once; a call beyond it gets ServerBusy. Default 1000.</summary>
+    /// <summary>User methods running at once, each on a method thread of its own; a method past its method timeout
+    /// counts until it really returns. A call beyond it gets ServerBusy. Default 1000.</summary>
     public int MaxConcurrentCalls { get; init; } = 1000;
 
     /// <summary>Open connections; a connection beyond it is closed at once. Default 5000 (also capped below the descriptor limit).</summary>

@@ -56,12 +56,21 @@ internal static class RegistryFaultScenarios
 
     private static async Task RegistryCrashAsync(ScenarioContext context)
     {
+        var registryStartup = System.Diagnostics.Stopwatch.StartNew();
         RunningRegistry registry = await context.StartRegistryAsync();
+        registryStartup.Stop();
         RunningServer[] servers = await Task.WhenAll(context.StartServerAsync(), context.StartServerAsync());
         RegistryProbe probe = context.Probe(registry);
         await context.ExpectListedAsync(probe, servers, "both servers are registered");
 
-        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(12, 4));
+        // The load must outlast the story: the outage noticed (a poll timing out), the registry restarted
+        // (twice as long as its first start took, for a machine at least as busy), the servers' next
+        // heartbeats, the client's next poll and a progress line; 2 s of margin.
+        TimeSpan story = context.Timings.Seconds("client:poll_interval") + context.Timings.Seconds("client:registry_timeout") + 2 * registryStartup.Elapsed
+                         + context.Timings.Seconds("server:heartbeat_interval") + context.Timings.Seconds("client:poll_interval") + TimeSpan.FromSeconds(1) + TimeSpan.FromSeconds(2);
+        int seconds = Math.Max(12, (int)Math.Ceiling(story.TotalSeconds));
+        context.Note($"the load runs {seconds} s: long enough for the outage, a restart twice as slow as the first start ({registryStartup.Elapsed.TotalSeconds:0.0} s), the heartbeats and polls that follow");
+        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(seconds, 4));
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);
 
         int[] marks = [.. servers.Select(server => server.Process.LineCount)];

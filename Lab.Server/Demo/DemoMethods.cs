@@ -78,7 +78,7 @@ public sealed class DemoMethods
     }
 
     /// <summary>Blocks its thread for <paramref name="seconds"/>, as a student's synchronous method does: no
-    /// token, no await. The server still answers MethodTimeout at the deadline (see RpcConnection.TakeOver).</summary>
+    /// token, no await. The server still answers MethodTimeout at the deadline (see ServerStub.DispatchAsync).</summary>
     public static double Block(double seconds)
     {
         if (!double.IsFinite(seconds) || seconds < 0 || seconds > 3600)

@@ -4,6 +4,7 @@ using Lab.Tests.Support;
 
 namespace Lab.Tests.Bench;
 
+[Slow]
 public class ChildProcessTests
 {
     private static readonly string BenchDll = Path.Combine(AppContext.BaseDirectory, "Lab.Bench.dll");

@@ -2,6 +2,7 @@ using Lab.Client;
 using Lab.Protocol.Settings;
 using Lab.Tests.Client.Support;
 using Microsoft.Extensions.Logging;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.Client;
 
@@ -14,8 +15,8 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task Calls_spread_over_the_registered_servers_in_round_robin_order()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
-        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
+        await using RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
@@ -32,8 +33,8 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task A_server_stopped_between_calls_costs_no_failed_call()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
-        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
+        await using RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
@@ -54,8 +55,8 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task A_server_stopped_mid_run_under_concurrent_load_costs_no_failed_call()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
-        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
+        await using RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
@@ -101,7 +102,7 @@ public class RpcClientRegistryModeTests
     public async Task A_request_already_sent_is_not_sent_again_by_default()
     {
         await using var dies = new MisbehavingServer(Misbehaviour.CloseAfterRequest);
-        await using TestRpcServer healthy = TestRpcServer.Start("healthy");
+        await using RunningTcpServer healthy = RunningTcpServer.Start("healthy");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((dies.Host, dies.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
@@ -117,7 +118,7 @@ public class RpcClientRegistryModeTests
     public async Task An_idempotent_call_whose_server_died_mid_call_is_sent_to_another_instance()
     {
         await using var dies = new MisbehavingServer(Misbehaviour.CloseAfterRequest);
-        await using TestRpcServer healthy = TestRpcServer.Start("healthy");
+        await using RunningTcpServer healthy = RunningTcpServer.Start("healthy");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((dies.Host, dies.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
@@ -134,7 +135,7 @@ public class RpcClientRegistryModeTests
     public async Task A_call_timeout_is_not_failover_even_for_an_idempotent_call()
     {
         await using var hung = new MisbehavingServer(Misbehaviour.NeverAnswers);
-        await using TestRpcServer healthy = TestRpcServer.Start("healthy");
+        await using RunningTcpServer healthy = RunningTcpServer.Start("healthy");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((hung.Host, hung.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin, ClientTestSettings.Fast with { CallTimeout = TestTimeouts.Short });
@@ -159,8 +160,8 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task Every_instance_refusing_gives_NoServerAvailableException_and_empties_the_cache()
     {
-        TestRpcServer a = TestRpcServer.Start("a");
-        TestRpcServer b = TestRpcServer.Start("b");
+        RunningTcpServer a = RunningTcpServer.Start("a");
+        RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.Random, ClientTestSettings.Fast with { PollInterval = TimeSpan.FromHours(1) });
@@ -177,7 +178,7 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task Calls_keep_working_from_the_cache_while_the_registry_is_down()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.Random);
@@ -191,7 +192,7 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task Servers_registered_after_the_client_started_are_found_on_the_first_call()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.Random, ClientTestSettings.Fast with { PollInterval = TimeSpan.FromHours(1) });
 
@@ -203,8 +204,8 @@ public class RpcClientRegistryModeTests
     [Test]
     public async Task Dispose_stops_polling_and_closes_every_connection()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
-        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
+        await using RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);

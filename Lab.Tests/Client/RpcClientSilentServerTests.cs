@@ -4,6 +4,7 @@ using Lab.Client;
 using Lab.Protocol.Settings;
 using Lab.Tests.Client.Support;
 using Microsoft.Extensions.Logging;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.Client;
 
@@ -28,7 +29,7 @@ public class RpcClientSilentServerTests
     public async Task Four_workers_keep_completing_calls_and_none_fails_while_one_server_is_silent(LoadBalanceStrategy strategy)
     {
         await using var silent = new MisbehavingServer(Misbehaviour.NeverAnswers);
-        await using TestRpcServer healthy = TestRpcServer.Start("healthy");
+        await using RunningTcpServer healthy = RunningTcpServer.Start("healthy");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((silent.Host, silent.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, strategy);
@@ -78,7 +79,7 @@ public class RpcClientSilentServerTests
     public async Task A_call_that_is_not_idempotent_fails_at_the_ban_and_is_not_sent_again()
     {
         await using var silent = new MisbehavingServer(Misbehaviour.NeverAnswers);
-        await using TestRpcServer healthy = TestRpcServer.Start("healthy");
+        await using RunningTcpServer healthy = RunningTcpServer.Start("healthy");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetInstances((silent.Host, silent.Port, null), (healthy.Host, healthy.Port, null));
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
@@ -97,7 +98,7 @@ public class RpcClientSilentServerTests
     [Test]
     public async Task A_slow_method_on_a_live_server_is_not_cut_off()
     {
-        await using TestRpcServer slow = TestRpcServer.Start("slow");
+        await using RunningTcpServer slow = RunningTcpServer.Start("slow");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(slow);
         await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);

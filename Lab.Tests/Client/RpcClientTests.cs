@@ -2,6 +2,7 @@ using System.Text.Json;
 using Lab.Client;
 using Lab.Protocol.Messages;
 using Lab.Tests.Client.Support;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.Client;
 
@@ -12,7 +13,7 @@ public class RpcClientTests
     [Test]
     public async Task A_call_returns_the_result_and_names_the_server_that_answered()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
 
         long sum = await client.CallAsync<long>("add", [1, 2]);
@@ -26,7 +27,7 @@ public class RpcClientTests
     [Test]
     public async Task Results_deserialize_to_the_requested_type_or_stay_raw_as_JsonElement()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
 
         string? greeting = await client.CallAsync<string>("hi", ["bob"]);
@@ -41,7 +42,7 @@ public class RpcClientTests
     [Test]
     public async Task A_message_far_over_1024_bytes_goes_both_ways_intact()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
         string payload = string.Concat(Enumerable.Range(0, 50_000).Select(i => (char)('a' + (i % 26))));
 
@@ -51,11 +52,11 @@ public class RpcClientTests
     }
 
     [TestCase("divide", new object[] { 1, 0 }, RpcErrorCode.MethodFailed, "Division by zero error!")]
-    [TestCase("fly", new object[] { }, RpcErrorCode.MethodNotFound, "method fly not found")]
-    [TestCase("add", new object[] { 1 }, RpcErrorCode.InvalidArguments, "missing argument b")]
+    [TestCase("fly", new object[] { }, RpcErrorCode.MethodNotFound, "no method named 'fly'")]
+    [TestCase("add", new object[] { 1 }, RpcErrorCode.InvalidArguments, "add() is missing required argument 'b'")]
     public async Task An_error_reply_raises_RpcRemoteException_with_its_code_and_message(string method, object[] args, RpcErrorCode code, string message)
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
 
         var failure = await Should.ThrowAsync<RpcRemoteException>(() => client.CallAsync<JsonElement>(method, args));
@@ -69,7 +70,7 @@ public class RpcClientTests
     [Test]
     public async Task A_hundred_sequential_calls_use_one_connection()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
 
         for (int i = 0; i < 100; i++)
@@ -84,7 +85,7 @@ public class RpcClientTests
     [Test]
     public async Task Concurrent_calls_run_in_parallel_on_separate_connections()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
 
         Task<string?>[] calls = Enumerable.Range(0, 10).Select(_ => client.CallAsync<string>("hold")).ToArray();
@@ -100,12 +101,12 @@ public class RpcClientTests
     [Test]
     public async Task A_server_restarted_between_calls_is_reached_on_a_fresh_connection_without_error()
     {
-        TestRpcServer first = TestRpcServer.Start("first");
+        RunningTcpServer first = RunningTcpServer.Start("first");
         await using RpcClient client = RpcClient.Direct(first.Host, first.Port, ClientTestSettings.Fast);
         (await client.CallAsync<string>("whoami")).ShouldBe("first");
 
         await first.StopAsync();
-        await using TestRpcServer second = TestRpcServer.Start("second", port: first.Port);
+        await using RunningTcpServer second = RunningTcpServer.Start("second", port: first.Port);
 
         (await client.CallAsync<string>("whoami")).ShouldBe("second");
     }
@@ -124,7 +125,7 @@ public class RpcClientTests
     [Test]
     public async Task SupportsAsync_answers_from_all_your_methods_and_asks_each_server_once()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
 
         bool add = await client.SupportsAsync("add");
@@ -140,7 +141,7 @@ public class RpcClientTests
     [Test]
     public async Task Dispose_closes_every_connection_the_client_opened()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
         Task<string?>[] calls = Enumerable.Range(0, 5).Select(_ => client.CallAsync<string>("hold")).ToArray();
         await server.WaitUntilAsync(s => s.HeldCalls == 5, "five calls in progress");
@@ -161,7 +162,7 @@ public class RpcClientTests
     [Test]
     public async Task Synchronous_Dispose_closes_the_connections_too()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         var client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
         (await client.CallAsync<long>("add", [1, 2])).ShouldBe(13);
 
@@ -173,7 +174,7 @@ public class RpcClientTests
     [Test]
     public async Task A_call_cancelled_by_the_caller_ends_promptly_and_the_next_call_works()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using RpcClient client = RpcClient.Direct(server.Host, server.Port, ClientTestSettings.Fast);
         using var cancellation = new CancellationTokenSource();
 

@@ -6,6 +6,7 @@ using Lab.Server;
 using Lab.Tests.Client.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.Client;
 
@@ -147,7 +148,7 @@ public class ServerHealthTests
     [Test]
     public async Task A_slow_server_that_answers_the_probe_is_kept()
     {
-        await using TestRpcServer slow = TestRpcServer.Start("slow");
+        await using RunningTcpServer slow = RunningTcpServer.Start("slow");
         var server = new InstanceMeta { Host = slow.Host, Port = slow.Port };
         await using ServerHealth health = Create();
         health.StartWatchdog();

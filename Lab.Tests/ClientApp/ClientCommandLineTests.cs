@@ -1,9 +1,11 @@
 using System.Text.RegularExpressions;
 using Lab.Tests.Client.Support;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.ClientApp;
 
 // The real program, started as a process with the command lines the lab and the scenarios use.
+[Slow]
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public class ClientCommandLineTests
 {
@@ -36,7 +38,7 @@ public class ClientCommandLineTests
     [Test]
     public async Task One_call_in_server_mode_prints_the_contract_line([Values("127.0.0.1", "::1")] string host)
     {
-        await using TestRpcServer server = TestRpcServer.Start(address: System.Net.IPAddress.Parse(host));
+        await using RunningTcpServer server = RunningTcpServer.Start(address: System.Net.IPAddress.Parse(host));
         using LabProcess client = LabProcess.Start("Lab.ClientApp", [
             "-m", "server", "-i", host, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--config", WriteConfig(registryPort: 1), "add", "1", "2"]);
@@ -48,8 +50,8 @@ public class ClientCommandLineTests
     [Test]
     public async Task Stopping_one_of_two_servers_during_a_duration_run_costs_no_failed_call()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
-        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
+        await using RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
         using LabProcess client = LabProcess.Start("Lab.ClientApp", ["--duration", "3", "--concurrency", "4", "--config", WriteConfig(registry.Port)]);

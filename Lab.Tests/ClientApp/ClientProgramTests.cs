@@ -3,6 +3,7 @@ using Lab.ClientApp;
 using Lab.Hosting;
 using Lab.Protocol.Settings;
 using Lab.Tests.Client.Support;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.ClientApp;
 
@@ -22,7 +23,7 @@ public partial class ClientProgramTests
     [Test]
     public async Task One_call_prints_the_result_and_the_server_and_exits_0()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
 
         int exitCode = await RunAsync(ServerMode(server) with { Call = ["add", "1", "2"] });
 
@@ -33,7 +34,7 @@ public partial class ClientProgramTests
     [Test]
     public async Task One_call_with_a_word_argument_sends_it_as_a_string()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
 
         int exitCode = await RunAsync(ServerMode(server) with { Call = ["hi", "bob"] });
 
@@ -44,13 +45,13 @@ public partial class ClientProgramTests
     [Test]
     public async Task A_failed_call_prints_the_error_code_on_stderr_and_exits_1()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
 
         int exitCode = await RunAsync(ServerMode(server) with { Call = ["add", "1"] });
 
         exitCode.ShouldBe(1);
         _output.ToString().ShouldBeEmpty();
-        _error.ToString().ShouldBe("add(1) failed: InvalidArguments: missing argument b\n");
+        _error.ToString().ShouldBe("add(1) failed: InvalidArguments: add() is missing required argument 'b'\n");
     }
 
     [Test]
@@ -65,7 +66,7 @@ public partial class ClientProgramTests
     [Test]
     public async Task The_demo_shows_every_demo_method_with_its_expected_value_then_30_concurrent_calls()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
 
         int exitCode = await RunAsync(ServerMode(server));
 
@@ -90,8 +91,8 @@ public partial class ClientProgramTests
     [Test]
     public async Task The_demo_through_the_registry_spreads_the_concurrent_calls_over_both_servers()
     {
-        await using TestRpcServer a = TestRpcServer.Start("a");
-        await using TestRpcServer b = TestRpcServer.Start("b");
+        await using RunningTcpServer a = RunningTcpServer.Start("a");
+        await using RunningTcpServer b = RunningTcpServer.Start("b");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(a, b);
 
@@ -123,7 +124,7 @@ public partial class ClientProgramTests
     [Test]
     public async Task Duration_mode_prints_progress_each_second_and_a_per_server_summary()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
 
         int exitCode = await RunAsync(ServerMode(server) with { DurationSeconds = 1.3, Concurrency = 3 });
 
@@ -142,7 +143,7 @@ public partial class ClientProgramTests
     [Test]
     public async Task Duration_mode_starts_a_phase_for_each_line_of_its_input()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
 
         int exitCode = await ClientProgram.RunAsync(ServerMode(server) with { DurationSeconds = 0.5, Concurrency = 2 }, _output, _error, _logs.CreateFactory(),
                                                 phaseMarks: new StringReader("frozen\n  resumed  \n"));
@@ -168,7 +169,7 @@ public partial class ClientProgramTests
     private Task<int> RunAsync(ClientOptions options) =>
         ClientProgram.RunAsync(options, _output, _error, _logs.CreateFactory());
 
-    private ClientOptions ServerMode(TestRpcServer server) =>
+    private ClientOptions ServerMode(RunningTcpServer server) =>
         new(ConfigPath: WriteConfig(registryPort: 1), Mode: "server", Host: server.Host, Port: server.Port);
 
     // A scenario-style configuration file with short timings; the registry port is unused in server mode.

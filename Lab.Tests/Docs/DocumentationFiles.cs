@@ -2,7 +2,7 @@ namespace Lab.Tests.Docs;
 
 /// <summary>
 /// Where the documentation is: the repository root (found from the test's own build folder) and
-/// the Markdown files the documentation tests read, the root README and every page of docs/.
+/// the Markdown files the documentation tests read: the root README, CONTRIBUTING.md and every page of docs/.
 /// </summary>
 /// <example>
 /// <code>
@@ -26,10 +26,11 @@ internal static class DocumentationFiles
         throw new DirectoryNotFoundException("RpcLab.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>The root README, the scenario runner's README and docs/*.md, relative to the root with '/' separators, in a stable order.</summary>
+    /// <summary>The root README, CONTRIBUTING.md, the scenario runner's README and docs/*.md, relative to the root with '/' separators, in a stable order.</summary>
     public static IReadOnlyList<string> MarkdownFiles(string root) =>
     [
         "README.md",
+        "CONTRIBUTING.md",
         "Lab.Scenarios/README.md",
         .. Directory.GetFiles(Path.Combine(root, "docs"), "*.md")
             .Select(path => Path.GetRelativePath(root, path).Replace('\\', '/'))

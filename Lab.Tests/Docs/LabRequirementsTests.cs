@@ -54,16 +54,16 @@ public sealed partial class LabRequirementsTests
     }
 
     [Test]
-    public void The_docs_cite_the_requirements_page_never_a_document_outside_the_repository()
+    public void Code_and_docs_cite_documents_in_the_repository_never_one_outside_it()
     {
         string root = DocumentationFiles.RepositoryRoot();
 
-        string[] outside = [.. DocumentationFiles.MarkdownFiles(root)
+        string[] outside = [.. SourceAndDocumentationFiles(root)
             .SelectMany(file => File.ReadAllLines(Path.Combine(root, file)).Select((line, index) => (file, line, index)))
             .Where(entry => OutsideCitation().IsMatch(entry.line))
             .Select(entry => $"{entry.file}:{entry.index + 1}: {entry.line.Trim()}")];
 
-        outside.ShouldBeEmpty("cite docs/lab-requirements.md (\"lab requirements §N\") instead");
+        outside.ShouldBeEmpty("cite docs/lab-requirements.md (\"lab requirements §N\") or CONTRIBUTING.md (\"CONTRIBUTING.md rule N\") instead");
     }
 
     [TestCase("requirement:  lab requirements §1/§5: graceful stop", new[] { "req-1", "req-5" })]
@@ -95,8 +95,9 @@ public sealed partial class LabRequirementsTests
     [GeneratedRegex(@"lab requirements\s+§\d+(?:\.\d+)?(?:(?:\]\([^)]*\))?(?:\s*(?:/|,|and)\s*)§\d+(?:\.\d+)?)*", RegexOptions.IgnoreCase)]
     private static partial Regex Citation();
 
-    // "SPEC" followed by a section sign, or SPEC.md: the lab's original document, which is not in the repository.
-    [GeneratedRegex(@"SPEC(?:\s+§|\.md)")]
+    // The lab's original requirements and style notes, which are not in the repository, cited by name: "SPEC" or
+    // "STYLE" followed by a section sign, the word rule, or the Markdown extension.
+    [GeneratedRegex(@"(?:SPEC|STYLE)(?:\s+§|\s+rule|\.md)")]
     private static partial Regex OutsideCitation();
 
     [GeneratedRegex(@"§(?<section>\d+)(?:\.(?<item>\d+))?")]

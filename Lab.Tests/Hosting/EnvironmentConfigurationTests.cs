@@ -7,6 +7,7 @@ namespace Lab.Tests.Hosting;
 /// <c>config.ini</c> and the flags, and a bad one is blamed on the variable. Checked on the real
 /// server program, since environment variables belong to a whole process.
 /// </summary>
+[Slow]
 public class EnvironmentConfigurationTests
 {
     private TestConfigFiles _configFiles = null!;

@@ -5,6 +5,7 @@ using Lab.Tests.Scenarios;
 namespace Lab.Tests.Hosting;
 
 /// <summary><c>--version</c> on every program prints the one version set in Directory.Build.props.</summary>
+[Slow]
 public class VersionOptionTests
 {
     private static string ProjectVersion =>

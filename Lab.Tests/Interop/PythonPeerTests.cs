@@ -13,6 +13,7 @@ namespace Lab.Tests.Interop;
 /// sendall with no newline, recv(1024), a new connection per call, http.server reading
 /// Content-Length). Every direction runs real processes on loopback.
 /// </summary>
+[Slow]
 public class PythonPeerTests
 {
     [Test]

@@ -8,6 +8,7 @@ namespace Lab.Tests.Registry;
 /// The built <c>Lab.Registry</c> program as a real process: readiness line, serving, SIGTERM, and the
 /// command-line and start-up failures an operator sees.
 /// </summary>
+[Slow]
 [Parallelizable(ParallelScope.All)]
 public class ProgramTests
 {

@@ -43,6 +43,7 @@ public class ForeignProgramsTests
         foreign.Expand(LabProgram.Registry, Values).ShouldBe("registry --json '{\"a\": 1}' -p 8001");
     }
 
+    [Slow]
     [Test]
     public async Task The_shell_execs_the_program_so_signals_reach_it_and_not_a_shell_in_between()
     {

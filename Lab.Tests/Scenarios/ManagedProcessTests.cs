@@ -5,6 +5,7 @@ using Lab.Scenarios.Harness;
 namespace Lab.Tests.Scenarios;
 
 /// <summary>The process handle every scenario relies on, exercised on the real server program.</summary>
+[Slow]
 public class ManagedProcessTests
 {
     private static readonly Regex Ready = new("Server listening on");

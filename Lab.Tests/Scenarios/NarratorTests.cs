@@ -34,6 +34,7 @@ public class NarratorTests
         Narrator.Shorten(new string('x', 1000)).ShouldEndWith("... (1000 chars)");
     }
 
+    [Slow]
     [Test]
     public async Task Hidden_lines_are_not_echoed()
     {

@@ -6,6 +6,7 @@ using Lab.Scenarios.Harness;
 namespace Lab.Tests.Scenarios;
 
 /// <summary>The runner as a teaching assistant uses it: a real process, with its flags, exit code and Ctrl+C.</summary>
+[Slow]
 public partial class ProgramTests
 {
     internal static string RunnerDll => Path.Combine(ScenarioTestSupport.Programs.RepositoryRoot, "Lab.Scenarios", "bin", ScenarioTestSupport.Programs.Configuration, "net10.0", "Lab.Scenarios.dll");

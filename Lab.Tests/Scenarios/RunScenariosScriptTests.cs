@@ -25,7 +25,7 @@ public class RunScenariosScriptTests
         ScriptBlockAst script = Parser.ParseFile(ScriptPath, out _, out _);
 
         string[] parameters = [.. script.ParamBlock.Parameters.Select(parameter => parameter.Name.VariablePath.UserPath)];
-        parameters.ShouldBe(["Scenario", "List", "Config", "Report", "Timeout", "Rubric", "RegistryCommand", "ServerCommand", "ClientCommand", "Configuration"], ignoreOrder: true);
+        parameters.ShouldBe(["Scenario", "List", "Config", "Report", "Timeout", "Parallel", "Rubric", "RegistryCommand", "ServerCommand", "ClientCommand", "Configuration", "NoBuild"], ignoreOrder: true);
     }
 
     [Test]
@@ -37,6 +37,7 @@ public class RunScenariosScriptTests
         script.EndBlock.Statements[^1].Extent.Text.ShouldBe("exit $LASTEXITCODE");
     }
 
+    [Slow]
     [Test]
     public async Task Every_flag_the_script_passes_is_one_the_runner_accepts()
     {
@@ -50,7 +51,7 @@ public class RunScenariosScriptTests
         await runner.WaitForExitAsync(TestTimeouts.Unexpected);
         string help = string.Join('\n', runner.Lines.Select(line => line.Text));
 
-        flags.ShouldBe(["--list", "--config", "--report", "--timeout", "--rubric", "--registry-command", "--server-command", "--client-command"], ignoreOrder: true);
+        flags.ShouldBe(["--list", "--config", "--report", "--timeout", "--parallel", "--rubric", "--registry-command", "--server-command", "--client-command"], ignoreOrder: true);
         flags.Where(flag => !help.Contains(flag + " ", StringComparison.Ordinal)).ShouldBeEmpty();
     }
 

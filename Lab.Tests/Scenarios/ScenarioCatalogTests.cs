@@ -12,6 +12,7 @@ namespace Lab.Tests.Scenarios;
 /// test process's <see cref="ScenarioTestSupport.Lanes"/> while it runs, in the runner's lane order
 /// (the long ones first), and each scenario is isolated (its own ports, folder, namespaces, processes).
 /// </remarks>
+[Slow]
 [Parallelizable(ParallelScope.All)]
 public class ScenarioCatalogTests
 {

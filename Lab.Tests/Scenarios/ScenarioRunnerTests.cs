@@ -9,6 +9,7 @@ namespace Lab.Tests.Scenarios;
 /// overran its limit, not after an unexpected exception. The "sleep-ish" child is the real registry
 /// program, started through the same process tracking the scenarios use; it would run forever.
 /// </summary>
+[Slow]
 public class ScenarioRunnerTests
 {
     [Test]

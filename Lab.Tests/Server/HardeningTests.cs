@@ -16,6 +16,7 @@ public class HardeningTests
 {
     private const string AddRequest = """{"method_name": "add", "method_args": [1, 2]}""";
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
     public async Task A_blocking_method_gets_MethodTimeout_at_the_deadline_from_a_real_server()
@@ -42,6 +43,7 @@ public class HardeningTests
         }
     }
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
     public async Task Thirty_blocked_calls_leave_other_clients_served_and_SIGTERM_exits_at_the_drain_deadline()
@@ -86,6 +88,58 @@ public class HardeningTests
             {
                 await client.DisposeAsync();
             }
+        }
+    }
+
+    [Slow]
+    [Test]
+    [Platform(Exclude = "Win", Reason = "sends SIGTERM")]
+    [NonParallelizable] // a thousand connections and threads: what it times is the server, not another test's load
+    public async Task Blocked_calls_up_to_max_concurrent_calls_leave_an_unrelated_call_prompt_and_get_every_MethodTimeout_on_time()
+    {
+        // With the unrelated call, every slot of the default max_concurrent_calls (1,000) is taken; all but
+        // one by a method that blocks its thread.
+        const int Blocked = 999;
+        TimeSpan methodTimeout = TimeSpan.FromSeconds(5);
+        // A server whose blocked methods starve its sockets answers tens of seconds late, later the more calls
+        // block; a shared build machine adds seconds at most. (Figures on a quiet machine: docs/benchmark.md.)
+        TimeSpan lateReply = methodTimeout * 2;
+        using var configs = new TestConfigFiles();
+        using LabProcess server = StartServer(configs, $"method_timeout = {methodTimeout.TotalSeconds}\ndrain_timeout = 1");
+        var blocked = new List<(RawRpcConnection Client, long Sent)>();
+        try
+        {
+            int port = await PortOfAsync(server);
+            for (int i = 0; i < Blocked; i++)
+            {
+                RawRpcConnection client = await RawRpcConnection.ConnectAsync(port);
+                blocked.Add((client, Stopwatch.GetTimestamp()));
+                await client.SendRawAsync("""{"method_name": "block", "method_args": [120]}""");
+            }
+
+            TimeSpan[] answeredAfter = await Task.WhenAll(blocked.Select(async call =>
+            {
+                (await call.Client.ReadReplyAsync()).ErrorCode().ShouldBe("MethodTimeout");
+                return Stopwatch.GetElapsedTime(call.Sent);
+            }));
+
+            // Each reply proves its method ran past the deadline, and block(120) keeps blocking its thread:
+            // the unrelated call comes while all of them do.
+            var unrelated = Stopwatch.StartNew();
+            await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(port))
+                (await other.CallAsync(AddRequest)).GetRawText().ShouldBe("""{"res":13}""");
+            unrelated.Stop();
+            TestContext.Out.WriteLine($"MethodTimeout after {answeredAfter.Min().TotalSeconds:0.00} to {answeredAfter.Max().TotalSeconds:0.00} s; unrelated add: {unrelated.Elapsed.TotalMilliseconds:0} ms");
+            answeredAfter.Max().ShouldBeLessThan(lateReply);
+            unrelated.Elapsed.ShouldBeLessThan(TestTimeouts.Prompt);
+            server.Signal(LabProcess.SigTerm);
+            (await server.WaitForExitAsync()).ShouldBe(0);
+        }
+        finally
+        {
+            server.Kill();
+            foreach ((RawRpcConnection client, _) in blocked)
+                await client.DisposeAsync();
         }
     }
 

@@ -6,6 +6,7 @@ using Lab.Tests.Server.Support;
 namespace Lab.Tests.Server;
 
 /// <summary>The built Lab.Server program, run as a real process the way the scenario harness runs it.</summary>
+[Slow]
 public class ProgramTests
 {
     private TestConfigFiles _configFiles = null!;

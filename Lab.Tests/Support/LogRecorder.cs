@@ -28,6 +28,9 @@ public sealed class LogRecorder : ILoggerProvider
     /// <summary>A logger factory writing (at Debug and above) into this recorder.</summary>
     public ILoggerFactory CreateFactory() => LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Debug).AddProvider(this));
 
+    /// <summary>Raised after each line is recorded, so a test double can re-check a condition on its log.</summary>
+    public event Action? LineAdded;
+
     public IReadOnlyList<LogEntry> Entries
     {
         get
@@ -127,6 +130,8 @@ public sealed class LogRecorder : ILoggerProvider
             _entries.Add(entry);
             _waiters.RemoveAll(waiter => waiter.Offer(entry));
         }
+
+        LineAdded?.Invoke();
     }
 
     /// <summary>One pending wait: counts matching entries and completes on the last one needed.</summary>

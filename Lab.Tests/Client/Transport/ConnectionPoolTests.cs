@@ -1,6 +1,7 @@
 using Lab.Client;
 using Lab.Client.Transport;
 using Lab.Tests.Client.Support;
+using Lab.Tests.Server.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lab.Tests.Client.Transport;
@@ -10,7 +11,7 @@ public class ConnectionPoolTests
     [Test]
     public async Task A_returned_connection_is_rented_again()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
 
         ServerConnection first = await pool.RentAsync();
@@ -18,13 +19,15 @@ public class ConnectionPoolTests
         ServerConnection second = await pool.RentAsync();
 
         second.ShouldBeSameAs(first);
+        // A call answered on it means the server has logged the connection it accepted.
+        (await second.CallAsync("add", [1, 2], null, result => result.GetInt64())).ShouldBe(13);
         server.AcceptedConnections.ShouldBe(1);
     }
 
     [Test]
     public async Task Concurrent_renters_get_a_connection_each()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
 
         ServerConnection[] rented = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => pool.RentAsync()));
@@ -36,7 +39,7 @@ public class ConnectionPoolTests
     [Test]
     public async Task No_more_than_the_idle_limit_stay_open_after_a_burst()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast with { MaxIdleConnectionsPerServer = 2 }, NullLogger.Instance);
         ServerConnection[] rented = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => pool.RentAsync()));
 
@@ -64,14 +67,14 @@ public class ConnectionPoolTests
     [Test]
     public async Task An_idle_connection_closed_by_a_restarted_server_is_replaced_before_any_request_is_sent()
     {
-        TestRpcServer first = TestRpcServer.Start("first");
+        RunningTcpServer first = RunningTcpServer.Start("first");
         var settings = ClientTestSettings.Fast;
         await using var pool = new ConnectionPool(first.Host, first.Port, settings, NullLogger.Instance);
         ServerConnection stale = await pool.RentAsync();
         await pool.ReturnAsync(stale);
 
         await first.StopAsync();
-        await using TestRpcServer second = TestRpcServer.Start("second", port: first.Port);
+        await using RunningTcpServer second = RunningTcpServer.Start("second", port: first.Port);
         ServerConnection fresh = await pool.RentAsync();
         string? answeredBy = await fresh.CallAsync("whoami", null, null, result => result.GetString());
 
@@ -82,7 +85,7 @@ public class ConnectionPoolTests
     [Test]
     public async Task Dispose_closes_idle_and_busy_connections_and_refuses_new_rentals()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
         ServerConnection busy = await pool.RentAsync();
         ServerConnection idle = await pool.RentAsync();
@@ -99,7 +102,7 @@ public class ConnectionPoolTests
     [Test]
     public async Task AbortAll_ends_a_waiting_call_with_the_reason_and_the_pool_stays_usable()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
         ServerConnection busy = await pool.RentAsync();
         Task<string> held = busy.CallAsync("hold", null, null, result => result.GetString()!);

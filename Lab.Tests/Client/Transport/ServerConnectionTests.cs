@@ -6,6 +6,7 @@ using Lab.Client.Transport;
 using Lab.Protocol.Settings;
 using Lab.Protocol.Messages;
 using Lab.Tests.Client.Support;
+using Lab.Tests.Server.Support;
 
 namespace Lab.Tests.Client.Transport;
 
@@ -135,7 +136,7 @@ public class ServerConnectionTests
     [Test]
     public async Task An_error_reply_raises_RpcRemoteException_and_keeps_the_connection_usable()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using ServerConnection connection = await ServerConnection.ConnectAsync(server.Host, server.Port, Settings);
 
         var failure = await Should.ThrowAsync<RpcRemoteException>(
@@ -153,7 +154,7 @@ public class ServerConnectionTests
     [Test]
     public async Task A_call_cancelled_by_the_caller_throws_OperationCanceledException_and_breaks_the_connection()
     {
-        await using TestRpcServer server = TestRpcServer.Start();
+        await using RunningTcpServer server = RunningTcpServer.Start();
         await using ServerConnection connection = await ServerConnection.ConnectAsync(server.Host, server.Port, Settings);
         using var cancellation = new CancellationTokenSource();
 
@@ -168,7 +169,7 @@ public class ServerConnectionTests
     [Test]
     public async Task An_idle_connection_the_server_closed_is_not_reusable()
     {
-        TestRpcServer server = TestRpcServer.Start();
+        RunningTcpServer server = RunningTcpServer.Start();
         await using ServerConnection connection = await ServerConnection.ConnectAsync(server.Host, server.Port, Settings);
         (await connection.CallAsync("add", [1, 2], null, result => result.GetInt64())).ShouldBe(13);
         connection.IsReusable().ShouldBeTrue();
@@ -181,7 +182,7 @@ public class ServerConnectionTests
     [Test]
     public async Task Connects_over_IPv6_loopback()
     {
-        await using TestRpcServer server = TestRpcServer.Start(address: IPAddress.IPv6Loopback);
+        await using RunningTcpServer server = RunningTcpServer.Start(address: IPAddress.IPv6Loopback);
         await using ServerConnection connection = await ServerConnection.ConnectAsync("::1", server.Port, Settings);
 
         long sum = await connection.CallAsync("add", [1, 2], null, result => result.GetInt64());

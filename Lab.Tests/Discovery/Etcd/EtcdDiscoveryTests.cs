@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 namespace Lab.Tests.Discovery.Etcd;
 
 /// <summary>The client side on a real etcd: one read, then a watch; outages keep the cache; a broken watch is replaced.</summary>
+[Slow]
 public class EtcdDiscoveryTests : LoggedTest
 {
     [Test]
@@ -110,12 +111,15 @@ public class EtcdDiscoveryTests : LoggedTest
     {
         await using EtcdCluster etcd = await EtcdTestCluster.StartAsync();
         RegistrySettings settings = EtcdTestCluster.Settings(etcd);
-        await using var server = new RpcServer(TestSettings.Server(), settings, LoggerFactory);
+        // As the programs' composition roots do for [registry] backend = etcd: etcd's registration and discovery.
+        await using var server = new RpcServer(TestSettings.Server(), new EtcdRegistration(settings, TestSettings.Server(), LoggerFactory.CreateLogger<EtcdRegistration>()), LoggerFactory);
         await server.StartAsync();
 
-        await using RpcClient client = await RpcClient.ConnectToRegistryAsync(settings, ClientTestSettings.Fast, LoggerFactory);
-        // The client's discovery is etcd's: its first read names the etcd endpoints, not a registry URL.
-        Log.Count("Discovered .* json instances at etcd http://").ShouldBe(1);
+        await using RpcClient client = await RpcClient.ConnectAsync(
+            new EtcdDiscovery(settings, ClientTestSettings.Fast, LoggerFactory.CreateLogger<EtcdDiscovery>()), ClientTestSettings.Fast, LoggerFactory);
+        // The client's discovery is etcd's: its first read names the etcd endpoints, not a registry URL
+        // (on a busy machine that first read may time out and say so, naming the same endpoints).
+        Log.Count("(Discovered .* json instances|Registry unreachable) at etcd http://").ShouldBe(1);
         if (client.Instances.Count == 0)
         {
             await Log.WaitForLineAsync("added: 127.0.0.1:");

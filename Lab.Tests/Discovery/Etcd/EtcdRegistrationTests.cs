@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Lab.Tests.Discovery.Etcd;
 
 /// <summary>The server side on a real etcd: a key attached to a lease, kept alive, removed on stop, re-created after an outage.</summary>
+[Slow]
 public class EtcdRegistrationTests : LoggedTest
 {
     private static readonly InstanceMeta Instance = new() { Host = "127.0.0.1", Port = 5555 };

@@ -10,6 +10,7 @@ namespace Lab.Tests.Registry.Dashboard;
 /// separate processes: a started server appears, one killed with kill -9 disappears within
 /// heartbeat_timeout plus one refresh, and the page fetches nothing from outside the registry.
 /// </summary>
+[Slow]
 public class DashboardPageTests
 {
     // Short timings so the eviction happens within a test's patience.

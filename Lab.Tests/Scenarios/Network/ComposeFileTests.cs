@@ -19,6 +19,7 @@ public class ComposeFileTests
         ComposeFile.Load(Path.Combine(ScenarioTestSupport.Programs.RepositoryRoot, ComposeFile.FileName))
             .Select(service => new TestCaseData(service.Name).SetName($"Compose_service_{service.Name.Replace('-', '_')}_command_is_accepted_by_its_program"));
 
+    [Slow]
     [TestCaseSource(nameof(ServiceNames))]
     public async Task Service_command_is_accepted_by_its_programs_own_parser(string name)
     {
@@ -32,6 +33,7 @@ public class ComposeFileTests
         exitCode.ShouldBe(LabCommandLine.ConfigurationErrorExitCode);
     }
 
+    [Slow]
     [Test]
     public async Task The_parse_check_does_reject_an_unknown_flag()
     {

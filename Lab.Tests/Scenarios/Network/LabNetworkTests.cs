@@ -12,6 +12,7 @@ namespace Lab.Tests.Scenarios.Network;
 /// fast on the sending side; every fault heals; nothing is left in the machine's own namespace; and
 /// leftovers are removed only when their owning run is dead. Needs root and iproute2, else ignored.
 /// </summary>
+[Slow]
 public class LabNetworkTests
 {
     // How long a connect must stay unanswered to count as "silent". The property is about time

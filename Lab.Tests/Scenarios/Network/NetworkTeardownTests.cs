@@ -11,6 +11,7 @@ namespace Lab.Tests.Scenarios.Network;
 /// then), the next start removes what it left. Cables and the bridge live inside the namespaces,
 /// so "no namespace left" covers them. Needs root and iproute2, else ignored.
 /// </summary>
+[Slow]
 public partial class NetworkTeardownTests
 {
     [SetUp]
