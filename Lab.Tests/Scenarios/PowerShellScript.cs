@@ -76,7 +76,10 @@ internal static class PowerShellScript
             PipelineChainAst => "pipeline chain && or ||",
             MemberExpressionAst { NullConditional: true } => "null-conditional ?. or ?[]",
             IndexExpressionAst { NullConditional: true } => "null-conditional ?[]",
-            CommandParameterAst { ParameterName: var name } when name.Equals("Parallel", StringComparison.OrdinalIgnoreCase)
+            // -Parallel is 7-only on ForEach-Object; another command's own -Parallel (run-scenarios.ps1's) is fine.
+            CommandParameterAst { ParameterName: var name, Parent: CommandAst command }
+                when name.Equals("Parallel", StringComparison.OrdinalIgnoreCase)
+                     && command.GetCommandName() is { } verb && (verb.Equals("ForEach-Object", StringComparison.OrdinalIgnoreCase) || verb is "foreach" or "%")
                 => "ForEach-Object -Parallel",
             ScriptBlockAst { CleanBlock: not null } => "clean block",
             _ => null,
