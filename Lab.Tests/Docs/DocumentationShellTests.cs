@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation.Language;
 using Lab.Tests.Scenarios;
+using Lab.Tests.Support;
 
 namespace Lab.Tests.Docs;
 
@@ -67,6 +68,7 @@ public sealed partial class DocumentationShellTests
     }
 
     [Test]
+    [Slow] // one bash process per block
     public async Task Every_shell_block_parses_in_bash_and_in_PowerShell()
     {
         List<string> problems = [];

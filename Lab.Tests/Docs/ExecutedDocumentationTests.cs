@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Lab.Scenarios;
 using Lab.Tests.Scenarios;
+using Lab.Tests.Support;
 
 namespace Lab.Tests.Docs;
 
@@ -38,6 +39,7 @@ public sealed class ExecutedDocumentationTests
         || pages.Split(',', StringSplitOptions.TrimEntries).Any(page => output.Page.RelativePath.Contains(page, StringComparison.Ordinal));
 
     [Test]
+    [Slow]
     public async Task Every_output_block_is_what_its_command_prints_today()
     {
         var clock = Stopwatch.StartNew();
@@ -260,6 +262,7 @@ public sealed class ExecutedDocumentationTests
     }
 
     [Test]
+    [Slow]
     [NonParallelizable] // $env: changes this process's environment, which every process started meanwhile would inherit
     public async Task PowerShell_twins_that_set_environment_variables_print_the_same_block()
     {
