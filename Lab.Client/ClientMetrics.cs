@@ -17,7 +17,8 @@ public static class ClientMetrics
 
     /// <summary>
     /// Awaits one call to <paramref name="server"/> and counts it: outcome <c>ok</c>, or the exception's
-    /// kind (<c>RpcRemote</c> for an error reply, <c>RpcConnect</c>, <c>RpcTimeout</c>...). Rethrows.
+    /// kind (<c>RpcRemote</c> for an error reply, <c>RpcCallTimeout</c>, <c>RpcRead</c>...). Connect failures
+    /// happen before the call, when its connection is rented, and are not counted here. Rethrows.
     /// </summary>
     public static async Task<T> CountAsync<T>(string server, Task<T> call)
     {

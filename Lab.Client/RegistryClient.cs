@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
@@ -32,6 +33,7 @@ public sealed class RegistryClient : IServiceDiscovery
     private readonly CancellationTokenSource _stopping = new();
     private Task? _pollLoop;
     private int _disposed;
+    private int _skippedLastPoll;   // entries the last answer held that could not be read (polls may overlap a refresh)
 
     /// <param name="registry">Where the registry is, and its heartbeat timeout (how long an empty answer is doubted).</param>
     /// <param name="settings">Poll interval, registry timeout, and how long a failed server stays out (unreachable_ban).</param>
@@ -47,7 +49,13 @@ public sealed class RegistryClient : IServiceDiscovery
         _cache = new InstanceCache(RegistryAddress, registry.HeartbeatTimeout, settings.UnreachableBan, logger, _time);
         // Each request gets its own deadline from a CancellationToken; the client-wide timeout is off
         // so the two never disagree about which one fired.
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) }) { Timeout = Timeout.InfiniteTimeSpan };
+        // The answer's size is bounded too: a registry (or anything at its address) streaming an endless body
+        // must cost a failed poll, not the client's memory.
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+            MaxResponseContentBufferSize = settings.MaxRegistryResponseSize,
+        };
     }
 
     /// <inheritdoc/>
@@ -159,23 +167,33 @@ public sealed class RegistryClient : IServiceDiscovery
 
             // An entry we cannot read is skipped, not fatal, so one bad registration cannot hide every good server.
             var instances = new List<InstanceMeta>();
+            var skipped = new List<string>();
             foreach (JsonElement item in document.RootElement.EnumerateArray())
             {
                 try
                 {
-                    instances.Add(InstanceMeta.Parse(item));
+                    instances.Add(InstanceMeta.Parse(JsonMarshal.GetRawUtf8Value(item).ToArray()));
                 }
                 catch (FormatException ex)
                 {
-                    _logger.LogWarning("Ignoring an instance the registry listed: {Reason}", ex.Message);
+                    skipped.Add(ex.Message);
                 }
             }
 
+            // Once per change, not at every poll: the same bad entries come back every poll_interval.
+            if (skipped.Count > 0 && Interlocked.Exchange(ref _skippedLastPoll, skipped.Count) != skipped.Count)
+                _logger.LogWarning("Ignoring {Count} instance(s) the registry listed that cannot be read; the first: {Reason}", skipped.Count, skipped[0]);
+            else if (skipped.Count == 0)
+                Interlocked.Exchange(ref _skippedLastPoll, 0);
             return instances;
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"no answer within the registry timeout of {_settings.RegistryTimeout.TotalSeconds:0.###} s");
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
+        {
+            throw new HttpRequestException($"the registry's answer is larger than max_registry_response_size ({_settings.MaxRegistryResponseSize} bytes)", ex);
         }
     }
 }

@@ -19,7 +19,8 @@ namespace Lab.Client;
 /// the registry</see>. In registry mode a server that fails before the request was sent (refused the
 /// connection, broke while we wrote) is dropped from the cache and the call moves on to another
 /// instance; a request that was sent is not sent again unless the call is marked
-/// <see cref="RpcCallOptions.Idempotent"/>, because the first server may already have run it.</para>
+/// <see cref="RpcCallOptions.Idempotent"/>, because the first server may already have run it. One call
+/// tries at most <c>max_attempts</c> servers and ends by <c>call_deadline</c>, whatever the servers do.</para>
 /// <para>Concurrency: every call member may be used by any number of callers at once; each call gets a
 /// connection of its own from the pool. <see cref="DisposeAsync"/> stops the registry poll loop and
 /// closes every socket, including those of calls still running (they fail with a transport error).</para>
@@ -49,7 +50,9 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         _registry = registry;
         _directServer = directServer is null ? [] : [directServer];
         _loadBalance = loadBalance ?? new LoadBalance(settings.LoadBalance);
-        // A result, an error reply or an unreadable result is an answer: the server is alive.
+        // A result, an error reply (RpcRemoteException) or an unreadable result is an answer: the server is
+        // alive. A ServerBusy reply is not counted, so a server refusing every call as busy looks silent
+        // until its probe (all_your_methods, which needs no method slot) is answered.
         _health = new ServerHealth(settings, TimeProvider.System, _logger, (server, token) => ProbeAsync(settings, server, token),
             static ex => ex is RpcRemoteException or JsonException, ServerWentSilentAsync);
         // Only with somewhere else to go: in direct mode a ban would turn a pause into failures.
@@ -112,7 +115,9 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
     /// (<see cref="JsonElement"/> takes any JSON).</summary>
     /// <exception cref="RpcRemoteException">The server answered with an error reply.</exception>
     /// <exception cref="RpcTransportException">Connect, write, call-timeout or read failure (direct mode, or a sent request).</exception>
-    /// <exception cref="NoServerAvailableException">Registry mode: no instance is registered, or all failed before the request was sent.</exception>
+    /// <exception cref="NoServerAvailableException">Registry mode: no instance is registered, or all failed before the request was sent,
+    /// or <c>max_attempts</c> of them did.</exception>
+    /// <exception cref="RpcCallDeadlineException">The whole call, every server it tried included, took longer than <c>call_deadline</c>.</exception>
     /// <exception cref="JsonException">The result cannot be read as <typeparamref name="T"/> (the connection stays usable).</exception>
     public async Task<T?> CallAsync<T>(
         string method,
@@ -185,35 +190,53 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
         CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        // Every phase has its own timeout, but a call that moves from server to server could add them up
+        // without end: call_deadline bounds the whole call, and max_attempts how many servers it may try.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_settings.CallDeadline);
         var tried = new HashSet<InstanceKey>();
         RpcTransportException? lastFailure = null;
-        while (true)
+        InstanceMeta? instance = null;
+        try
         {
-            InstanceMeta instance = await ChooseInstanceAsync(tried, lastFailure, cancellationToken);
-            tried.Add(instance.Key);
-            try
+            while (true)
             {
-                long started = Stopwatch.GetTimestamp();
-                T? value = await CallOnAsync(instance, method, args, kwargs, readResult, cancellationToken);
-                _logger.LogDebug("{Method} -> {Server} ok in {Elapsed:0.0} ms", method, instance.Address, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                return new RpcCallResult<T>(value, instance.Address);
-            }
-            catch (RpcRemoteException ex)
-            {
-                _logger.LogDebug("{Method} -> {Server} {Code}: {Message}", method, instance.Address, ex.Code, ex.RemoteMessage);
-                throw;
-            }
-            // Safe to move on: the request never left (connect or write failed), or it did but the method
-            // is idempotent and the server died mid-call. Timeouts are not failover: that server is alive.
-            catch (RpcTransportException ex) when (_registry is not null && (!ex.RequestSent || (options.Idempotent && ex is RpcReadException)))
-            {
-                lastFailure = ex;
-                ClientMetrics.FailedOver(instance.Address);
-                if (ex is not RpcServerBusyException)
+                instance = await ChooseInstanceAsync(tried, lastFailure, deadline.Token);
+                tried.Add(instance.Key);
+                try
                 {
-                    await DropInstanceAsync(instance, ex);
+                    long started = Stopwatch.GetTimestamp();
+                    T? value = await CallOnAsync(instance, method, args, kwargs, readResult, deadline.Token);
+                    _logger.LogDebug("{Method} -> {Server} ok in {Elapsed:0.0} ms", method, instance.Address, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    return new RpcCallResult<T>(value, instance.Address);
+                }
+                catch (RpcRemoteException ex)
+                {
+                    _logger.LogDebug("{Method} -> {Server} {Code}: {Message}", method, instance.Address, ex.Code, ex.RemoteMessage);
+                    throw;
+                }
+                // Safe to move on: the request never left (connect or write failed), or it did but the method
+                // is idempotent and the server died mid-call. Timeouts are not failover: that server is alive.
+                catch (RpcTransportException ex) when (_registry is not null && (!ex.RequestSent || (options.Idempotent && ex is RpcReadException)))
+                {
+                    lastFailure = ex;
+                    ClientMetrics.FailedOver(instance.Address);
+                    if (ex is not RpcServerBusyException)
+                    {
+                        await DropInstanceAsync(instance, ex);
+                    }
+
+                    if (tried.Count >= _settings.MaxAttempts)
+                    {
+                        throw new NoServerAvailableException(
+                            $"no server available: {tried.Count} instances failed, the most one call tries (max_attempts); the last one said: {ex.Message}", ex);
+                    }
                 }
             }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RpcCallDeadlineException(instance?.Address, _settings.CallDeadline, tried.Count, lastFailure);
         }
     }
 

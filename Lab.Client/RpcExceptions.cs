@@ -83,6 +83,13 @@ public sealed class RpcRemoteException : RpcException
     public string RemoteMessage { get; }
 }
 
+/// <summary>The whole call took longer than <c>call_deadline</c>: the servers it tried were slow to connect or
+/// failed one after another (in registry mode), or a phase's own timeouts added up past it. Whether the
+/// last server ran the method is unknown. <see cref="Exception.InnerException"/> is the last failure before it, if any.</summary>
+public sealed class RpcCallDeadlineException(string? server, TimeSpan deadline, int serversTried, Exception? inner = null)
+    : RpcException($"the call did not finish within call_deadline ({deadline.TotalSeconds:0.###} s); servers tried: {serversTried}"
+                   + (server is null ? "" : $", the last {server}") + (inner is null ? "" : $"; before that: {inner.Message}"), server, inner);
+
 /// <summary>No server could take the call: the registry lists none, or every listed instance failed before the
 /// request was sent. <see cref="Exception.InnerException"/> is the last instance's failure, if any.</summary>
 public sealed class NoServerAvailableException(string message, Exception? inner = null) : RpcException(message, null, inner);

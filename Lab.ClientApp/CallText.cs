@@ -32,19 +32,21 @@ public static class CallText
         return $"{method}({string.Join(", ", positional.Concat(named))})";
     }
 
-    /// <summary>A value as compact JSON.</summary>
+    /// <summary>A value as compact JSON. A result is the server's text: printable (<see cref="PeerText"/>), but
+    /// never shortened — it is what the user asked for.</summary>
     public static string Value(object? value) => value switch
     {
-        JsonElement element => element.GetRawText(),
+        JsonElement element => PeerText.Printable(element.GetRawText(), int.MaxValue),
         double number => number.ToString("R", CultureInfo.InvariantCulture),
         _ => JsonSerializer.Serialize(value, ProtocolJson.Options),
     };
 
-    /// <summary>How a failure reads in one line: <c>InvalidArguments: missing argument b</c>.</summary>
+    /// <summary>How a failure reads in one line: <c>InvalidArguments: missing argument b</c>. The message may be a
+    /// server's or a registry's words: printable and at most <see cref="PeerText.DefaultMaxLength"/> characters.</summary>
     public static string Failure(Exception failure) => failure switch
     {
-        RpcRemoteException remote => $"{remote.Code}: {remote.RemoteMessage}",
-        _ => $"{failure.GetType().Name}: {failure.Message}",
+        RpcRemoteException remote => $"{remote.Code}: {PeerText.Printable(remote.RemoteMessage)}",
+        _ => $"{failure.GetType().Name}: {PeerText.Printable(failure.Message)}",
     };
 
     /// <summary>The server a failure is charged to in the summaries.</summary>

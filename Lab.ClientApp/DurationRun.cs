@@ -18,6 +18,12 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
 
     private static readonly TimeSpan NoServerPause = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long a call still running when the duration ends may take to finish before it is cut off
+    /// (and counted as failed), so the run ends within this of SECONDS whatever the servers do. A call to a
+    /// healthy server ends in milliseconds; one stuck on a frozen server would otherwise last until its
+    /// call_deadline.</summary>
+    public static readonly TimeSpan EndGrace = TimeSpan.FromSeconds(2);
+
     private readonly TextWriter _output = TextWriter.Synchronized(output);
     private readonly TextWriter _error = TextWriter.Synchronized(error);
     private readonly CallTally _tally = new();
@@ -39,6 +45,8 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         var stopwatch = Stopwatch.StartNew();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(duration);
+        using var cutOff = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cutOff.CancelAfter(duration + EndGrace);
         using var workersDone = new CancellationTokenSource();
 
         if (phaseMarks is not null)
@@ -47,7 +55,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         Task progress = ReportProgressAsync(stopwatch, workersDone.Token);
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => WorkAsync(worker, deadline.Token, cancellationToken)));
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => WorkAsync(worker, deadline.Token, cutOff.Token, cancellationToken)));
         }
         finally
         {
@@ -60,9 +68,9 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         return _tally.TotalFailed == 0 ? 0 : 1;
     }
 
-    // The deadline only stops a worker from starting another call; a call in progress is allowed to
-    // finish (cutting it off would count as a failure). Ctrl+C cancels calls in progress too.
-    private async Task WorkAsync(int worker, CancellationToken deadline, CancellationToken interrupted)
+    // The deadline only stops a worker from starting another call; a call in progress gets EndGrace to
+    // finish, then is cut off and counted as failed. Ctrl+C cancels calls in progress at once.
+    private async Task WorkAsync(int worker, CancellationToken deadline, CancellationToken cutOff, CancellationToken interrupted)
     {
         await Task.Yield();
         // A tick missed while a call was slow is not made up with a burst: PeriodicTimer keeps at most one pending.
@@ -79,7 +87,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
                 // add is pure, so a call whose server died mid-call may be re-sent elsewhere: this is
                 // what keeps "kill -9 one of two servers" at zero failed calls.
                 RpcCallResult<JsonElement> result = await client.CallDetailedAsync<JsonElement>(
-                    "add", args, options: RpcCallOptions.IdempotentCall, cancellationToken: interrupted);
+                    "add", args, options: RpcCallOptions.IdempotentCall, cancellationToken: cutOff);
                 string expected = (worker + n + 10).ToString(CultureInfo.InvariantCulture);
                 bool correct = DemoRun.SameValue(result.Value, expected);
                 _tally.Record(result.Server, correct);
@@ -90,6 +98,12 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
             }
             catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
             {
+                return;
+            }
+            catch (OperationCanceledException) when (cutOff.IsCancellationRequested)
+            {
+                _tally.Failed("(cut off)");
+                await ShowFailureAsync($"{CallText.Call("add", args)} cut off: still running {EndGrace.TotalSeconds:0.#} s after the run ended");
                 return;
             }
             catch (RpcException ex)

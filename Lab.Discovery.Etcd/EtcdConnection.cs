@@ -19,10 +19,12 @@ namespace Lab.Discovery.Etcd;
 internal static class EtcdConnection
 {
     /// <summary>A client for the endpoints; plain HTTP/2 (the lab's etcd has no TLS).</summary>
-    public static EtcdClient Connect(RegistrySettings registry) =>
+    /// <param name="maxAnswerSize">Largest message read from etcd, in bytes (gRPC's own default is 4 MiB).</param>
+    public static EtcdClient Connect(RegistrySettings registry, int? maxAnswerSize = null) =>
         new(string.Join(',', Endpoints(registry)), configureChannelOptions: options =>
         {
             options.Credentials = ChannelCredentials.Insecure;
+            options.MaxReceiveMessageSize = maxAnswerSize ?? options.MaxReceiveMessageSize;
             // A watch is a long-lived stream: pings find a connection that died silently (a cut cable
             // sends no reset). Not more often than etcd's default minimum of 5 s, or it hangs up.
             options.HttpHandler = new SocketsHttpHandler

@@ -1,8 +1,6 @@
-using System.Text.Json;
 using dotnet_etcd;
 using Etcdserverpb;
 using Grpc.Core;
-using Lab.Protocol;
 using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
 using Microsoft.Extensions.Logging;
@@ -55,7 +53,8 @@ public sealed class EtcdDiscovery : IServiceDiscovery
         _settings = settings ?? throw new ArgumentNullException(nameof(settings));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _time = timeProvider ?? TimeProvider.System;
-        _etcd = EtcdConnection.Connect(registry);
+        // The same bound on what discovery reads as the built-in registry's (max_registry_response_size).
+        _etcd = EtcdConnection.Connect(registry, settings.MaxRegistryResponseSize);
         _prefix = EtcdConnection.ServicesPrefix(registry, InstanceMeta.JsonProtocol);
         RegistryAddress = EtcdConnection.Describe(registry);
         _cache = new InstanceCache(RegistryAddress, registry.HeartbeatTimeout, settings.UnreachableBan, logger, _time);
@@ -264,15 +263,16 @@ public sealed class EtcdDiscovery : IServiceDiscovery
         }
     }
 
-    // A value we cannot read is skipped, not fatal, so one bad key cannot hide every good server.
+    // A value we cannot read is skipped, not fatal, so one bad key cannot hide every good server. Every way a
+    // value can be unreadable (not JSON, "\ud800", bytes that are not UTF-8) is a FormatException here; one
+    // that escaped as another exception used to fail the whole read, which kept no server at all.
     private InstanceMeta? Parse(KeyValue kv)
     {
         try
         {
-            using JsonDocument document = JsonDocument.Parse(kv.Value.Memory, ProtocolJson.DocumentOptions);
-            return InstanceMeta.Parse(document.RootElement);
+            return InstanceMeta.Parse(kv.Value.Memory);
         }
-        catch (Exception ex) when (ex is JsonException or FormatException)
+        catch (FormatException ex)
         {
             _logger.LogWarning("Ignoring etcd key {Key}: {Reason}", kv.Key.ToStringUtf8(), ex.Message);
             return null;

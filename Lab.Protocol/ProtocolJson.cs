@@ -20,6 +20,11 @@ public static class ProtocolJson
     /// repeated key is refused at every level: which of two <c>method_name</c>s or <c>host</c>s did the sender mean?</summary>
     public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
+    /// <summary>Reader options for a list whose entries are then read one at a time with <see cref="DocumentOptions"/>
+    /// (a registry's answer). The duplicate-key check reads every key, and one it cannot read ("\ud800") would
+    /// make the whole list unreadable; here it waits for the entry, so only that entry is lost.</summary>
+    public static JsonDocumentOptions ListOptions { get; } = new() { MaxDepth = MaxDepth };
+
     /// <summary>A <see cref="JsonException"/>'s message without the parser's position and type-name noise, e.g.
     /// <c>duplicate key "method_name"</c>: what a person reading an error reply needs.</summary>
     public static string Explain(JsonException exception)

@@ -31,7 +31,7 @@ public static class RegistryApp
 
         // The empty builder reads no appsettings.json and no ASPNETCORE_* variables: -l/-p alone decide
         // where the registry listens, and ASPNETCORE_URLS or a launch profile cannot add an address.
-        // Args = []: the command line belongs to System.CommandLine.
+        // Args = []: the command line is the program's to read (Program.cs), not the host's.
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [] });
         builder.Services.AddRoutingCore();
         builder.WebHost.UseKestrelCore();
@@ -63,7 +63,7 @@ public static class RegistryApp
 
         WebApplication app = builder.Build();
         app.Services.GetRequiredService<RequestHandler>().MapRoutes(app);
-        app.MapDashboard(app.Services.GetRequiredService<RegistryService>().Snapshot, settings.HeartbeatTimeout);
+        app.MapDashboard(app.Services.GetRequiredService<RegistryService>(), settings);
 
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lab.Registry.Registry");
         // ApplicationStarted fires only after Kestrel has bound its socket, so the readiness line that the

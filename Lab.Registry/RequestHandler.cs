@@ -1,3 +1,5 @@
+using System.Net.Http.Headers;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -85,8 +87,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
     private async Task<InstanceMeta> ReadInstanceAsync(HttpContext context)
     {
         // With a [registry] token, only servers that know it may add or remove entries; discovery stays open.
-        if (settings.Token.Length > 0 && !CryptographicOperations.FixedTimeEquals(
-                Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), Encoding.UTF8.GetBytes($"Bearer {settings.Token}")))
+        if (settings.Token.Length > 0 && !HasToken(context.Request.Headers.Authorization.ToString()))
             throw new BadHttpRequestException("this registry needs its token: send the header \"Authorization: Bearer <token>\" with the [registry] token of config.ini",
                 StatusCodes.Status401Unauthorized);
 
@@ -94,7 +95,7 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         // (RegistryApp sets it to max_body_size), so a huge upload cannot fill the registry's memory.
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-        InstanceMeta instance = Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+        InstanceMeta instance = Parse(body.GetBuffer().AsMemory(0, (int)body.Length), settings.MaxParametersSize);
 
         // A server listening on 0.0.0.0 or :: cannot be dialled at that address: record the address
         // its request came from instead, which is one the server is reachable at.
@@ -108,7 +109,14 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         return instance;
     }
 
-    private static InstanceMeta Parse(ReadOnlyMemory<byte> body)
+    // "Authorization: Bearer <token>". The scheme is case-insensitive (RFC 7235: "bearer" works too); the
+    // token is compared in constant time, so the answer's timing does not tell how much of a guess was right.
+    private bool HasToken(string authorization) =>
+        AuthenticationHeaderValue.TryParse(authorization, out AuthenticationHeaderValue? credentials)
+        && credentials.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase)
+        && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(credentials.Parameter ?? ""), Encoding.UTF8.GetBytes(settings.Token));
+
+    private static InstanceMeta Parse(ReadOnlyMemory<byte> body, int maxParametersSize)
     {
         // No body at all, or only whitespace (an HTTP/1.0 client without Content-Length sends nothing).
         if (body.Span.IndexOfAnyExcept(" \t\r\n"u8) < 0)
@@ -119,7 +127,12 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         try
         {
             using JsonDocument document = JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
-            return InstanceMeta.Parse(document.RootElement);
+            InstanceMeta instance = InstanceMeta.Parse(document.RootElement);
+            // Every client downloads every instance at every poll: free-form metadata is kept small.
+            int parametersSize = document.RootElement.TryGetProperty("parameters", out JsonElement parameters) ? JsonMarshal.GetRawUtf8Value(parameters).Length : 0;
+            return parametersSize <= maxParametersSize
+                ? instance
+                : throw new BadHttpRequestException($"\"parameters\" is {parametersSize} bytes of JSON; this registry takes at most {maxParametersSize} (max_parameters_size)");
         }
         catch (FormatException ex)
         {
@@ -132,13 +145,15 @@ public sealed class RequestHandler(RegistryService registry, RegistrySettings se
         }
         catch (InvalidOperationException ex)
         {
-            // A string or key escaping half a character ("\ud800"), which .NET strings cannot hold.
+            // A key escaping half a character ("\ud800"): the parser's duplicate-key check cannot read it.
             throw new BadHttpRequestException(ProtocolJson.UnpairedSurrogate("a string in the body"), ex);
         }
     }
 
-    // The one place a refused request gets its answer, and the last line of defence: a fault in a
-    // handler becomes a JSON 500 and one log line. Kestrel keeps serving the other requests either way.
+    // Where a request refused by an exception gets its answer (a bad token or body: 4xx; the handlers
+    // answer 404, 503 and a missing proto themselves, Http10LengthGuard an HTTP/1.0 body without a
+    // length), and the last line of defence: a fault in a handler becomes a JSON 500 and one log line.
+    // Kestrel keeps serving the other requests either way.
     private async Task GuardAsync(HttpContext context, RequestDelegate next)
     {
         try

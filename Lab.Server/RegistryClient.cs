@@ -24,6 +24,9 @@ namespace Lab.Server;
 /// </code></example></remarks>
 public sealed class RegistryClient : IServiceRegistration
 {
+    // A register answer is the instance echoed back (well under 2 KiB with the registry's max_parameters_size).
+    private const int MaxAnswerSize = 64 * 1024;
+
     private readonly ServerSettings _settings;
     private readonly ILogger<RegistryClient> _logger;
     private readonly TimeProvider _time;
@@ -45,6 +48,8 @@ public sealed class RegistryClient : IServiceRegistration
         {
             BaseAddress = registry.BaseUri,
             Timeout = Timeout.InfiniteTimeSpan,
+            // The answer echoes the instance; anything far larger is not the registry talking, and must not fill memory.
+            MaxResponseContentBufferSize = MaxAnswerSize,
         };
         // The registry's shared token: without it, register and unregister are refused (401).
         if (registry.Token.Length > 0)
@@ -127,9 +132,9 @@ public sealed class RegistryClient : IServiceRegistration
                     // Any exception, not only network ones: a loop that gives up for good (even on a bug,
                     // or a process briefly out of file descriptors) leaves a server nobody finds.
                     if (!inOutage)
-                        _logger.LogInformation("Registry unreachable at {Registry}: {Reason}; serving anyway and retrying", RegistryAddress, ex.Message);
+                        LogOutage(ex);
                     else
-                        _logger.LogDebug("Registry still unreachable: {Reason}", ex.Message);
+                        _logger.LogDebug(ex is HttpRequestException { StatusCode: not null } ? "Registry still refuses this server: {Reason}" : "Registry still unreachable: {Reason}", ex.Message);
                     inOutage = true;
 
                     await Task.Delay(retryDelay, _time, stoppingToken).ConfigureAwait(false);
@@ -151,6 +156,29 @@ public sealed class RegistryClient : IServiceRegistration
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopped: the only way out.
+        }
+    }
+
+    // The first failure of an outage, said once. A registry that answers and refuses is not "unreachable":
+    // the operator has something to fix, and the line says what; the loop keeps trying either way, so the
+    // server registers as soon as it is fixed (a registry restarted with the right token, room made).
+    private void LogOutage(Exception ex)
+    {
+        switch ((ex as HttpRequestException)?.StatusCode)
+        {
+            case System.Net.HttpStatusCode.Unauthorized:
+                _logger.LogError("The registry at {Registry} refused this server (401): its [registry] token and this server's differ ({Reason}); set the same token in both config.ini files. Serving anyway and retrying",
+                    RegistryAddress, ex.Message);
+                break;
+            case { } status when (int)status is >= 400 and < 500:
+                _logger.LogError("The registry at {Registry} refused this server's registration ({Reason}); serving anyway and retrying", RegistryAddress, ex.Message);
+                break;
+            case System.Net.HttpStatusCode.ServiceUnavailable:
+                _logger.LogWarning("The registry at {Registry} cannot take this server now ({Reason}); serving anyway and retrying", RegistryAddress, ex.Message);
+                break;
+            default:
+                _logger.LogInformation("Registry unreachable at {Registry}: {Reason}; serving anyway and retrying", RegistryAddress, ex.Message);
+                break;
         }
     }
 

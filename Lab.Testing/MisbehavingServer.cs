@@ -22,6 +22,17 @@ public enum Misbehaviour
 
     /// <summary>Reads a request, then closes without a word (a server killed while running the method).</summary>
     CloseAfterRequest,
+
+    /// <summary>Answers each request with <see cref="MisbehavingServer.Reply"/> and, in the same write, a second
+    /// reply, <see cref="MisbehavingServer.ExtraReply"/>, that nobody asked for.</summary>
+    AnswersTwice,
+
+    /// <summary>Answers each request with <see cref="MisbehavingServer.Reply"/>, then, once the test calls
+    /// <see cref="MisbehavingServer.SendExtras"/> (the client is idle by then), <see cref="MisbehavingServer.ExtraReply"/>.</summary>
+    ExtraReplyWhileIdle,
+
+    /// <summary>Answers each request with a reply whose string holds bytes that are not UTF-8.</summary>
+    InvalidUtf8Reply,
 }
 
 /// <summary>
@@ -45,7 +56,16 @@ public sealed class MisbehavingServer : IAsyncDisposable
     /// <summary>What <see cref="Misbehaviour.HalfReplyThenClose"/> and <see cref="Misbehaviour.HalfReplyThenStall"/> send: a reply cut in the middle.</summary>
     public const string HalfReplyText = "{\"res\": [1, 2, ";
 
+    /// <summary>What the servers that answer at all answer first: a well-formed reply.</summary>
+    public const string Reply = "{\"res\": \"first\"}\n";
+
+    /// <summary>The reply nobody asked for (<see cref="Misbehaviour.AnswersTwice"/>, <see cref="Misbehaviour.ExtraReplyWhileIdle"/>).</summary>
+    public const string ExtraReply = "{\"res\": 777777}\n";
+
     private static readonly byte[] HalfReply = System.Text.Encoding.UTF8.GetBytes(HalfReplyText);
+
+    // {"res": "<0xFF 0xFE>"}: valid JSON to the tokenizer, not text to anyone who reads the string.
+    private static readonly byte[] InvalidUtf8 = [.. "{\"res\": \""u8, 0xFF, 0xFE, .. "\"}\n"u8];
 
     private readonly Misbehaviour _behaviour;
     private readonly Socket _listener;
@@ -54,7 +74,9 @@ public sealed class MisbehavingServer : IAsyncDisposable
     private readonly ChangeSignal _changed = new();
     private readonly Task _acceptLoop;
     private readonly TaskCompletionSource _firstContact = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _extrasReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requestsReceived;
+    private int _extrasSent;
 
     public MisbehavingServer(Misbehaviour behaviour)
     {
@@ -82,6 +104,16 @@ public sealed class MisbehavingServer : IAsyncDisposable
     /// <summary>Complete requests read so far (the client's write really reached the server).</summary>
     public int RequestsReceived => Volatile.Read(ref _requestsReceived);
 
+    /// <summary>Connections accepted so far.</summary>
+    public int ConnectionsAccepted => _connections.Count;
+
+    /// <summary>Unasked-for replies written so far by <see cref="Misbehaviour.ExtraReplyWhileIdle"/>: on loopback the
+    /// bytes are in the client's socket when this counts them.</summary>
+    public int ExtrasSent => Volatile.Read(ref _extrasSent);
+
+    /// <summary>Lets <see cref="Misbehaviour.ExtraReplyWhileIdle"/> send its unasked-for replies.</summary>
+    public void SendExtras() => _extrasReleased.TrySetResult();
+
     /// <summary>Completes at the first whole request read (for NeverReads: at the first accepted connection).</summary>
     public Task FirstContact => _firstContact.Task;
 
@@ -108,6 +140,7 @@ public sealed class MisbehavingServer : IAsyncDisposable
             }
 
             _connections[socket] = MisbehaveAsync(socket);
+            _changed.Notify();
         }
     }
 
@@ -139,6 +172,19 @@ public sealed class MisbehavingServer : IAsyncDisposable
                         return;
                     case Misbehaviour.CloseAfterRequest:
                         return;
+                    case Misbehaviour.AnswersTwice:
+                        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(Reply + ExtraReply), _stopping.Token);
+                        break;
+                    case Misbehaviour.ExtraReplyWhileIdle:
+                        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(Reply), _stopping.Token);
+                        await _extrasReleased.Task.WaitAsync(_stopping.Token);
+                        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(ExtraReply), _stopping.Token);
+                        Interlocked.Increment(ref _extrasSent);
+                        _changed.Notify();
+                        break;
+                    case Misbehaviour.InvalidUtf8Reply:
+                        await stream.WriteAsync(InvalidUtf8, _stopping.Token);
+                        break;
                 }
             }
         }

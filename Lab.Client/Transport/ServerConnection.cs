@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Unicode;
 using Lab.Protocol;
 using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
@@ -29,6 +30,9 @@ namespace Lab.Client.Transport;
 /// </code></example></remarks>
 public sealed class ServerConnection : IAsyncDisposable
 {
+    // More than this many bytes waiting on an idle connection is more than the newline after a reply.
+    private const int MaxIdleWhitespace = 16;
+
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly MessageReader _reader;
@@ -87,17 +91,26 @@ public sealed class ServerConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>True when an idle connection still looks alive. A server that closed it (restarted, stopped,
-    /// idle-timed it out) has sent FIN, which makes the socket readable with nothing to read. Using
+    /// <summary>True when an idle connection still looks alive and in step. A server that closed it (restarted,
+    /// stopped, idle-timed it out) has sent FIN, which makes the socket readable with nothing to read. Using
     /// such a connection would send the request into a dead socket; checking first turns that into a
-    /// "request never sent" case the pool handles by opening a fresh connection.</summary>
+    /// "request never sent" case the pool handles by opening a fresh connection. And a server that sent
+    /// anything but the newline after its last reply is out of step: the next call would read that as its answer.</summary>
     public bool IsReusable()
     {
         try
         {
-            // Readable + 0 bytes available = end of stream or error. Readable with bytes available can
-            // only be the newline after the last reply, which the reader skips as whitespace.
-            return !IsBroken && Volatile.Read(ref _disposed) == 0 && !(_socket.Poll(0, SelectMode.SelectRead) && _socket.Available == 0);
+            if (IsBroken || Volatile.Read(ref _disposed) != 0 || _reader.HasDataAfterMessage)
+                return false;
+            if (!_socket.Poll(0, SelectMode.SelectRead))
+                return true;   // nothing has arrived since the last reply: the normal idle connection
+
+            // Readable with 0 bytes available = end of stream or error. Readable with bytes available is
+            // fine only for the newline after the last reply (the reader skips whitespace); a peek tells.
+            int available = _socket.Available;
+            Span<byte> waiting = stackalloc byte[MaxIdleWhitespace];
+            return available is > 0 and <= MaxIdleWhitespace
+                   && waiting[.._socket.Receive(waiting, SocketFlags.Peek)].IndexOfAnyExcept(" \t\r\n"u8) < 0;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -187,8 +200,13 @@ public sealed class ServerConnection : IAsyncDisposable
         callDeadline.CancelAfter(_settings.CallTimeout);
         try
         {
-            return await _reader.ReadMessageAsync(_settings.ReadTimeout, callDeadline.Token)
-                   ?? throw new RpcReadException(Server, _abortReason ?? "the server closed the connection without replying");
+            ReadOnlyMemory<byte> reply = await _reader.ReadMessageAsync(_settings.ReadTimeout, callDeadline.Token)
+                                         ?? throw new RpcReadException(Server, _abortReason ?? "the server closed the connection without replying");
+            // One request, one reply: anything after it is not ours, and the next call would take it for
+            // its answer. This reply is still the answer to this request; the connection is not reused.
+            if (_reader.HasDataAfterMessage)
+                IsBroken = true;
+            return reply;
         }
         catch (Exception ex)
         {
@@ -206,6 +224,14 @@ public sealed class ServerConnection : IAsyncDisposable
 
     private T InterpretReply<T>(string method, ReadOnlyMemory<byte> message, Func<JsonElement, T> readResult)
     {
+        // JSON is UTF-8, but the parser lets invalid bytes through inside strings, and reading one later
+        // throws far from here (it used to end the client program). A server that sends them is broken.
+        if (!Utf8.IsValid(message.Span))
+        {
+            IsBroken = true;
+            throw new RpcReadException(Server, "the reply is not valid UTF-8 text");
+        }
+
         JsonDocument document;
         try
         {
@@ -224,19 +250,35 @@ public sealed class ServerConnection : IAsyncDisposable
             {
                 reply = RpcReply.Parse(document.RootElement);
             }
-            catch (BadRequestException ex)
+            catch (Exception ex) when (ex is BadRequestException or InvalidOperationException)
             {
-                // Framing is intact, but a server that sends the wrong shape cannot be trusted to stay in step.
+                // Framing is intact, but a server that sends the wrong shape (or an error text escaping half a
+                // character, "\ud800") cannot be trusted to stay in step.
                 IsBroken = true;
-                throw new RpcReadException(Server, $"the reply is not an RPC reply: {ex.Message}", ex);
+                throw new RpcReadException(Server, $"the reply is not an RPC reply: {(ex is BadRequestException ? ex.Message : "a string in it is not valid Unicode text")}", ex);
             }
 
             return reply.Error switch
             {
                 { Code: RpcErrorCode.ServerBusy } busy => throw new RpcServerBusyException(Server, method, busy.Message),
                 { } error => throw new RpcRemoteException(Server, method, error.Code, error.Message),
-                null => readResult(reply.Result),
+                null => ReadResult(reply.Result, readResult),
             };
+        }
+    }
+
+    // JsonElement's getters throw InvalidOperationException for a value of another kind (GetInt64 on a
+    // string) or a string escaping half a character ("\ud800", valid JSON no .NET string can hold). Either
+    // is a result that cannot be read as T: a JsonException, as from the serializer, and the connection stays usable.
+    private static T ReadResult<T>(JsonElement result, Func<JsonElement, T> readResult)
+    {
+        try
+        {
+            return readResult(result);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new JsonException($"the result cannot be read: {ex.Message}", ex);
         }
     }
 }

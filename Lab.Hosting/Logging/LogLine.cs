@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lab.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Hosting;
@@ -14,6 +15,9 @@ public static class LogLine
         // A multi-line message would break "one line per event"; fold it.
         if (text.Contains('\n', StringComparison.Ordinal))
             text = text.ReplaceLineEndings(" | ");
+        // Log lines quote peers (a host name, a registry's error): an escape sequence in one must not
+        // drive the terminal that shows the log. Only the escaping, not the shortening: our own lines may be long.
+        text = PeerText.Printable(text, int.MaxValue);
 
         return string.Create(CultureInfo.InvariantCulture, $"{time:yyyy-MM-dd HH:mm:ss.fff} {LevelName(level)} {ShortCategory(category)}: {text}");
     }

@@ -74,7 +74,8 @@ public static class HostAddress
     public static string Normalize(string host)
     {
         string bare = host.Trim() is ['[', .. var inside, ']'] ? inside : host.Trim();
-        string shown = bare.Length <= 64 ? $"\"{bare}\"" : $"\"{bare[..64]}...\" ({bare.Length} characters)";
+        // The host is quoted in the error, which the registry answers and clients log: printable only.
+        string shown = bare.Length <= 64 ? $"\"{PeerText.Printable(bare)}\"" : $"\"{PeerText.Printable(bare[..64])}...\" ({bare.Length} characters)";
         if (bare.Contains(':', StringComparison.Ordinal))
             return IPAddress.TryParse(bare, out IPAddress? v6) && v6.AddressFamily == AddressFamily.InterNetworkV6
                 ? Dialable(v6)
@@ -95,7 +96,7 @@ public static class HostAddress
         // Letters, digits and hyphens, 1-63 per dot-separated label, no hyphen at either end (RFC 1123).
         if (name.Split('.').FirstOrDefault(label => label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-'
                                                     || !label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')) is { } bad)
-            throw new FormatException($"\"host\" is not a valid host name: {shown} (label \"{(bad.Length <= 64 ? bad : bad[..64] + "...")}\")");
+            throw new FormatException($"\"host\" is not a valid host name: {shown} (label \"{PeerText.Printable(bad.Length <= 64 ? bad : bad[..64] + "...")}\")");
         // "localhost" is the loopback address by definition; as text it would be a second entry for it.
         return name == "localhost" ? IPAddress.Loopback.ToString() : name;
     }

@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Unicode;
 
 namespace Lab.Protocol.Discovery;
 
@@ -46,14 +48,62 @@ public sealed class InstanceMeta
     public InstanceMeta With(string? host = null, bool? status = null) =>
         new() { Protocol = Protocol, Host = host ?? Host, Port = Port, Status = status ?? Status, Parameters = Parameters };
 
-    /// <summary>Reads and validates an instance from JSON, as the registry receives it.</summary>
+    /// <summary>The longest <c>protocol</c> accepted.</summary>
+    public const int MaxProtocolLength = 32;
+
+    /// <summary>Reads and validates an instance from JSON, as the registry receives it and as clients read the
+    /// registry's (or etcd's) list, one entry at a time.</summary>
     /// <exception cref="FormatException">Not an object, or a field is missing or invalid; the message names the field.</exception>
     public static InstanceMeta Parse(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new FormatException("the body must be a JSON object");
+        // The parser lets bytes that are not UTF-8 through inside strings; reading one would fail later, far
+        // from here, so such an entry is refused now, as one bad entry.
+        if (!Utf8.IsValid(JsonMarshal.GetRawUtf8Value(root)))
+            throw new FormatException("the instance is not valid UTF-8 text");
 
+        try
+        {
+            return ParseFields(root);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A string or key escaping half a character ("\ud800"), which .NET strings cannot hold.
+            throw new FormatException(ProtocolJson.UnpairedSurrogate("a string in the instance"), ex);
+        }
+    }
+
+    /// <summary>Reads one entry of a registry's (or etcd's) list from its JSON text, as strictly as the registry reads a
+    /// body (each key once), so that every way the entry can be unreadable is a <see cref="FormatException"/>
+    /// and the caller skips this entry alone.</summary>
+    /// <exception cref="FormatException">Not JSON, not an instance, or text that is not valid UTF-8 or Unicode.</exception>
+    public static InstanceMeta Parse(ReadOnlyMemory<byte> json)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(json, ProtocolJson.DocumentOptions);
+            return Parse(document.RootElement);
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"not valid JSON: {ProtocolJson.Explain(ex)}", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The duplicate-key check could not read a key escaping half a character ("\ud800").
+            throw new FormatException(ProtocolJson.UnpairedSurrogate("a key in the instance"), ex);
+        }
+    }
+
+    public override string ToString() => $"{Protocol}://{Address}";
+
+    private static InstanceMeta ParseFields(JsonElement root)
+    {
         var meta = new InstanceMeta { Protocol = RequiredString(root, "protocol"), Host = RequiredString(root, "host", allowEmpty: true) };
+        // Plain text only: the protocol is printed in logs and on the dashboard, and it is a name, not prose.
+        if (meta.Protocol.Length > MaxProtocolLength || !meta.Protocol.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '+'))
+            throw new FormatException($"\"protocol\" must be 1 to {MaxProtocolLength} letters, digits, '.', '_', '-' or '+' (such as json), not {PeerText.Printable(meta.Protocol, 64)}");
         if (!root.TryGetProperty("port", out JsonElement port))
             throw new FormatException("missing \"port\"");
         if (port.ValueKind != JsonValueKind.Number || !port.TryGetInt32(out int portNumber))
@@ -78,8 +128,6 @@ public sealed class InstanceMeta
         meta.Host = meta.Host.Length > 0 ? HostAddress.Normalize(meta.Host) : meta.Host;
         return meta;
     }
-
-    public override string ToString() => $"{Protocol}://{Address}";
 
     private static string RequiredString(JsonElement root, string name, bool allowEmpty = false)
     {

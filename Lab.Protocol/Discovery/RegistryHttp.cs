@@ -22,7 +22,8 @@ public static class RegistryHttp
         await SendAsync(http, request, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>GETs <paramref name="uri"/> and parses the body as JSON, whatever its Content-Type says.</summary>
+    /// <summary>GETs <paramref name="uri"/> and parses the body as JSON, whatever its Content-Type says, with
+    /// <see cref="ProtocolJson.ListOptions"/>: the caller reads each entry on its own.</summary>
     /// <exception cref="HttpRequestException">No connection, or an answer other than 2xx.</exception>
     /// <exception cref="JsonException">The body is not JSON.</exception>
     public static async Task<JsonDocument> GetJsonAsync(HttpClient http, Uri uri, CancellationToken cancellationToken = default)
@@ -30,19 +31,26 @@ public static class RegistryHttp
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         byte[] body = await SendAsync(http, request, cancellationToken).ConfigureAwait(false);
-        return JsonDocument.Parse(body, ProtocolJson.DocumentOptions);
+        return JsonDocument.Parse(body, ProtocolJson.ListOptions);
     }
+
+    /// <summary>How much of an error answer's body goes into the exception's message (and so into a log line).</summary>
+    private const int MaxErrorTextLength = 300;
 
     private static async Task<byte[]> SendAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Headers.ExpectContinue = false;
-        // ResponseContentRead: the whole body is read here, also one that ends only when the server closes.
+        // ResponseContentRead: the whole body is read here, also one that ends only when the server closes —
+        // but never more than the HttpClient's MaxResponseContentBufferSize, which each owner sets: past it
+        // the read fails with an HttpRequestException instead of filling this process's memory.
         using HttpResponseMessage response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            string text = System.Text.Encoding.UTF8.GetString(body).Trim();
-            throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}{(text.Length > 0 ? ": " + text : "")}");
+            // The registry's words, quoted in logs: shortened and printable (PeerText), whatever it sent.
+            string text = PeerText.Printable(System.Text.Encoding.UTF8.GetString(body).Trim(), MaxErrorTextLength);
+            throw new HttpRequestException($"the registry answered {(int)response.StatusCode} {PeerText.Printable(response.ReasonPhrase, 64)}{(text.Length > 0 ? ": " + text : "")}",
+                inner: null, response.StatusCode);
         }
 
         return body;

@@ -54,6 +54,18 @@ public sealed class MessageReader
     // Bytes of a started, unfinished message (0 when idle between messages).
     private int PendingBytes => _end - _start;
 
+    /// <summary>True when bytes other than whitespace have already arrived after the message the last read
+    /// returned. A peer that answers one request with one reply (a server, to our client) has then sent
+    /// more than it was asked for, and whatever it is would be read as the answer to the next request.</summary>
+    public bool HasDataAfterMessage
+    {
+        get
+        {
+            int from = _consumedUpTo >= 0 ? _consumedUpTo : _start;
+            return _buffer.AsSpan(from, _end - from).IndexOfAnyExcept(" \t\r\n"u8) >= 0;
+        }
+    }
+
     /// <summary>Reads the next complete JSON value. Waiting for a message to begin is limited by
     /// <see cref="IdleTimeout"/> (cancel <paramref name="cancellationToken"/> to stop); once its first
     /// byte has arrived the rest must arrive within <paramref name="restOfMessageTimeout"/>.</summary>

@@ -57,6 +57,23 @@ public sealed record ClientSettings
     /// <summary>Once a reply started, the rest must arrive within this. Default 5 s.</summary>
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest a whole call may take, every server it tries included: each phase above has its own
+    /// timeout, but in registry mode a call may move on from server to server, and only this bounds the sum.
+    /// Default 40 s: above <see cref="CallTimeout"/>, so a slow method still ends with the server's MethodTimeout
+    /// reply even after a failover or two.</summary>
+    public TimeSpan CallDeadline { get; init; } = TimeSpan.FromSeconds(40);
+
+    /// <summary>Registry mode: how many servers one call may try, the first included, before it fails with
+    /// <c>NoServerAvailableException</c>. Default 3: enough to get past a server or two that just died, few enough
+    /// that a registry listing hundreds of dead or made-up instances costs one call a few connect timeouts,
+    /// not hundreds.</summary>
+    public int MaxAttempts { get; init; } = 3;
+
+    /// <summary>Largest answer the client reads from the registry (discovery), in bytes. Default 2 MiB: the
+    /// registry's default max_instances (1000) of at most ~1.4 KB each (max_parameters_size 1 KiB, a host
+    /// name of up to 253 characters, the other fields) fit with room to spare.</summary>
+    public int MaxRegistryResponseSize { get; init; } = 2 * 1024 * 1024;
+
     public LoadBalanceStrategy LoadBalance { get; init; } = LoadBalanceStrategy.Random;
 
     /// <summary>Largest reply in bytes. Default 1 MiB.</summary>

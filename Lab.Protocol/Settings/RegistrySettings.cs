@@ -29,16 +29,30 @@ public sealed record RegistrySettings
     /// <summary>An instance whose last heartbeat is older than this is evicted. Default 10 s.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Self-preservation: when more than this percentage of the instances (and at least two) are past
-    /// their heartbeat timeout at once, the registry is more likely cut off from them than they all
-    /// died, so it evicts nobody until heartbeats return. 100 turns it off. Default 50.</summary>
+    /// <summary>Self-preservation's threshold: when more than this percentage of the instances that heartbeat (and at
+    /// least two) went silent together, the registry is more likely cut off from them than they all died. Only
+    /// used when <see cref="SelfPreservationLimit"/> turns self-preservation on. Default 50.</summary>
     public int SelfPreservationPercent { get; init; } = 50;
+
+    /// <summary>Self-preservation: how long past <see cref="HeartbeatTimeout"/> the registry keeps listing instances
+    /// that went silent together (<see cref="SelfPreservationPercent"/>); after it they are evicted anyway.
+    /// Zero turns self-preservation off, which is the default: the lab requires a server that stops
+    /// heartbeating to be evicted, and a lab on one machine cannot be partitioned from its servers.</summary>
+    public TimeSpan SelfPreservationLimit { get; init; } = TimeSpan.Zero;
+
+    /// <summary>True when <see cref="SelfPreservationLimit"/> is above zero.</summary>
+    public bool SelfPreservationEnabled => SelfPreservationLimit > TimeSpan.Zero;
 
     /// <summary>Largest request body accepted, in bytes. Default 64 KiB (an InstanceMeta is tiny).</summary>
     public int MaxBodySize { get; init; } = 64 * 1024;
 
-    /// <summary>At most this many instances are stored; a new one beyond it is refused (503). Default 1000.</summary>
+    /// <summary>At most this many instances are stored. A new one beyond it takes the place of the oldest instance that
+    /// never sent a heartbeat; when every stored instance has, it is refused (503). Default 1000.</summary>
     public int MaxInstances { get; init; } = 1000;
+
+    /// <summary>Largest <c>parameters</c> object accepted, in bytes of JSON. Default 1024: a server's weight and
+    /// call counters take under 100, and every client downloads <see cref="MaxInstances"/> of them at each poll.</summary>
+    public int MaxParametersSize { get; init; } = 1024;
 
     /// <summary>Shared secret; when set, register and unregister need <c>Authorization: Bearer TOKEN</c> (servers
     /// send it) and discovery stays open. Default empty: no token.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Lab.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Lab.Registry.Dashboard;
@@ -47,7 +48,8 @@ internal sealed class RegistryEvents(TimeProvider timeProvider, int capacity = 5
         {
             if (IsEnabled(logLevel))
             {
-                events.Add(formatter(state, exception));
+                // Escaped as the console log is: the page shows text, but an event is also read in its JSON.
+                events.Add(PeerText.Printable(formatter(state, exception)));
             }
         }
     }

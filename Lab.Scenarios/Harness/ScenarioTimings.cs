@@ -29,6 +29,8 @@ internal sealed class ScenarioTimings
         ["registry:health_check_interval"] = "0.5",
         ["registry:heartbeat_timeout"] = "3",
         ["registry:max_body_size"] = "65536",
+        // Self-preservation off, as in the lab's config.ini; the partition scenarios turn it on.
+        ["registry:self_preservation_limit"] = "0",
         ["registry:self_preservation_percent"] = "50",
         ["server:host"] = "127.0.0.1",
         ["server:heartbeat_interval"] = "0.5",

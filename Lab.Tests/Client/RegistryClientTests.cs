@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using Lab.Client;
 using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
@@ -233,6 +234,59 @@ public class RegistryClientTests
         _logs.Count(LogLevel.Debug, "Registry polling stopped").ShouldBe(1);
         registry.Requests.ShouldBe(requestsAtDispose);
         await Should.ThrowAsync<ObjectDisposedException>(() => client.StartAsync());
+    }
+
+    [Test]
+    public async Task An_answer_over_max_registry_response_size_is_a_failed_poll_not_a_full_memory()
+    {
+        // A registry (or anything at its address) streaming an endless body took a client to 2.7 GB in 6.7 s.
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.AnswerRaw(FakeRegistry.EndlessAsync);
+        await using RegistryClient client = CreateClient(registry.Settings, ClientTestSettings.Fast with { MaxRegistryResponseSize = 256 * 1024 });
+
+        bool read = await client.RefreshAsync();
+
+        read.ShouldBeFalse();
+        client.RegistryDown.ShouldBeTrue();
+        _logs.Count(LogLevel.Warning, "the registry's answer is larger than max_registry_response_size (262144 bytes); keeping 0 cached instances").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task A_registry_error_is_logged_shortened_and_with_its_control_characters_escaped()
+    {
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        string error = "{\"error\": \"\u001b[2J" + new string('e', 100_000) + "\"}";
+        registry.AnswerRaw(FakeRegistry.Bytes(500, Encoding.UTF8.GetBytes(error)));
+        await using RegistryClient client = CreateClient(registry.Settings);
+
+        (await client.RefreshAsync()).ShouldBeFalse();
+
+        string line = _logs.Lines.Single(line => line.Contains("Registry unreachable", StringComparison.Ordinal));
+        line.ShouldContain("the registry answered 500 Internal Server Error: {\"error\": \"\\u001b[2Jeee");
+        line.ShouldContain($"... ({error.Length:N0} characters)");
+        line.Length.ShouldBeLessThan(600);
+        line.ShouldNotContain("\u001b");
+    }
+
+    [Test]
+    public async Task Entries_that_cannot_be_read_are_skipped_one_at_a_time_and_reported_once()
+    {
+        // Each of these used to hide every server: the whole answer failed to read.
+        byte[] answer = [.. """[{"protocol": "json", "host": "127.0.0.1", "port": 8001},"""u8,
+            .. """{"protocol": "json", "host": "bad\ud800", "port": 8002},"""u8,
+            .. """{"protocol": "json", "host": "127.0.0.1", "port": 8003, "parameters": {"n": """u8, (byte)'"', 0xFF, (byte)'"', .. "}},"u8,
+            .. """{"protocol": "json", "host": "127.0.0.1", "port": 8004, "parameters": {"\ud800": 1}},"""u8,
+            .. """{"protocol": "json", "host": "127.0.0.1", "port": 8005}]"""u8];
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.AnswerRaw(FakeRegistry.Bytes(200, answer));
+        await using RegistryClient client = CreateClient(registry.Settings);
+
+        await client.StartAsync();
+        await WaitForPollAfterChangeAsync(registry);
+
+        client.Instances.Select(instance => instance.Port).ShouldBe([8001, 8005]);
+        client.RegistryDown.ShouldBeFalse();
+        _logs.Count(LogLevel.Warning, "Ignoring 3 instance(s) the registry listed that cannot be read; the first: a string in the instance is not valid Unicode text").ShouldBe(1, "once, not at every poll");
     }
 
     private RegistryClient CreateClient(RegistrySettings registry, ClientSettings? settings = null, TimeProvider? time = null) =>

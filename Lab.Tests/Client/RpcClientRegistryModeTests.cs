@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lab.Client;
 using Lab.Protocol.Settings;
 using Lab.Tests.Client.Support;
@@ -173,6 +174,74 @@ public class RpcClientRegistryModeTests
         failure.Message.ShouldStartWith("no server available: all 2 instances failed");
         failure.InnerException.ShouldBeOfType<RpcConnectException>();
         client.Instances.ShouldBeEmpty();
+    }
+
+    [Test]
+    public async Task A_server_whose_reply_is_not_UTF8_is_failed_over_like_any_broken_server()
+    {
+        // It used to end the client program at the first such reply, with a good server listed next to it.
+        await using var bad = new MisbehavingServer(Misbehaviour.InvalidUtf8Reply);
+        await using RunningTcpServer good = RunningTcpServer.Start("good");
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.SetInstances((bad.Host, bad.Port, null), (good.Host, good.Port, null));
+        await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
+
+        for (int i = 0; i < 4; i++)
+        {
+            (await client.CallDetailedAsync<string>("whoami", options: RpcCallOptions.IdempotentCall)).Value.ShouldBe("good");
+        }
+
+        bad.RequestsReceived.ShouldBe(1, "tried once, then dropped from the cache");
+        _logs.Count(LogLevel.Warning, $"Server {bad.Address} failed (reading the reply from {bad.Address} failed: the reply is not valid UTF-8 text)").ShouldBe(1);
+    }
+
+    [Test]
+    public async Task A_call_tries_at_most_max_attempts_servers_then_says_so()
+    {
+        // The registry lists five servers that refuse connections: a call does not go through them all.
+        int[] closed = [.. Enumerable.Range(0, 5).Select(_ => FakeRegistry.FreePort())];
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.SetInstances([.. closed.Select(port => ("127.0.0.1", port, (double?)null))]);
+        await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin, ClientTestSettings.Fast with { MaxAttempts = 3 });
+
+        var failure = await Should.ThrowAsync<NoServerAvailableException>(() => client.CallAsync<long>("add", [1, 2]));
+
+        failure.Message.ShouldStartWith("no server available: 3 instances failed, the most one call tries (max_attempts); the last one said: connecting to 127.0.0.1:");
+        failure.InnerException.ShouldBeOfType<RpcConnectException>();
+        _logs.Count(LogLevel.Warning, "dropped it from the cache").ShouldBe(3);
+    }
+
+    [Test]
+    public async Task A_call_ends_by_call_deadline_however_many_listed_servers_never_accept()
+    {
+        // 30 listed servers whose connects time out: add 1 2 used to run on for every one of them (60 s and more).
+        List<FullBacklogListener> silent = [];
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                silent.Add(await FullBacklogListener.StartAsync());
+            }
+
+            await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+            registry.SetInstances([.. silent.Select(listener => (listener.Host, listener.Port, (double?)null))]);
+            // Each connect gives up after 0.3 s, and the call may try 100 servers: only the deadline can end it early.
+            ClientSettings settings = ClientTestSettings.Fast with { ConnectTimeout = TestTimeouts.Short, MaxAttempts = 100, CallDeadline = TimeSpan.FromSeconds(0.45) };
+            await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin, settings);
+            var stopwatch = Stopwatch.StartNew();
+
+            var failure = await Should.ThrowAsync<RpcCallDeadlineException>(() => client.CallAsync<long>("add", [1, 2]));
+
+            stopwatch.Elapsed.ShouldBeLessThan(TestTimeouts.Prompt);
+            failure.Message.ShouldStartWith("the call did not finish within call_deadline (0.45 s); servers tried: ");
+        }
+        finally
+        {
+            foreach (FullBacklogListener listener in silent)
+            {
+                await listener.DisposeAsync();
+            }
+        }
     }
 
     [Test]

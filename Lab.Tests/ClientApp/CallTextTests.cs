@@ -45,6 +45,31 @@ public class CallTextTests
     }
 
     [Test]
+    public void A_servers_error_message_is_printed_with_its_control_characters_escaped_and_shortened()
+    {
+        // A server's 900 KB error message with escape sequences used to go to the terminal as it came.
+        string message = "\u001b[2J\u001b[31mPWNED\u009b0m" + new string('x', 900 * 1024);
+        var remote = new RpcRemoteException("127.0.0.1:8089", "add", RpcErrorCode.MethodFailed, message);
+
+        string shown = CallText.Failure(remote);
+
+        shown.ShouldStartWith("MethodFailed: \\u001b[2J\\u001b[31mPWNED\\u009b0mxxx");
+        shown.ShouldEndWith($"... ({message.Length:N0} characters)");
+        shown.Length.ShouldBeLessThan(1100);
+        shown.ShouldNotContain("\u001b");
+    }
+
+    [Test]
+    public void A_result_is_printed_whole_with_its_control_characters_escaped()
+    {
+        // JSON may carry C1 controls (0x9B is a one-byte ESC [ to some terminals) and bidi overrides raw.
+        using JsonDocument result = JsonDocument.Parse("\"a\u009bb\u202ec\"");
+
+        CallText.Value(result.RootElement).ShouldBe("\"a\\u009bb\\u202ec\"");
+        CallText.Value(JsonSerializer.SerializeToElement(new string('y', 5000))).Length.ShouldBe(5002, "a result is what the user asked for: never shortened");
+    }
+
+    [Test]
     public void Doubles_print_exactly()
     {
         CallText.Value(JsonSerializer.SerializeToElement(Math.PI * 4)).ShouldBe("12.566370614359172");

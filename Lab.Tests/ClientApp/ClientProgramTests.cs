@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Lab.ClientApp;
 using Lab.Hosting;
@@ -164,6 +165,42 @@ public partial class ClientProgramTests
         exitCode.ShouldBe(1);
         _error.ToString().ShouldContain("failed: RpcReadException:");
         _output.ToString().ShouldMatch($@"Summary: 0 succeeded, \d+ failed\n  {Regex.Escape(server.Address)}: 0 succeeded, \d+ failed\nLongest gap");
+    }
+
+    [Test]
+    public async Task Duration_mode_ends_within_its_end_grace_when_a_server_never_answers()
+    {
+        // Calls still running at the end used to run on to their call timeout: --duration 20 ended at 77 s.
+        await using var server = new MisbehavingServer(Misbehaviour.NeverAnswers);
+        var duration = TimeSpan.FromSeconds(0.5);
+        var stopwatch = Stopwatch.StartNew();
+
+        int exitCode = await RunAsync(new ClientOptions(ConfigPath: WriteConfig(registryPort: 1), Mode: "server", Host: server.Host, Port: server.Port,
+                                                        DurationSeconds: duration.TotalSeconds, Concurrency: 2));
+
+        stopwatch.Elapsed.ShouldBeLessThan(duration + DurationRun.EndGrace + TestTimeouts.Prompt);
+        stopwatch.Elapsed.ShouldBeGreaterThanOrEqualTo(duration + DurationRun.EndGrace, "the grace is given before cutting calls off");
+        exitCode.ShouldBe(1);
+        _error.ToString().ShouldContain("cut off: still running 2 s after the run ended");
+        _output.ToString().ShouldContain("Summary: 0 succeeded, 2 failed\n  (cut off): 0 succeeded, 2 failed\n");
+    }
+
+    [Test]
+    public async Task The_program_in_registry_mode_survives_a_server_whose_replies_are_not_UTF8()
+    {
+        // The real program, as a process: it used to die at the first such reply ("fatal: Cannot transcode
+        // invalid UTF-8", exit 1 at 0.3 s) although a good server was listed too.
+        await using var bad = new MisbehavingServer(Misbehaviour.InvalidUtf8Reply);
+        await using RunningTcpServer good = RunningTcpServer.Start("good");
+        await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
+        registry.SetInstances((bad.Host, bad.Port, null), (good.Host, good.Port, null));
+
+        using LabProcess client = LabProcess.Start("Lab.ClientApp", ["--config", WriteConfig(registry.Port, loadBalance: "round_robin"), "--duration", "1", "--concurrency", "2"]);
+        int exitCode = await client.WaitForExitAsync();
+
+        exitCode.ShouldBe(0, client.Output + client.Error);
+        client.Output.ShouldMatch($@"Summary: [1-9]\d* succeeded, 0 failed\n  {Regex.Escape(good.Address)}: [1-9]\d* succeeded, 0 failed\n");
+        bad.RequestsReceived.ShouldBeGreaterThanOrEqualTo(1, "the bad server was tried, then failed over");
     }
 
     private Task<int> RunAsync(ClientOptions options) =>

@@ -52,9 +52,8 @@ internal sealed class PythonPeer : IAsyncDisposable
             Assert.Ignore($"the Python peer cannot run here: {problem}");
         }
 
-        string directory = Path.Combine(Path.GetTempPath(), "rpclab-interop", Guid.NewGuid().ToString("N")[..8]);
-        System.IO.Directory.CreateDirectory(directory);
-        return new PythonPeer(directory);
+        // Straight in the temp folder, not under a shared parent that would outlive every run.
+        return new PythonPeer(System.IO.Directory.CreateTempSubdirectory("rpclab-interop-").FullName);
     }
 
     /// <summary>Writes the config: where the registry is, and short heartbeat timings so tests see several heartbeats quickly.</summary>

@@ -62,8 +62,10 @@ public class RegistryValidationTests
 
     [TestCase("""{"protocol": "json", "host": "a<FF>b", "port": 8080}""", "the body is not valid UTF-8 text")]
     [TestCase("""{"protocol": "json", "host": "127.0.0.1", "port": 8080, "parameters": {"w<FF>": 1}}""", "the body is not valid UTF-8 text")]
-    [TestCase("""{"protocol": "json", "host": "\ud800", "port": 8080}""", "a string in the body is not valid Unicode text (an unpaired surrogate such as \\ud800)")]
+    [TestCase("""{"protocol": "json", "host": "\ud800", "port": 8080}""", "a string in the instance is not valid Unicode text (an unpaired surrogate such as \\ud800)")]
     [TestCase("""{"protocol": "json", "host": "127.0.0.1", "port": 8080, "parameters": {"\ud800": 1}}""", "a string in the body is not valid Unicode text (an unpaired surrogate such as \\ud800)")]
+    [TestCase("""{"protocol": "json\u001b[31m", "host": "127.0.0.1", "port": 8080}""", "\"protocol\" must be 1 to 32 letters, digits, '.', '_', '-' or '+' (such as json), not json\\u001b[31m")]
+    [TestCase("""{"protocol": "jsonjsonjsonjsonjsonjsonjsonjsonjson", "host": "127.0.0.1", "port": 8080}""", "\"protocol\" must be 1 to 32 letters, digits, '.', '_', '-' or '+' (such as json), not jsonjsonjsonjsonjsonjsonjsonjsonjson")]
     [TestCase("""{"protocol": "json", "host": "10.0.0.1", "host": "127.0.0.1", "port": 8080}""", "duplicate key \"host\": each key may appear once")]
     [TestCase("""{"protocol": "json", "host": "127.0.0.1", "port": 8080, "parameters": {"w": 1, "w": 2}}""", "duplicate key \"w\": each key may appear once")]
     public async Task Hostile_text_in_the_body_is_a_400_not_a_500(string body, string error)
@@ -81,18 +83,37 @@ public class RegistryValidationTests
     }
 
     [Test]
-    public async Task Beyond_max_instances_a_new_instance_is_a_503_and_a_heartbeat_still_works()
+    public async Task Beyond_max_instances_of_heartbeating_servers_a_new_instance_is_a_503_and_a_heartbeat_still_works()
     {
         await using RunningRegistry registry = await RunningRegistry.StartAsync(RunningRegistry.TestSettings with { MaxInstances = 2 });
-        await registry.RegisterAsync(8080);
-        await registry.RegisterAsync(8081);
+        for (int time = 0; time < 2; time++)
+        {
+            await registry.RegisterAsync(8080);
+            await registry.RegisterAsync(8081);
+        }
 
         using HttpResponseMessage third = await registry.PostJsonAsync(RequestHandler.RegisterPath, RunningRegistry.Instance(8082));
 
         third.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
-        (await ErrorOfAsync(third)).ShouldBe("the registry is full: it holds max_instances (2) instances");
+        (await ErrorOfAsync(third)).ShouldBe("the registry is full: it holds max_instances (2) instances, all of them heartbeating");
         await registry.RegisterAsync(8080);
         (await registry.FindAsync()).Count.ShouldBe(2);
+    }
+
+    [Test]
+    public async Task Parameters_over_max_parameters_size_are_a_400()
+    {
+        await using RunningRegistry registry = await RunningRegistry.StartAsync(RunningRegistry.TestSettings with { MaxParametersSize = 20 });
+        string fits = """{"weight": 2}""";
+        string tooLarge = """{"p": "12345678901234567890"}""";
+
+        using HttpResponseMessage small = await registry.PostJsonAsync(RequestHandler.RegisterPath, $$"""{"protocol": "json", "host": "127.0.0.1", "port": 8080, "parameters": {{fits}}}""");
+        using HttpResponseMessage large = await registry.PostJsonAsync(RequestHandler.RegisterPath, $$"""{"protocol": "json", "host": "127.0.0.1", "port": 8081, "parameters": {{tooLarge}}}""");
+
+        small.StatusCode.ShouldBe(HttpStatusCode.OK);
+        large.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await ErrorOfAsync(large)).ShouldBe("\"parameters\" is 29 bytes of JSON; this registry takes at most 20 (max_parameters_size)");
+        (await registry.FindAsync()).ShouldHaveSingleItem().Port.ShouldBe(8080);
     }
 
     [Test]
@@ -112,7 +133,8 @@ public class RegistryValidationTests
             wrong.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
         }
 
-        registry.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "s3cret");
+        // RFC 7235: the scheme is case-insensitive.
+        registry.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("bearer", "s3cret");
         await registry.RegisterAsync(8080);
         registry.Http.DefaultRequestHeaders.Authorization = null;
         using (HttpResponseMessage unregister = await registry.PostJsonAsync(RequestHandler.UnregisterPath, RunningRegistry.Instance(8080)))

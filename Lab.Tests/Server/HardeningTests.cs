@@ -143,6 +143,7 @@ public class HardeningTests
         }
     }
 
+    [Slow]
     [Test]
     [Platform(Exclude = "Win", Reason = "prlimit and SIGTERM")]
     public async Task At_a_descriptor_limit_of_600_with_520_connections_the_server_refuses_logs_per_streak_and_never_aborts()

@@ -101,6 +101,23 @@ public class RegistryClientTests : LoggedTest
     }
 
     [Test]
+    public async Task A_registry_that_refuses_the_token_is_reported_once_as_401_with_the_fix_and_retried()
+    {
+        await using Lab.Tests.Registry.RunningRegistry registry = await Lab.Tests.Registry.RunningRegistry.StartAsync(
+            Lab.Tests.Registry.RunningRegistry.TestSettings with { Token = "s3cret" });
+        await using RegistryClient client = new(TestSettings.Registry(registry.BaseUri.Port) with { Token = "wrong" }, TestSettings.Server(), LoggerFactory.CreateLogger<RegistryClient>());
+
+        await client.StartAsync(Instance);
+
+        await Log.WaitForLineAsync($@"ERROR RegistryClient: The registry at http://127\.0\.0\.1:{registry.BaseUri.Port} refused this server \(401\): its \[registry\] token and this server's differ .*set the same token in both config\.ini files");
+        // It keeps trying (a registry restarted with the right token takes it at once), quietly.
+        await Log.WaitForLineAsync("Registry still refuses this server: the registry answered 401", occurrences: 3);
+        Log.Count("refused this server").ShouldBe(1);
+        Log.Count("unreachable").ShouldBe(0);
+        registry.Service.Snapshot().ShouldBeEmpty();
+    }
+
+    [Test]
     public async Task Stop_with_the_registry_down_reports_it_and_returns()
     {
         await using FakeRegistry registry = FakeRegistry.NotStarted();

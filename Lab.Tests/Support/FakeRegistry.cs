@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Lab.Protocol.Settings;
 using Lab.Protocol.Discovery;
@@ -31,6 +32,7 @@ public sealed class FakeRegistry : IAsyncDisposable
     private WebApplication? _app;
     private int _requests;
     private TaskCompletionSource _answer = CompletedAnswer();
+    private Func<HttpResponse, CancellationToken, Task>? _rawAnswer;
 
     private FakeRegistry(int port) => Port = port;
 
@@ -133,6 +135,39 @@ public sealed class FakeRegistry : IAsyncDisposable
 
     public void AnswerAgain() => Volatile.Read(ref _answer).TrySetResult();
 
+    /// <summary>From now on discovery is answered by <paramref name="answer"/>, which writes the status and body
+    /// itself (a broken or hostile registry: an endless body, a huge error, entries no client can read);
+    /// null goes back to the list.</summary>
+    public void AnswerRaw(Func<HttpResponse, CancellationToken, Task>? answer) => Volatile.Write(ref _rawAnswer, answer);
+
+    /// <summary>An answer for <see cref="AnswerRaw"/>: <paramref name="status"/> and exactly <paramref name="body"/>.</summary>
+    public static Func<HttpResponse, CancellationToken, Task> Bytes(int status, byte[] body) => async (response, cancellationToken) =>
+    {
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        response.ContentLength = body.Length;
+        await response.Body.WriteAsync(body, cancellationToken);
+    };
+
+    /// <summary>An answer for <see cref="AnswerRaw"/>: a JSON array that never ends, until the client hangs up.</summary>
+    public static async Task EndlessAsync(HttpResponse response, CancellationToken cancellationToken)
+    {
+        response.ContentType = "application/json";
+        byte[] entry = Encoding.UTF8.GetBytes("{\"protocol\": \"json\", \"host\": \"127.0.0.1\", \"port\": 1, \"parameters\": {\"x\": \"" + new string('a', 60_000) + "\"}},");
+        await response.Body.WriteAsync("["u8.ToArray(), cancellationToken);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await response.Body.WriteAsync(entry, cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The client stopped reading and closed: the end of an endless answer.
+        }
+    }
+
     /// <summary>Waits until <paramref name="condition"/> holds, re-checking it after each request.</summary>
     public async Task WaitUntilAsync(Func<FakeRegistry, bool> condition, string what)
     {
@@ -164,18 +199,25 @@ public sealed class FakeRegistry : IAsyncDisposable
         WebApplication app = builder.Build();
         app.MapPost("/myRegistry/register", (Delegate)((HttpContext context) => HandleAsync(context, "register")));
         app.MapPost("/myRegistry/unregister", (Delegate)((HttpContext context) => HandleAsync(context, "unregister")));
-        app.MapGet("/myRegistry/findAllInstances", FindAllInstancesAsync);
+        app.MapGet("/myRegistry/findAllInstances", (RequestDelegate)FindAllInstancesAsync);
         await app.StartAsync(TestTimeouts.UnexpectedToken());
         Port = new Uri(app.Urls.First()).Port;
         _app = app;
     }
 
-    private async Task<IResult> FindAllInstancesAsync(string? proto)
+    private async Task FindAllInstancesAsync(HttpContext context)
     {
         Interlocked.Increment(ref _requests);
         _changed.Notify();
         await Volatile.Read(ref _answer).Task;
-        return Results.Json(Instances.Where(instance => instance.Protocol == proto).ToList());
+        if (Volatile.Read(ref _rawAnswer) is { } raw)
+        {
+            await raw(context.Response, context.RequestAborted);
+            return;
+        }
+
+        string? proto = context.Request.Query["proto"];
+        await Results.Json(Instances.Where(instance => instance.Protocol == proto).ToList()).ExecuteAsync(context);
     }
 
     private async Task<IResult> HandleAsync(HttpContext context, string action)

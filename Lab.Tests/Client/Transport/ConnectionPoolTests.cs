@@ -52,6 +52,66 @@ public class ConnectionPoolTests
     }
 
     [Test]
+    public async Task A_reply_with_another_after_it_closes_its_connection_so_no_call_reads_the_extra_as_its_answer()
+    {
+        // Before: add(3, 1) = 777777 — every call on the pooled connection read the previous call's extra reply.
+        await using var server = new MisbehavingServer(Misbehaviour.AnswersTwice);
+        await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
+
+        for (int call = 1; call <= 3; call++)
+        {
+            ServerConnection connection = await pool.RentAsync();
+            (await connection.CallAsync("add", [call, 1], null, result => result.ToString())).ShouldBe("first", $"call {call}");
+            await pool.ReturnAsync(connection);
+        }
+
+        server.ConnectionsAccepted.ShouldBe(3);
+    }
+
+    [Test]
+    public async Task Bytes_arriving_on_an_idle_connection_close_it_instead_of_answering_the_next_call()
+    {
+        await using var server = new MisbehavingServer(Misbehaviour.ExtraReplyWhileIdle);
+        await using var pool = new ConnectionPool(server.Host, server.Port, ClientTestSettings.Fast, NullLogger.Instance);
+        ServerConnection first = await pool.RentAsync();
+        (await first.CallAsync("add", [1, 1], null, result => result.ToString())).ShouldBe("first");
+        await pool.ReturnAsync(first);
+
+        server.SendExtras();
+        await server.WaitUntilAsync(s => s.ExtrasSent == 1, "the unasked-for reply on the idle connection");
+        ServerConnection second = await pool.RentAsync();
+
+        second.ShouldNotBeSameAs(first);
+        (await second.CallAsync("add", [2, 2], null, result => result.ToString())).ShouldBe("first");
+    }
+
+    [Test]
+    public async Task A_newline_arriving_late_after_a_reply_still_lets_the_connection_be_reused()
+    {
+        // A server may write the newline after its reply separately (or a peer may send blank lines): that is
+        // whitespace between messages, not an extra reply.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        await using var pool = new ConnectionPool("127.0.0.1", port, ClientTestSettings.Fast, NullLogger.Instance);
+        Task<ServerConnection> renting = pool.RentAsync();
+        using System.Net.Sockets.TcpClient peer = await listener.AcceptTcpClientAsync(TestTimeouts.UnexpectedToken());
+        ServerConnection connection = await renting;
+        System.Net.Sockets.NetworkStream stream = peer.GetStream();
+        Task<string> call = connection.CallAsync("add", [1, 2], null, result => result.ToString());
+        var reader = new Lab.Protocol.Framing.MessageReader(stream, 1024);
+        (await reader.ReadMessageAsync(TestTimeouts.Unexpected, TestTimeouts.UnexpectedToken())).ShouldNotBeNull();
+        await stream.WriteAsync("{\"res\": 13}"u8.ToArray(), TestTimeouts.UnexpectedToken());
+        (await call).ShouldBe("13");
+
+        // On loopback the bytes are in the client's socket when the write returns: the idle check sees them.
+        await stream.WriteAsync("\r\n\n"u8.ToArray(), TestTimeouts.UnexpectedToken());
+        await pool.ReturnAsync(connection);
+
+        (await pool.RentAsync()).ShouldBeSameAs(connection);
+    }
+
+    [Test]
     public async Task A_broken_connection_is_closed_not_kept()
     {
         await using var server = new MisbehavingServer(Misbehaviour.NeverAnswers);

@@ -87,6 +87,21 @@ public class ServerConnectionTests
     }
 
     [Test]
+    public async Task A_reply_that_is_not_UTF8_is_an_RpcReadException_and_the_connection_is_not_reused()
+    {
+        // It used to end the client program: "Cannot transcode invalid UTF-8", when the result was printed.
+        await using var server = new MisbehavingServer(Misbehaviour.InvalidUtf8Reply);
+        await using ServerConnection connection = await ServerConnection.ConnectAsync(server.Host, server.Port, Settings);
+
+        var failure = await Should.ThrowAsync<RpcReadException>(
+            () => connection.CallAsync("add", [1, 2], null, result => result.GetRawText()));
+
+        failure.Message.ShouldBe($"reading the reply from {server.Address} failed: the reply is not valid UTF-8 text");
+        failure.RequestSent.ShouldBeTrue();
+        connection.IsBroken.ShouldBeTrue();
+    }
+
+    [Test]
     public async Task A_server_that_closes_halfway_through_a_reply_gives_RpcReadException()
     {
         await using var server = new MisbehavingServer(Misbehaviour.HalfReplyThenClose);

@@ -41,6 +41,32 @@ public class EtcdDiscoveryTests : LoggedTest
     }
 
     [Test]
+    public async Task Values_no_client_can_read_are_skipped_one_key_at_a_time_in_the_read_and_the_watch()
+    {
+        // "\ud800" and raw bytes that are not UTF-8 used to fail the whole read, so no server was found at all.
+        await using EtcdCluster etcd = await EtcdTestCluster.StartAsync();
+        RegistrySettings settings = EtcdTestCluster.Settings(etcd);
+        using EtcdClient store = EtcdTestCluster.Client(etcd);
+        await store.PutAsync(KeyOf(settings, 8001), Json(8001));
+        await PutBytesAsync(store, $"{settings.EtcdPrefix}/services/json/surrogate", """{"protocol":"json","host":"bad\ud800","port":1,"status":true,"parameters":{}}"""u8.ToArray());
+        await PutBytesAsync(store, $"{settings.EtcdPrefix}/services/json/not-utf8", [.. """{"protocol":"json","host":"127.0.0.1","port":2,"parameters":{"n":" """u8, 0xFF, .. "\"}}"u8]);
+        await using EtcdDiscovery discovery = Create(settings);
+
+        await discovery.StartAsync();
+
+        Ports(discovery).ShouldBe([8001]);
+        discovery.RegistryDown.ShouldBeFalse();
+        Log.Count("Ignoring etcd key .*/surrogate: a string in the instance is not valid Unicode text").ShouldBe(1);
+        Log.Count("Ignoring etcd key .*/not-utf8: the instance is not valid UTF-8 text").ShouldBe(1);
+
+        await PutBytesAsync(store, $"{settings.EtcdPrefix}/services/json/key-surrogate", """{"protocol":"json","host":"127.0.0.1","port":3,"parameters":{"\ud800":1}}"""u8.ToArray());
+        await store.PutAsync(KeyOf(settings, 8002), Json(8002));
+        await Log.WaitForLineAsync("added: 127.0.0.1:8002");
+        Ports(discovery).ShouldBe([8001, 8002]);
+        Log.Count("Ignoring etcd key .*/key-surrogate: a key in the instance is not valid Unicode text").ShouldBe(1);
+    }
+
+    [Test]
     public async Task The_last_server_leaving_empties_the_cache_at_once()
     {
         // Unlike the built-in registry, an empty answer from etcd is not a restart artefact: no grace period.
@@ -130,6 +156,9 @@ public class EtcdDiscoveryTests : LoggedTest
         await Log.WaitForLineAsync("removed: 127.0.0.1:");
         client.Instances.ShouldBeEmpty();
     }
+
+    private static Task PutBytesAsync(EtcdClient store, string key, byte[] value) =>
+        store.PutAsync(new Etcdserverpb.PutRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key), Value = Google.Protobuf.ByteString.CopyFrom(value) });
 
     private static string KeyOf(RegistrySettings settings, int port) => $"{settings.EtcdPrefix}/services/json/127.0.0.1:{port}";
 

@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Lab.Registry.Dashboard;
 using Lab.Tests.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Lab.Tests.Registry.Dashboard;
 
@@ -46,6 +48,48 @@ public class DashboardEndpointsTests
         registry.Clock.Advance(RunningRegistry.TestSettings.HeartbeatTimeout + TimeSpan.FromSeconds(0.1));
 
         (await StateAsync(registry)).GetProperty("instances").GetArrayLength().ShouldBe(0);
+    }
+
+    [Test]
+    public async Task State_lists_exactly_what_findAllInstances_lists_also_while_self_preservation_keeps_silent_servers()
+    {
+        // The dashboard used to filter by heartbeat age on its own and showed 1 instance where discovery listed 3.
+        await using RunningRegistry registry = await RunningRegistry.StartAsync(RunningRegistry.TestSettings with { SelfPreservationLimit = TimeSpan.FromSeconds(10) });
+        foreach (int port in new[] { 18090, 18091, 18092 })
+        {
+            await registry.RegisterAsync(port);
+        }
+
+        registry.Clock.Advance(TimeSpan.FromSeconds(1));
+        foreach (int port in new[] { 18090, 18091, 18092 })
+        {
+            await registry.RegisterAsync(port);
+        }
+
+        registry.Clock.Advance(RunningRegistry.TestSettings.HeartbeatTimeout + TimeSpan.FromSeconds(0.5));
+        await registry.RegisterAsync(18090);
+
+        JsonElement state = await StateAsync(registry);
+        string?[] shown = [.. state.GetProperty("instances").EnumerateArray().Select(row => row.GetProperty("address").GetString())];
+        shown.ShouldBe((await registry.FindAsync()).Select(instance => instance.Address));
+        shown.Length.ShouldBe(3, "silent past the timeout, but self-preservation is judging them: listed");
+        state.GetProperty("instances").EnumerateArray().Count(row => row.GetProperty("silent").GetBoolean()).ShouldBe(2);
+        state.GetProperty("selfPreservation").GetProperty("enabled").GetBoolean().ShouldBeTrue();
+    }
+
+    [Test]
+    public async Task Events_show_control_characters_from_peers_escaped()
+    {
+        await using RunningRegistry registry = await RunningRegistry.StartAsync();
+        // The events are the registry's log lines; one that quotes a peer's text must not carry its escape
+        // sequences to the page (or to whoever reads the JSON in a terminal).
+        ILogger logger = registry.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lab.Registry.Test");
+        logger.LogInformation("peer said {Text}", "\u001b[2Jgone\u009b31m");
+
+        JsonElement state = await StateAsync(registry);
+
+        string text = state.GetProperty("events").EnumerateArray().Select(entry => entry.GetProperty("text").GetString()!).First(line => line.StartsWith("peer said", StringComparison.Ordinal));
+        text.ShouldBe("peer said \\u001b[2Jgone\\u009b31m");
     }
 
     [Test]

@@ -67,12 +67,46 @@ public class DashboardPageTests
         }
     }
 
-    private string Ini(int registryPort) => $"""
+    [Test]
+    public async Task Servers_held_by_self_preservation_stay_listed_under_a_banner_that_says_so()
+    {
+        await using DashboardBrowser? browser = await DashboardBrowser.TryLaunchAsync();
+        if (browser is null)
+        {
+            Assert.Ignore(DashboardBrowser.MissingReason);
+        }
+
+        using var configFiles = new TestConfigFiles();
+        using LabProcess registry = LabProcess.Start("Lab.Registry", ["-l", "127.0.0.1", "-p", "0", "--config", configFiles.Write("held-registry", Ini(registryPort: 0, selfPreservationLimit: 60))]);
+        string registryUrl = (await registry.WaitForOutputAsync(@"Registry listening on (http://127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        // Debug logging: the servers' heartbeats show, and only servers that heartbeated count for self-preservation.
+        string serverConfig = configFiles.Write("held-server", Ini(new Uri(registryUrl).Port) + "\n[logging]\nlevel = debug\n");
+        using LabProcess first = LabProcess.Start("Lab.Server", ["-l", "127.0.0.1", "-p", "0", "--config", serverConfig]);
+        using LabProcess second = LabProcess.Start("Lab.Server", ["-l", "127.0.0.1", "-p", "0", "--config", serverConfig]);
+        await first.WaitForOutputAsync("Heartbeat sent");
+        await second.WaitForOutputAsync("Heartbeat sent");
+        (IPage page, int status) = await browser.OpenAsync(new Uri(new Uri(registryUrl), DashboardEndpoints.PagePath));
+        status.ShouldBe(200);
+        await Assertions.Expect(page.Locator("#status")).ToContainTextAsync("2 instance(s)", new() { Timeout = Milliseconds(TestTimeouts.Unexpected) });
+        await Assertions.Expect(page.Locator("#preservation")).ToContainTextAsync("holds nobody now");
+
+        // Both at once, as a cut cable would look: the registry cannot tell, so it holds them and says so.
+        // (One after the other, a heartbeat interval apart, would be two ordinary deaths.)
+        await Task.WhenAll(Task.Run(first.Kill), Task.Run(second.Kill));
+
+        await Assertions.Expect(page.Locator("#preservation")).ToContainTextAsync("Self-preservation ON since", new() { Timeout = Milliseconds(TestTimeouts.Unexpected) });
+        await Assertions.Expect(page.Locator("#preservation")).ToContainTextAsync("2 of 2 heartbeating instances went silent together");
+        await Assertions.Expect(page.Locator("#instances tr.silent")).ToHaveCountAsync(2);
+        await Assertions.Expect(page.Locator("#events")).ToContainTextAsync("Self-preservation on: 2 of 2");
+    }
+
+    private string Ini(int registryPort, int selfPreservationLimit = 0) => $"""
         [registry]
         host = 127.0.0.1
         port = {registryPort}
         heartbeat_timeout = {HeartbeatTimeout.TotalSeconds}
         health_check_interval = 0.5
+        self_preservation_limit = {selfPreservationLimit}
         [server]
         heartbeat_interval = {HeartbeatInterval.TotalSeconds}
         """;
