@@ -16,8 +16,9 @@ public static class ProtocolJson
     /// <summary>Writer options: compact output, the same encoder and depth cap as <see cref="Options"/>.</summary>
     public static JsonWriterOptions WriterOptions { get; } = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = MaxDepth };
 
-    /// <summary>Reader options for every JSON a peer sends: requests, replies, registry bodies and etcd values. A
-    /// repeated key is refused at every level: which of two <c>method_name</c>s or <c>host</c>s did the sender mean?</summary>
+    /// <summary>Reader options for the JSON a peer sends: requests, replies, registry bodies, and each entry of a
+    /// registry's or etcd's list (the list itself: <see cref="ListOptions"/>). A repeated key is refused at every
+    /// level: which of two <c>method_name</c>s or <c>host</c>s did the sender mean?</summary>
     public static JsonDocumentOptions DocumentOptions { get; } = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
     /// <summary>Reader options for a list whose entries are then read one at a time with <see cref="DocumentOptions"/>

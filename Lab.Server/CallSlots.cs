@@ -50,7 +50,8 @@ public sealed class CallSlots(int maxConcurrentCalls)
     private readonly Queue<Call> _queue = new();
     private readonly HashSet<Call> _running = [];
 
-    // Method threads waiting on _gate for a call (woken ones included until they take the lock again).
+    // Method threads waiting on _gate for a call (woken ones included until they take the lock again);
+    // each queued call is meant for one of them.
     private int _waiting;
 
     /// <summary>The bound: calls that may run at once (a call holds its slot until its method really ends).</summary>
@@ -74,28 +75,31 @@ public sealed class CallSlots(int maxConcurrentCalls)
                 return false;
             }
 
-            // Every call queued needs a waiting thread to take it; when there are not enough, start one.
-            // It starts before the call is queued, so a failure leaves nothing behind.
-            if (_queue.Count >= _waiting)
-            {
-                try
-                {
-                    new Thread(MethodThreadLoop, StackSize) { IsBackground = true, Name = "rpc-method" }.Start();
-                }
-                catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
-                {
-                    // The process may not start more threads (memory, a pids limit): refuse this call, keep serving.
-                    (running, refusal) = (null, $"no thread could be started for the method ({ex.Message})");
-                    return false;
-                }
-            }
-            else
-            {
-                Monitor.Pulse(_gate);
-            }
-
-            _queue.Enqueue(call);
             _running.Add(call);
+            // Every queued call has a waiting thread to take it: a call never waits behind methods that
+            // block. With a thread to spare, queue the call and wake one.
+            if (_waiting > _queue.Count)
+            {
+                _queue.Enqueue(call);
+                Monitor.Pulse(_gate);
+                (running, refusal) = (call.Task, null);
+                return true;
+            }
+        }
+
+        // No thread to spare: a new one, which runs this call first. Started outside the lock, since a start
+        // can take a while on a busy machine and the other method threads need the lock to finish their calls.
+        try
+        {
+            new Thread(() => MethodThreadLoop(call), StackSize) { IsBackground = true, Name = "rpc-method" }.Start();
+        }
+        catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
+        {
+            // The process may not start more threads (memory, a pids limit): refuse this call, keep serving.
+            lock (_gate)
+                _running.Remove(call);
+            (running, refusal) = (null, $"no thread could be started for the method ({ex.Message})");
+            return false;
         }
 
         (running, refusal) = (call.Task, null);
@@ -109,8 +113,9 @@ public sealed class CallSlots(int maxConcurrentCalls)
             return [.. _running.Select(call => $"{call.Name}() for {Stopwatch.GetElapsedTime(call.Started).TotalSeconds:0.0} s")];
     }
 
-    private void MethodThreadLoop()
+    private void MethodThreadLoop(Call first)
     {
+        Run(first);
         while (TryTakeCall(out Call? call))
             Run(call);
     }

@@ -101,7 +101,9 @@ public class RpcClientSilentServerTests
         await using RunningTcpServer slow = RunningTcpServer.Start("slow");
         await using FakeRegistry registry = await FakeRegistry.StartNewAsync();
         registry.SetServers(slow);
-        await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin);
+        // The probe must be answered for the server to be kept: give it the time a loaded machine may take
+        // (a live server answers in milliseconds; the tests of a silent one keep the short probe_timeout).
+        await using RpcClient client = await ConnectAsync(registry, LoadBalanceStrategy.RoundRobin, Settings with { ProbeTimeout = TestTimeouts.Prompt });
 
         // hold answers only when released: well past silent_after, the probe finds the server alive.
         Task<string?> held = client.CallAsync<string>("hold");
@@ -126,6 +128,6 @@ public class RpcClientSilentServerTests
         _logs.Count(LogLevel.Debug, "Probing").ShouldBe(0);
     }
 
-    private Task<RpcClient> ConnectAsync(FakeRegistry registry, LoadBalanceStrategy strategy) =>
-        RpcClient.ConnectToRegistryAsync(registry.Settings, Settings, _logs.CreateFactory(), new LoadBalance(strategy, seed: 1));
+    private Task<RpcClient> ConnectAsync(FakeRegistry registry, LoadBalanceStrategy strategy, ClientSettings? settings = null) =>
+        RpcClient.ConnectToRegistryAsync(registry.Settings, settings ?? Settings, _logs.CreateFactory(), new LoadBalance(strategy, seed: 1));
 }

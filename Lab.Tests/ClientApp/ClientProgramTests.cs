@@ -185,6 +185,7 @@ public partial class ClientProgramTests
         _output.ToString().ShouldContain("Summary: 0 succeeded, 2 failed\n  (cut off): 0 succeeded, 2 failed\n");
     }
 
+    [Slow]
     [Test]
     public async Task The_program_in_registry_mode_survives_a_server_whose_replies_are_not_UTF8()
     {
