@@ -32,7 +32,7 @@ internal sealed class DocumentationInventory
     /// <summary>Every block of program output (the checked ones and the ones left out).</summary>
     public int OutputBlockCount { get; }
 
-    /// <summary>The pages the checks read: the root README, the scenario runner's README and docs/*.md.</summary>
+    /// <summary>The pages the checks read: the root README, CONTRIBUTING.md, the scenario runner's README and docs/*.md.</summary>
     public static IReadOnlyList<string> PagePaths(string root) => DocumentationFiles.MarkdownFiles(root);
 
     public static DocumentationInventory Read(string root)

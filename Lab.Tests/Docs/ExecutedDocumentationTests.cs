@@ -367,7 +367,7 @@ public sealed class ExecutedDocumentationTests
     {
         var text = new StringBuilder();
         int skipped = outcomes.Count(outcome => outcome.SkipReason is not null);
-        text.AppendLine($"{inventory.OutputBlockCount} output blocks in README.md, Lab.Scenarios/README.md and docs/: "
+        text.AppendLine($"{inventory.OutputBlockCount} output blocks in README.md, CONTRIBUTING.md, Lab.Scenarios/README.md and docs/: "
                         + $"{inventory.Outputs.Count} checked by a command ({skipped} skipped on this machine), "
                         + $"{inventory.NotChecked.Count} left out, each with its reason; {outcomes.Count(outcome => outcome.Output.PowerShell.Count > 0 && outcome.SkipReason is null)} PowerShell twins run; "
                         + $"{elapsed.TotalSeconds:0.0} s");
