@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lab.Scenarios.Harness;
 
 namespace Lab.Scenarios;
 
@@ -37,25 +38,16 @@ internal sealed class Rubric
     {
         var known = new HashSet<string>(scenarioNames, StringComparer.OrdinalIgnoreCase);
         var points = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        string[] lines = File.ReadAllLines(path);
-        for (int i = 0; i < lines.Length; i++)
+        foreach (SettingLine line in SettingLines.Read(path))
         {
-            string line = lines[i].Trim();
-            if (line.Length == 0 || line[0] is ';' or '#' or '[')
+            if (line.Name is null || !int.TryParse(line.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int value))
             {
-                continue;
+                throw new FormatException($"{line.Where}: expected \"scenario-name = points\" (a whole number), got \"{line.Text}\"");
             }
 
-            string where = $"{path}:{i + 1}";
-            string[] parts = line.Split('=', 2, StringSplitOptions.TrimEntries);
-            if (parts.Length != 2 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int value))
-            {
-                throw new FormatException($"{where}: expected \"scenario-name = points\" (a whole number), got \"{line}\"");
-            }
-
-            points[parts[0]] = known.Contains(parts[0])
+            points[line.Name] = known.Contains(line.Name)
                 ? value
-                : throw new FormatException($"{where}: \"{parts[0]}\" is not a scenario (--list shows the names)");
+                : throw new FormatException($"{line.Where}: \"{line.Name}\" is not a scenario (--list shows the names)");
         }
 
         return new Rubric(path, points);

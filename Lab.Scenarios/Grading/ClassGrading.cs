@@ -25,7 +25,7 @@ internal sealed record ClassGradingOptions(string ClassDirectory, string RubricP
 
     public SandboxLimits Limits { get; init; } = new();
 
-    /// <summary>False: grade without the sandbox even where one could be built.</summary>
+    /// <summary>False: grade without the sandbox (<c>--no-sandbox</c>). True where none can be built: the run refuses, saying why.</summary>
     public bool UseSandbox { get; init; } = true;
 }
 
@@ -95,6 +95,12 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
         }
 
         string? noSandbox = options.UseSandbox ? SandboxRun.UnsupportedReason() : "turned off (--no-sandbox)";
+        if (options.UseSandbox && noSandbox is not null)
+        {
+            // Submissions are untrusted code: running them uncontained is the teaching assistant's explicit choice, never a silent fallback.
+            throw new InvalidOperationException($"no sandbox can be built here: {noSandbox}. Run as root on Linux, or pass --no-sandbox to grade anyway: {SandboxRun.WhatIsNotContained}");
+        }
+
         output.WriteLine($"grading {selected.Count} of {all.Count} submission(s) in {Path.GetFullPath(options.ClassDirectory)}: {scenarios.Length} scenarios each, {options.Parallel} at a time");
         output.WriteLine(noSandbox is null
             ? $"sandbox: a network namespace, a uid and a cgroup per submission; limits {options.Limits}"

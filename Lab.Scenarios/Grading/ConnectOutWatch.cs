@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Lab.Scenarios.Harness;
 
 namespace Lab.Scenarios.Grading;
 

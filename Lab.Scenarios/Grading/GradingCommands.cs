@@ -33,7 +33,7 @@ internal static class GradingCommands
         var processes = new Option<int>("--max-processes") { Description = "Processes and threads one program may have at once", DefaultValueFactory = _ => defaults.MaxProcesses, HelpName = "N" };
         var files = new Option<int>("--max-open-files") { Description = "Open files and sockets per process", DefaultValueFactory = _ => defaults.MaxOpenFiles, HelpName = "N" };
         var cpu = new Option<int>("--cpu-seconds") { Description = "CPU time one process may use", DefaultValueFactory = _ => defaults.CpuSeconds, HelpName = "SECONDS" };
-        var noSandbox = new Option<bool>("--no-sandbox") { Description = "Run the submissions as yourself, uncontained, even as root on Linux" };
+        var noSandbox = new Option<bool>("--no-sandbox") { Description = "Grade without the sandbox: the submissions run as you, uncontained (needed where no sandbox can be built: not root, not Linux)" };
         var command = new Command("grade-class", "Grade a folder of submissions, each in its own sandbox, several side by side, into one gradebook (docs/13-grading.md)")
         {
             classArgument, rubric, gradebook, parallel, timeout, config, students, memory, processes, files, cpu, noSandbox,
@@ -66,13 +66,20 @@ internal static class GradingCommands
     {
         var directory = new Argument<string>("folder") { Description = "Where to write the class (created; must be empty or absent)" };
         var copies = new Option<int>("--copies") { Description = "How many times each kind of submission appears (2 makes a class of 20)", DefaultValueFactory = _ => 1, HelpName = "N" };
-        var command = new Command("generate-class", "Write a sample class to grade: our programs, the Python peer's, and broken and hostile variants of it (docs/13-grading.md)")
+        var kinds = new Option<string[]>("--kind")
         {
-            directory, copies,
+            Description = $"Only this kind of submission (repeatable): {string.Join(", ", SampleClass.Kinds.Select(kind => kind.Name))}",
+            HelpName = "KIND",
+        };
+        kinds.AcceptOnlyFromAmong([.. SampleClass.Kinds.Select(kind => kind.Name)]);
+        var command = new Command("generate-class", "Write a sample class to grade: our programs, the Python peer's, and broken and hostile variants of it; grade it only in the sandbox (docs/13-grading.md)")
+        {
+            directory, copies, kinds,
         };
         command.SetAction(parseResult => LabCommandLine.RunFatalSafeAsync("Lab.Scenarios generate-class", () =>
         {
-            IReadOnlyList<string> written = SampleClass.Write(LabPrograms.Locate(), parseResult.GetValue(directory)!, Math.Max(1, parseResult.GetValue(copies)));
+            string[] only = parseResult.GetValue(kinds) ?? [];
+            IReadOnlyList<string> written = SampleClass.Write(LabPrograms.Locate(), parseResult.GetValue(directory)!, Math.Max(1, parseResult.GetValue(copies)), only.Length == 0 ? null : only);
             foreach (string line in written)
             {
                 Console.WriteLine(line);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
 
 namespace Lab.Scenarios.Grading;

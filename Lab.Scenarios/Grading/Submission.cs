@@ -17,9 +17,8 @@ namespace Lab.Scenarios.Grading;
 /// </code>
 /// <para>
 /// <c>{cwd}</c> is the submission's folder (a copy of it, when sandboxed). A program left out, or
-/// given as empty, is graded with ours in its place, and the gradebook says so. The file is read line
-/// by line rather than with an INI library: a command's own quotes must reach the shell unchanged,
-/// and INI readers strip a value's surrounding quotes.
+/// given as empty, is graded with ours in its place, and the gradebook says so. The file is read by
+/// <see cref="SettingLines"/>, which keeps a command's own quotes for the shell.
 /// </para>
 /// <example>
 /// <code>
@@ -73,25 +72,16 @@ internal sealed partial record Submission(string Name, string Slug, string Direc
     public static ForeignPrograms ReadManifest(string path)
     {
         var commands = new Dictionary<LabProgram, string>();
-        string[] lines = File.ReadAllLines(path);
-        for (int i = 0; i < lines.Length; i++)
+        foreach (SettingLine line in SettingLines.Read(path))
         {
-            string line = lines[i].Trim();
-            if (line.Length == 0 || line[0] is ';' or '#' or '[')
+            if (line.Name is not ("registry" or "server" or "client") || !Enum.TryParse(line.Name, ignoreCase: true, out LabProgram kind))
             {
-                continue;
+                throw new FormatException($"{line.Where}: expected \"registry|server|client = command\", got \"{line.Text}\"");
             }
 
-            string where = $"{path}:{i + 1}";
-            string[] parts = line.Split('=', 2, StringSplitOptions.TrimEntries);
-            if (parts.Length != 2 || !Enum.TryParse(parts[0], ignoreCase: true, out LabProgram kind) || !Enum.IsDefined(kind) || char.IsDigit(parts[0][0]))
+            if (line.Value.Length > 0)
             {
-                throw new FormatException($"{where}: expected \"registry|server|client = command\", got \"{line}\"");
-            }
-
-            if (parts[1].Length > 0)
-            {
-                commands[kind] = parts[1];
+                commands[kind] = line.Value;
             }
         }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lab.Scenarios.Harness;
 using Lab.Scenarios.Network;
 
 namespace Lab.Scenarios.Grading;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lab.Scenarios.Harness;
 
 namespace Lab.Scenarios.Network;
 
@@ -89,28 +90,6 @@ internal static class IpCommand
         return Process.Start(startInfo) ?? throw new InvalidOperationException("could not start ip");
     }
 
-    private static async Task ExecuteAsync(IReadOnlyList<string> arguments, string? input, CancellationToken cancellationToken)
-    {
-        using Process process = Start(arguments);
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        Task<string> stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.StandardInput.WriteAsync(input ?? "");
-        process.StandardInput.Close();
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken).WaitAsync(Timeout, cancellationToken);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-            process.Kill();
-            throw new InvalidOperationException($"ip {string.Join(' ', arguments)} did not finish within {Timeout.TotalSeconds:0} s", ex);
-        }
-
-        await Task.WhenAll(stdout, stderr);
-        if (process.ExitCode != 0)
-        {
-            string shownInput = input is null ? "" : $" <<< {input.Trim().Replace('\n', ';')}";
-            throw new InvalidOperationException($"ip {string.Join(' ', arguments)}{shownInput} failed (exit {process.ExitCode}): {(await stderr).Trim()}");
-        }
-    }
+    private static Task ExecuteAsync(IReadOnlyList<string> arguments, string? input, CancellationToken cancellationToken) =>
+        HostCommand.RunAsync("ip", arguments, input, cancellationToken);
 }

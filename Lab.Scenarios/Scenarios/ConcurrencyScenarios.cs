@@ -97,8 +97,8 @@ internal static class ConcurrencyScenarios
     // Generous for one add on a loaded machine; a server that never gets to the last connection fails after it.
     private static readonly TimeSpan LastAnswerTimeout = TimeSpan.FromSeconds(10);
 
-    // The reply, or null when the call got none (timed out, or the server closed the connection).
-    private static async Task<JsonElement?> AnswerOrNullAsync(Task<JsonElement> call)
+    /// <summary>The reply, or null when the call got none (timed out, or the server closed or reset the connection).</summary>
+    internal static async Task<JsonElement?> AnswerOrNullAsync(Task<JsonElement> call)
     {
         try
         {

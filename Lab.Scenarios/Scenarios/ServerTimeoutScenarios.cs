@@ -42,6 +42,12 @@ internal static class ServerTimeoutScenarios
 
     private static async Task ReadAsync(ScenarioContext context)
     {
+        if (context.Foreign.Replaces(LabProgram.Server))
+        {
+            await ForeignReadAsync(context);
+            return;
+        }
+
         context.Config.Set("server:read_timeout", "1");
         context.UseNoRegistry();
         RunningServer server = await context.StartServerAsync();
@@ -50,40 +56,58 @@ internal static class ServerTimeoutScenarios
         context.Step($"harness connection {stalled.LocalEndPoint} sends half a request: {{\"method_name\": \"add\", \"method_ar");
         var sent = Stopwatch.StartNew();
         await stalled.SendRawAsync("{\"method_name\": \"add\", \"method_ar", context.Cancellation);
-        // Only a failure waits this long: a server that ignores read_timeout keeps the connection open for good.
-        TimeSpan patience = TimeSpan.FromSeconds(10);
-        // A foreign server logs nothing we read, so the harness watches the stalled connection itself:
-        // the moment it closes is the evidence, for "meanwhile" below and for the timeout after.
-        Task<TimeSpan?>? closedAt = server.IsForeign ? WatchCloseAsync(stalled, sent, patience, context.Cancellation) : null;
 
         await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
         {
             JsonElement reply = await other.CallAsync("add", [1, 2], ScenarioContext.Unexpected, context.Cancellation);
             // "Meanwhile" = while the stalled connection is still open: before its read timeout (1 s)
             // could have closed it, or, on a machine too busy for that, before the server logged closing it.
-            bool stalledStillOpen = closedAt is null
-                ? sent.Elapsed < TimeSpan.FromSeconds(1) || !server.Process.Lines.Any(line => line.Text.Contains($"Connection from {stalled.LocalEndPoint} closed", StringComparison.Ordinal))
-                : !closedAt.IsCompleted || closedAt.Result is null;
+            bool stalledStillOpen = sent.Elapsed < TimeSpan.FromSeconds(1)
+                                    || !server.Process.Lines.Any(line => line.Text.Contains($"Connection from {stalled.LocalEndPoint} closed", StringComparison.Ordinal));
             context.Check(reply.GetProperty("res").GetRawText() == "13" && stalledStillOpen,
+                $"meanwhile another connection gets add(1, 2) = 13 while the stalled one is still open ({sent.Elapsed.TotalSeconds:0.00} s after the half request)");
+        }
+
+        bool closed = await stalled.WaitForServerToCloseAsync(ScenarioContext.Unexpected, context.Cancellation);
+        context.Check(closed && sent.Elapsed >= TimeSpan.FromSeconds(0.9), $"the server closed the stalled connection {sent.Elapsed.TotalSeconds:0.00} s after the half request (read_timeout = 1 s)",
+            closed ? "too early" : "it stayed open");
+        await context.ExpectLineAsync(server.Process, $@"Connection from {Regex.Escape(stalled.LocalEndPoint.ToString())} closed after 0 calls \(.+\)",
+            "the server logged why it closed it");
+        context.Check(!server.Process.HasExited, "the server is still running");
+    }
+
+    // A foreign server logs nothing we read: the wire is the evidence. Its read_timeout (given in its
+    // config file) is 3 s, so "meanwhile" has room on a busy machine: a server that serves connections
+    // side by side answers the other call long before it; one that serves one connection at a time
+    // cannot answer it before it gives up on the stalled one. The harness watches the stalled
+    // connection itself for the moment the server closes it.
+    private static async Task ForeignReadAsync(ScenarioContext context)
+    {
+        TimeSpan readTimeout = TimeSpan.FromSeconds(3);
+        context.Config.Set("server:read_timeout", ScenarioContext.Invariant(readTimeout.TotalSeconds));
+        context.UseNoRegistry();
+        RunningServer server = await context.StartServerAsync();
+
+        await using RawRpcConnection stalled = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+        context.Step($"harness connection {stalled.LocalEndPoint} sends half a request: {{\"method_name\": \"add\", \"method_ar (read_timeout = {readTimeout.TotalSeconds:0} s in its config file)");
+        var sent = Stopwatch.StartNew();
+        await stalled.SendRawAsync("{\"method_name\": \"add\", \"method_ar", context.Cancellation);
+        // Only a failure waits this long: a server that ignores read_timeout keeps the connection open for good.
+        Task<TimeSpan?> closedAt = WatchCloseAsync(stalled, sent, readTimeout + TimeSpan.FromSeconds(10), context.Cancellation);
+
+        TimeSpan meanwhile = readTimeout * 0.9;
+        await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
+        {
+            JsonElement? reply = await ConcurrencyScenarios.AnswerOrNullAsync(other.CallAsync("add", [1, 2], meanwhile, context.Cancellation));
+            context.Check(reply is { } answer && answer.TryGetProperty("res", out JsonElement sum) && sum.GetRawText() == "13" && sent.Elapsed < meanwhile,
                 $"meanwhile another connection gets add(1, 2) = 13 while the stalled one is still open ({sent.Elapsed.TotalSeconds:0.00} s after the half request)",
-                "the server answered it only after it had closed the stalled one: it served one connection at a time");
+                reply?.GetRawText() ?? $"no answer within {meanwhile.TotalSeconds:0.#} s while the stalled connection was open: it serves one connection at a time");
         }
 
-        TimeSpan? closedWhen = closedAt is null ? await WatchCloseAsync(stalled, sent, patience, context.Cancellation) : await closedAt;
-        TimeSpan when = closedWhen ?? sent.Elapsed;
-        context.Check(closedWhen is not null && when >= TimeSpan.FromSeconds(0.9), $"the server closed the stalled connection {when.TotalSeconds:0.00} s after the half request (read_timeout = 1 s)",
-            closedWhen is not null ? "too early" : $"it was still open {when.TotalSeconds:0} s later");
-        if (server.IsForeign)
-        {
-            // A foreign server's log is its own: what it did is what the connection saw.
-            context.Note("whatever the student's server printed about it is not read: the closed connection is the evidence");
-        }
-        else
-        {
-            await context.ExpectLineAsync(server.Process, $@"Connection from {Regex.Escape(stalled.LocalEndPoint.ToString())} closed after 0 calls \(.+\)",
-                "the server logged why it closed it");
-        }
-
+        TimeSpan? closed = await closedAt;
+        context.Check(closed is { } when && when >= meanwhile, $"the server closed the stalled connection {closed?.TotalSeconds:0.00} s after the half request (read_timeout = {readTimeout.TotalSeconds:0} s)",
+            closed is null ? $"it was still open {sent.Elapsed.TotalSeconds:0} s later" : "too early");
+        context.Note("whatever the student's server printed about it is not read: the closed connection is the evidence");
         context.Check(!server.Process.HasExited, "the server is still running");
     }
 

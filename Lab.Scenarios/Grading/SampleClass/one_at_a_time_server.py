@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Sample class, broken on purpose: the lab's server serving one connection at a time.
 
-It handles each connection on the accepting thread instead of a thread of its own, so a second
-client waits until the first one hangs up. ten-concurrent-clients catches it.
+It handles each connection on the accepting thread instead of a thread of its own, from the first
+byte to the client hanging up (with no read timeout, as the lab's original server), so a second
+client waits until the first one leaves. ten-concurrent-clients, hundred-connections and
+timeout-server-read catch it, and a client that keeps its connection open for the next call
+(ours does) blocks every other one.
 """
 import sys
 
@@ -19,6 +22,7 @@ def serve_one_at_a_time(self):
 
 
 lab_server.TCPServer.serve_forever = serve_one_at_a_time
+lab_server.timeouts = lambda config: (None, None)
 
 if __name__ == "__main__":
     sys.exit(lab_server.main())

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 
-namespace Lab.Scenarios.Grading;
+namespace Lab.Scenarios.Harness;
 
 /// <summary>
-/// Runs one of the system's own tools the sandbox is built with (<c>nft</c>, <c>cp</c>, <c>chown</c>)
-/// and returns what it printed; a failure is an exception that quotes the command and its error.
+/// Runs one of the system's own tools (<c>ip</c>, <c>nft</c>, <c>cp</c>, <c>chown</c>) and returns
+/// what it printed; a failure is an exception that quotes the command, its input and its error.
 /// </summary>
 /// <example>
 /// <code>
@@ -59,8 +59,9 @@ internal static class HostCommand
         }
 
         await Task.WhenAll(stdout, stderr);
+        string shownInput = input is null ? "" : $" <<< {input.Trim().Replace('\n', ';')}";
         return process.ExitCode == 0
             ? await stdout
-            : throw new InvalidOperationException($"{shown} failed (exit {process.ExitCode}): {(await stderr).Trim()}");
+            : throw new InvalidOperationException($"{shown}{shownInput} failed (exit {process.ExitCode}): {(await stderr).Trim()}");
     }
 }
