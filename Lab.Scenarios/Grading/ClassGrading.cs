@@ -249,7 +249,7 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
         output.WriteLine();
         foreach (GradebookRow row in rows)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {row.Student,-24} {row.Earned,4} / {row.Possible,-4} {row.Note}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {row.Student,-24} {row.Earned,4} / {row.Possible,-4} {row.Note}").TrimEnd());
         }
 
         output.WriteLine($"gradebook: {string.Join(", ", paths)}");
