@@ -11,8 +11,14 @@ namespace Lab.Scenarios.Grading;
 /// <param name="GradebookDirectory">Where the gradebook and every student's report and logs go.</param>
 internal sealed record ClassGradingOptions(string ClassDirectory, string RubricPath, string GradebookDirectory)
 {
+    /// <summary>
+    /// Twice the cores: a submission's grading mostly waits (for heartbeats, evictions, timeouts),
+    /// and its programs together may use at most one core (the sandbox's quota).
+    /// </summary>
+    public static int DefaultParallel => Math.Max(2, Environment.ProcessorCount * 2);
+
     /// <summary>How many submissions are graded at the same time.</summary>
-    public int Parallel { get; init; } = Math.Max(2, Environment.ProcessorCount * 2);
+    public int Parallel { get; init; } = DefaultParallel;
 
     /// <summary>Each scenario's wall-clock limit (a scenario that runs load may take longer: its own minimum).</summary>
     public TimeSpan ScenarioTimeout { get; init; } = TimeSpan.FromSeconds(120);

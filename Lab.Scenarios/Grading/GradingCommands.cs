@@ -24,7 +24,7 @@ internal static class GradingCommands
         var classArgument = new Argument<string>("class") { Description = "The class folder: one sub-folder per student, each with a lab.ini naming its registry, server and client commands" };
         var rubric = new Option<string>("--rubric") { Description = "Points per scenario (as for the runner's --rubric); the scenarios with points are the ones run", Required = true, HelpName = "FILE" };
         var gradebook = new Option<string>("--gradebook") { Description = "Folder for gradebook.csv, gradebook.html and each student's report and logs", Required = true, HelpName = "DIR" };
-        var parallel = new Option<int>("--parallel") { Description = "Submissions graded at the same time", DefaultValueFactory = _ => new ClassGradingOptions("", "", "").Parallel, HelpName = "N" };
+        var parallel = new Option<int>("--parallel") { Description = "Submissions graded at the same time", DefaultValueFactory = _ => ClassGradingOptions.DefaultParallel, HelpName = "N" };
         var timeout = new Option<double>("--timeout") { Description = "Seconds one scenario may take before it is stopped and counted as FAIL", DefaultValueFactory = _ => 120, HelpName = "SECONDS" };
         var config = new Option<string?>("--config") { Description = "INI file overriding the scenario timings (as for the runner)", HelpName = "FILE" };
         var students = new Option<string[]>("--student") { Description = "Grade only this student (repeatable); the other rows of the gradebook already in --gradebook are kept", HelpName = "NAME" };
