@@ -52,7 +52,7 @@ public class ClassGradingTests
         string gradebook = Path.Combine(work.Path, "grades");
         string passwd = File.ReadAllText("/etc/passwd");
         var output = new StringWriter();
-        var grading = new ClassGrading(ScenarioTestSupport.Programs, new ClassGradingOptions(classFolder, rubric, gradebook) { Parallel = 5, TimingsPath = PatientTimings(work) }, TextWriter.Synchronized(output));
+        var grading = new ClassGrading(ScenarioTestSupport.Programs, new ClassGradingOptions(classFolder, rubric, gradebook) { Parallel = 5 }, TextWriter.Synchronized(output));
 
         int exitCode = await grading.RunAsync();
 
@@ -81,7 +81,7 @@ public class ClassGradingTests
 
         // Grading one student again: the same verdicts, and the other rows stay.
         GradebookRow before = rows.Single(row => row.Student == "one-at-a-time");
-        var again = new ClassGrading(ScenarioTestSupport.Programs, new ClassGradingOptions(classFolder, rubric, gradebook) { Students = ["one-at-a-time"], TimingsPath = PatientTimings(work) }, TextWriter.Null);
+        var again = new ClassGrading(ScenarioTestSupport.Programs, new ClassGradingOptions(classFolder, rubric, gradebook) { Students = ["one-at-a-time"] }, TextWriter.Null);
         (await again.RunAsync()).ShouldBe(0);
         IReadOnlyList<GradebookRow> after = Gradebook.LoadRows(gradebook);
         after.Count.ShouldBe(rows.Count);
@@ -97,7 +97,7 @@ public class ClassGradingTests
         (string classFolder, string rubric) = SampleClassAndRubric(work, "discovery = 4\n", "python-peer", "reads-neighbour");
         var output = new StringWriter();
         var grading = new ClassGrading(ScenarioTestSupport.Programs,
-            new ClassGradingOptions(classFolder, rubric, Path.Combine(work.Path, "grades")) { UseSandbox = false, TimingsPath = PatientTimings(work) }, TextWriter.Synchronized(output));
+            new ClassGradingOptions(classFolder, rubric, Path.Combine(work.Path, "grades")) { UseSandbox = false }, TextWriter.Synchronized(output));
 
         (await grading.RunAsync()).ShouldBe(0, output.ToString());
 
@@ -144,16 +144,6 @@ public class ClassGradingTests
         string rubricPath = Path.Combine(work.Path, "rubric.ini");
         File.WriteAllText(rubricPath, rubric);
         return (classFolder, rubricPath);
-    }
-
-    // The Python peer closes a connection idle for its read_timeout (2 s in the scenario timings); a
-    // client program starved of CPU while other tests run can take that long between its connect and
-    // its request. A longer one keeps the verdicts about the submissions, not about the machine's load.
-    private static string PatientTimings(TemporaryFolder work)
-    {
-        string path = Path.Combine(work.Path, "timings.ini");
-        File.WriteAllText(path, "[server]\nread_timeout = 10\n");
-        return path;
     }
 
     private static int StudentsWithProgramsRunning(string runCgroup)
