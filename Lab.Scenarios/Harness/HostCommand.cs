@@ -27,8 +27,8 @@ internal static class HostCommand
             .Select(directory => Path.Combine(directory, tool))
             .FirstOrDefault(File.Exists);
 
-    /// <exception cref="InvalidOperationException">The tool exited non-zero or did not finish in time; the message quotes it.</exception>
-    public static async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, string? input = null, CancellationToken cancellationToken = default)
+    /// <summary>Starts <paramref name="tool"/> with every stream redirected, for a caller that talks to it itself (a synchronous teardown).</summary>
+    public static Process Start(string tool, IReadOnlyList<string> arguments)
     {
         var startInfo = new ProcessStartInfo(Locate(tool) ?? tool)
         {
@@ -42,8 +42,14 @@ internal static class HostCommand
             startInfo.ArgumentList.Add(argument);
         }
 
+        return Process.Start(startInfo) ?? throw new InvalidOperationException($"could not start {tool} {string.Join(' ', arguments)}");
+    }
+
+    /// <exception cref="InvalidOperationException">The tool exited non-zero or did not finish in time; the message quotes it.</exception>
+    public static async Task<string> RunAsync(string tool, IReadOnlyList<string> arguments, string? input = null, CancellationToken cancellationToken = default)
+    {
         string shown = $"{tool} {string.Join(' ', arguments)}";
-        using Process process = Process.Start(startInfo) ?? throw new InvalidOperationException($"could not start {shown}");
+        using Process process = Start(tool, arguments);
         Task<string> stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         Task<string> stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.StandardInput.WriteAsync(input ?? "");

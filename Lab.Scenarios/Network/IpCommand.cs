@@ -52,7 +52,7 @@ internal static class IpCommand
         }
 
         arguments.AddRange(["-b", "-"]);
-        using Process process = Start(arguments);
+        using Process process = HostCommand.Start("ip", arguments);
         process.StandardInput.Write(string.Join('\n', commands) + "\n");
         process.StandardInput.Close();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
@@ -71,23 +71,6 @@ internal static class IpCommand
         {
             throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed (exit {process.ExitCode}): {string.Join(" / ", errors)}");
         }
-    }
-
-    private static Process Start(IReadOnlyList<string> arguments)
-    {
-        var startInfo = new ProcessStartInfo("ip")
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        return Process.Start(startInfo) ?? throw new InvalidOperationException("could not start ip");
     }
 
     private static Task ExecuteAsync(IReadOnlyList<string> arguments, string? input, CancellationToken cancellationToken) =>
