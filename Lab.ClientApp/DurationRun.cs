@@ -10,7 +10,8 @@ namespace Lab.ClientApp;
 /// on while they kill servers and restart the registry. Prints
 /// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary and the
 /// <see cref="CallTimeline"/> (longest gap, latency per phase); exit code 1 if any call failed. Each
-/// line read from <c>phaseMarks</c> (the program's standard input) starts a new phase.</summary>
+/// line read from <c>phaseMarks</c> (the program's standard input) starts a new phase. Ctrl+C ends the
+/// run early with the same summary: the scenarios stop their load that way when their story ends.</summary>
 public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error, TextReader? phaseMarks = null)
 {
     // A stream of failures would bury the summary; the first few say what went wrong.
@@ -38,7 +39,8 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
     /// </summary>
     public TimeSpan Interval { get; init; }
 
-    /// <param name="cancellationToken">Ctrl+C: stop early, still print the summary.</param>
+    /// <param name="cancellationToken">Ctrl+C or SIGTERM: stop early — calls in progress are abandoned, not
+    /// counted — and still print the summary, after a <c>Stopped early</c> line; the exit code is as for a full run.</param>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
@@ -62,6 +64,9 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
             await workersDone.CancelAsync();
             await progress;
         }
+
+        if (cancellationToken.IsCancellationRequested)
+            await _output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Stopped early (Ctrl+C or SIGTERM) after {stopwatch.Elapsed.TotalSeconds:0.0} s of {duration.TotalSeconds:0.###} s"));
 
         _tally.WriteSummary(_output);
         _timeline.WriteSummary(_output);
