@@ -157,7 +157,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         string workDirectory = Directory.CreateTempSubdirectory($"rpclab-{scenario.Name}-").FullName;
         var processes = new ProcessGroup(workDirectory, narrator.Echo);
         using var scenarioCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign) { ArtifactPrefix = ArtifactPrefix };
+        var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, _foreign) { ArtifactPrefix = ArtifactPrefix, TimeLimit = limit };
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");
 
         ScenarioOutcome outcome = ScenarioOutcome.Pass;

@@ -45,7 +45,7 @@ internal static class AvailabilityScenarios
         context.Note($"client: load_balance = {strategy}, silent_after = {silentAfter.TotalSeconds:0.#} s, probe_timeout = {probeTimeout.TotalSeconds:0.#} s; "
                      + "each line the harness writes to the client's standard input starts a new phase of its figures");
 
-        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(32, 4));
+        ManagedProcess client = context.StartLoad(4);
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling both servers (first progress line)", timeout: ScenarioContext.StartupTimeout);
         int progressMark = client.LineCount;
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "a few seconds of normal load", fromLine: progressMark + 2);
@@ -84,8 +84,9 @@ internal static class AvailabilityScenarios
         await client.WriteInputLineAsync("resumed");
         await context.ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(frozen.Address)}", "its next heartbeat registered it again", fromLine: registryMark);
         await context.ExpectLineAsync(client, $@"added: {Regex.Escape(frozen.Address)}", "and the client took it back into its cache", fromLine: clientMark);
+        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the load runs on after the resume (its next progress line)", fromLine: client.LineCount);
 
-        int exitCode = await client.WaitForExitAsync(TimeSpan.FromSeconds(60), context.Cancellation);
+        int exitCode = (await context.StopLoadAsync(client))[0];
         PrintedSummary? summary = ClientOutput.Summary(client.Lines);
         context.Check(exitCode == 0 && summary is { Failed: 0 }, $"zero failed calls: {summary?.Succeeded} succeeded, 0 failed (exit {exitCode})",
             summary is null ? "no summary line" : $"{summary.Failed} failed, exit {exitCode}");
