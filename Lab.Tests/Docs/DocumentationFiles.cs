@@ -26,11 +26,12 @@ internal static class DocumentationFiles
         throw new DirectoryNotFoundException("RpcLab.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>The root README, CONTRIBUTING.md and docs/*.md, relative to the root with '/' separators, in a stable order.</summary>
+    /// <summary>The root README, CONTRIBUTING.md, the scenario runner's README and docs/*.md, relative to the root with '/' separators, in a stable order.</summary>
     public static IReadOnlyList<string> MarkdownFiles(string root) =>
     [
         "README.md",
         "CONTRIBUTING.md",
+        "Lab.Scenarios/README.md",
         .. Directory.GetFiles(Path.Combine(root, "docs"), "*.md")
             .Select(path => Path.GetRelativePath(root, path).Replace('\\', '/'))
             .Order(StringComparer.Ordinal),

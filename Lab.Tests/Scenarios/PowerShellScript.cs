@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Management.Automation;
+using System.Management.Automation.Language;
 using System.Management.Automation.Runspaces;
 using Lab.Scenarios.Harness;
 
@@ -62,5 +63,29 @@ internal static class PowerShellScript
         lines[^1].ShouldStartWith("exit-code=", customMessage: "the wrapper's last line is the exit code");
         int exitCode = int.Parse(lines[^1]["exit-code=".Length..], CultureInfo.InvariantCulture);
         return new ScriptRun(lines[..^1], exitCode);
+    }
+
+    /// <summary>"line N: construct" for every PowerShell 6/7-only construct in <paramref name="script"/>.</summary>
+    public static IEnumerable<string> NewerThanPowerShell51(ScriptBlockAst script)
+    {
+        static string? Construct(Ast ast) => ast switch
+        {
+            TernaryExpressionAst => "ternary operator ?:",
+            BinaryExpressionAst { Operator: TokenKind.QuestionQuestion } => "null-coalescing ??",
+            AssignmentStatementAst { Operator: TokenKind.QuestionQuestionEquals } => "null-coalescing assignment ??=",
+            PipelineChainAst => "pipeline chain && or ||",
+            MemberExpressionAst { NullConditional: true } => "null-conditional ?. or ?[]",
+            IndexExpressionAst { NullConditional: true } => "null-conditional ?[]",
+            // -Parallel is 7-only on ForEach-Object; another command's own -Parallel (run-scenarios.ps1's) is fine.
+            CommandParameterAst { ParameterName: var name, Parent: CommandAst command }
+                when name.Equals("Parallel", StringComparison.OrdinalIgnoreCase)
+                     && command.GetCommandName() is { } verb && (verb.Equals("ForEach-Object", StringComparison.OrdinalIgnoreCase) || verb is "foreach" or "%")
+                => "ForEach-Object -Parallel",
+            ScriptBlockAst { CleanBlock: not null } => "clean block",
+            _ => null,
+        };
+
+        return script.FindAll(ast => Construct(ast) is not null, searchNestedScriptBlocks: true)
+            .Select(ast => $"line {ast.Extent.StartLineNumber}: {Construct(ast)}");
     }
 }

@@ -85,7 +85,7 @@ public class RunScenariosScriptEngineTests
         ScriptBlockAst script = Parser.ParseFile(PowerShellScript.ScriptPath, out _, out ParseError[] errors);
 
         errors.ShouldBeEmpty();
-        NewerThanPowerShell51(script).ShouldBeEmpty();
+        PowerShellScript.NewerThanPowerShell51(script).ShouldBeEmpty();
     }
 
     [Test]
@@ -103,28 +103,7 @@ public class RunScenariosScriptEngineTests
             """, out _, out ParseError[] errors);
 
         errors.ShouldBeEmpty();
-        NewerThanPowerShell51(sample).Select(found => found.Split(':')[0]).ShouldBe(
+        PowerShellScript.NewerThanPowerShell51(sample).Select(found => found.Split(':')[0]).ShouldBe(
             ["line 1", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7"], ignoreOrder: true);
-    }
-
-    /// <summary>"line N: construct" for every PowerShell 6/7-only construct in <paramref name="script"/>.</summary>
-    private static IEnumerable<string> NewerThanPowerShell51(ScriptBlockAst script)
-    {
-        static string? Construct(Ast ast) => ast switch
-        {
-            TernaryExpressionAst => "ternary operator ?:",
-            BinaryExpressionAst { Operator: TokenKind.QuestionQuestion } => "null-coalescing ??",
-            AssignmentStatementAst { Operator: TokenKind.QuestionQuestionEquals } => "null-coalescing assignment ??=",
-            PipelineChainAst => "pipeline chain && or ||",
-            MemberExpressionAst { NullConditional: true } => "null-conditional ?. or ?[]",
-            IndexExpressionAst { NullConditional: true } => "null-conditional ?[]",
-            CommandParameterAst { ParameterName: var name } when name.Equals("Parallel", StringComparison.OrdinalIgnoreCase)
-                => "ForEach-Object -Parallel",
-            ScriptBlockAst { CleanBlock: not null } => "clean block",
-            _ => null,
-        };
-
-        return script.FindAll(ast => Construct(ast) is not null, searchNestedScriptBlocks: true)
-            .Select(ast => $"line {ast.Extent.StartLineNumber}: {Construct(ast)}");
     }
 }
