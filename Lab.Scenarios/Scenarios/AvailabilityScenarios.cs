@@ -46,7 +46,7 @@ internal static class AvailabilityScenarios
                      + "each line the harness writes to the client's standard input starts a new phase of its figures");
 
         ManagedProcess client = context.StartLoad(4);
-        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling both servers (first progress line)", timeout: ScenarioContext.StartupTimeout);
+        await context.ExpectLineAsync(client, ClientOutput.CallingBothPattern, "the client is calling both servers (a progress line with calls completed)", timeout: ScenarioContext.StartupTimeout);
         int progressMark = client.LineCount;
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "a few seconds of normal load", fromLine: progressMark + 2);
 

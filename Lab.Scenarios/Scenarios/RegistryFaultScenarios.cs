@@ -63,7 +63,7 @@ internal static class RegistryFaultScenarios
 
         // The load lasts until the story ends: the outage ridden out, the restart, and the client back on the registry.
         ManagedProcess client = context.StartLoad(4);
-        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling (first progress line)", timeout: ScenarioContext.StartupTimeout);
+        await context.ExpectLineAsync(client, ClientOutput.CallingPattern, "the client is calling (a progress line with calls completed)", timeout: ScenarioContext.StartupTimeout);
 
         int[] marks = [.. servers.Select(server => server.Process.LineCount)];
         int clientMark = client.LineCount;
