@@ -179,6 +179,15 @@ internal sealed partial class ScenarioContext : IDisposable
             ? ExpectListedAsync(Probe(registry), server)
             : ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(server.Address)}\b", $"{registry.Process.Name} registered {server.Process.Name} ({server.Address})", fromLine: fromLine);
 
+    /// <summary>
+    /// Waits until <paramref name="server"/> itself logs that it is registered: its registration answered,
+    /// or, after a first attempt slower than registry_timeout, <c>Registry reachable again; registered as</c>.
+    /// The registry logs the registration before its answer reaches the server, so a story that then takes
+    /// the registry away waits for this: until the server has heard the answer, it is still in its first outage.
+    /// </summary>
+    public Task ExpectServerSaysRegisteredAsync(RunningServer server, string what) =>
+        ExpectLineAsync(server.Process, $@"(Registered with registry at \S+( \S+)? as|Registry reachable again; registered as) json://{Regex.Escape(server.Address)}", what);
+
     /// <summary>Starts a client process with <paramref name="arguments"/> (registry mode unless they say <c>-m server</c>).</summary>
     public ManagedProcess StartClient(IReadOnlyList<string> arguments, string? name = null, LabHost? onHost = null) =>
         Start(LabProgram.Client, name ?? NextName("client"), arguments, onHost);

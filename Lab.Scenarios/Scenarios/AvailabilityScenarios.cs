@@ -49,6 +49,7 @@ internal static class AvailabilityScenarios
         await context.ExpectLineAsync(client, ClientOutput.CallingBothPattern, "the client is calling both servers (a progress line with calls completed)", timeout: ScenarioContext.StartupTimeout);
         int progressMark = client.LineCount;
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "a few seconds of normal load", fromLine: progressMark + 2);
+        await ExpectCallingAsync(context, client, frozen);
 
         context.Step($"SIGSTOP {frozen.Process.Name} (pid {frozen.Process.Id}) for {Frozen.TotalSeconds:0} s: it keeps its port, the kernel keeps accepting, nothing answers");
         int clientMark = client.LineCount, registryMark = registry.Process.LineCount;
@@ -113,5 +114,23 @@ internal static class AvailabilityScenarios
             $"both servers answered calls over the run ({survivor.Process.Name}: {survivorCalls}, {frozen.Process.Name}: {summary.PerServer[frozen.Address].Succeeded})");
         context.Check(phases.Select(phase => phase.Name).SequenceEqual(["start", "frozen", "resumed"]) && phases[^1].Calls > 0,
             "the summary has the three phases the harness marked, and calls went on after the resume");
+    }
+
+    /// <summary>
+    /// The story needs the client calling the server about to freeze: it accepted the client's connection,
+    /// and the client has not dropped it since. (A connect that a busy machine held off past connect_timeout
+    /// drops a server until its unreachable_ban ends and the next poll adds it back.)
+    /// </summary>
+    private static async Task ExpectCallingAsync(ScenarioContext context, ManagedProcess client, RunningServer server)
+    {
+        await context.ExpectLineAsync(server.Process, @"Connection from \S+ opened", $"{server.Process.Name} accepted the client's connection");
+        var dropped = new Regex($@"Server {Regex.Escape(server.Address)} (failed|stopped answering)");
+        int droppedAt = client.Lines.ToList().FindLastIndex(line => dropped.IsMatch(line.Text));
+        if (droppedAt >= 0)
+        {
+            context.Note($"the client dropped {server.Process.Name} before the freeze: {Narrator.StripLogTimestamp(client.Lines[droppedAt].Text)}");
+            TimeSpan back = context.Timings.Seconds("client:unreachable_ban") + ScenarioContext.Unexpected;
+            await context.ExpectLineAsync(client, $@"added: [^;]*{Regex.Escape(server.Address)}", $"and took it back (after unreachable_ban), so it calls both again", timeout: back, fromLine: droppedAt + 1);
+        }
     }
 }

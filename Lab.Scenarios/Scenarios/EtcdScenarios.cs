@@ -194,9 +194,7 @@ internal static class EtcdScenarios
         RunningServer[] servers = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => context.StartServerAsync()));
         foreach (RunningServer server in servers)
         {
-            // A cold start slower than registry_timeout first logs an outage, then "reachable again".
-            await context.ExpectLineAsync(server.Process, $@"(Registered with registry at etcd \S+ as|Registry reachable again; registered as) json://{Regex.Escape(server.Address)}",
-                $"{server.Process.Name} put its key on a lease in etcd");
+            await context.ExpectServerSaysRegisteredAsync(server, $"{server.Process.Name} put its key on a lease in etcd");
         }
 
         return servers;

@@ -60,6 +60,10 @@ internal static class RegistryFaultScenarios
         RunningServer[] servers = await Task.WhenAll(context.StartServerAsync(), context.StartServerAsync());
         RegistryProbe probe = context.Probe(registry);
         await context.ExpectListedAsync(probe, servers, "both servers are registered");
+        foreach (RunningServer server in servers)
+        {
+            await context.ExpectServerSaysRegisteredAsync(server, $"{server.Process.Name} got the registry's answer");
+        }
 
         // The load lasts until the story ends: the outage ridden out, the restart, and the client back on the registry.
         ManagedProcess client = context.StartLoad(4);

@@ -159,6 +159,7 @@ internal static partial class ServerStopScenarios
         RunningRegistry registry = await context.StartRegistryAsync();
         RunningServer server = await context.StartServerAsync();
         await context.ExpectRegisteredAsync(registry, server);
+        await context.ExpectServerSaysRegisteredAsync(server, $"{server.Process.Name} got the registry's answer");
 
         int mark = server.Process.LineCount;
         context.Step($"kill -9 the registry (pid {registry.Process.Id})");
