@@ -220,7 +220,6 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                 catch (RpcTransportException ex) when (_registry is not null && (!ex.RequestSent || (options.Idempotent && ex is RpcReadException)))
                 {
                     lastFailure = ex;
-                    ClientMetrics.FailedOver(instance.Address);
                     if (ex is not RpcServerBusyException)
                     {
                         await DropInstanceAsync(instance, ex);
@@ -231,6 +230,8 @@ public sealed class RpcClient : IAsyncDisposable, IDisposable
                         throw new NoServerAvailableException(
                             $"no server available: {tried.Count} instances failed, the most one call tries (max_attempts); the last one said: {ex.Message}", ex);
                     }
+
+                    ClientMetrics.FailedOver(instance.Address);
                 }
             }
         }

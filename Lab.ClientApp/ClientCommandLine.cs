@@ -30,7 +30,7 @@ public static class ClientCommandLine
         var duration = new Option<double?>("--duration") { Description = "Keep calling for this many seconds, then print a summary (each line on standard input starts a new phase of it)", HelpName = "SECONDS" };
         var concurrency = new Option<int>("--concurrency")
         {
-            Description = $"Calls in flight at once with --duration (default {ClientOptions.DefaultConcurrency})",
+            Description = "Calls in flight at once with --duration",
             HelpName = "N",
             DefaultValueFactory = _ => ClientOptions.DefaultConcurrency,
         };

@@ -25,7 +25,7 @@ public static class LabCommandLine
     };
 
     /// <summary>Runs a program's body and turns a fatal exception into one line on standard error:
-    /// <c>Lab.Server: fatal: address 127.0.0.1:8089 is already in use</c>.</summary>
+    /// <c>Lab.Server: fatal: cannot listen on 127.0.0.1:8089: the address is already in use</c>.</summary>
     public static async Task<int> RunFatalSafeAsync(string programName, Func<Task<int>> body)
     {
         try

@@ -46,6 +46,53 @@ public class InstanceCacheTests
     }
 
     [Test]
+    public async Task Polls_failovers_and_calls_may_use_the_cache_at_once_and_every_snapshot_is_a_whole_list()
+    {
+        // The poll loop replaces the list, failing calls drop servers and every call reads the list, all on
+        // different threads (the original lab's cache was a plain list shared without a lock). Each snapshot a
+        // reader gets must be one the cache published: one of the two lists, minus dropped servers, never a torn one.
+        InstanceMeta[] first = [A, B];
+        InstanceMeta[] second = [B, new InstanceMeta { Host = "127.0.0.1", Port = 8003 }];
+        HashSet<int> everyPort = [8001, 8002, 8003];
+        using var stop = new CancellationTokenSource();
+        using var readersRunning = new CountdownEvent(4);
+        int snapshots = 0;
+        Task[] readers = [.. Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            readersRunning.Signal();
+            while (!stop.IsCancellationRequested)
+            {
+                IReadOnlyList<InstanceMeta> snapshot = _cache.Instances;
+                int[] ports = [.. snapshot.Select(instance => instance.Port)];
+                ports.Distinct().Count().ShouldBe(ports.Length);
+                ports.ShouldAllBe(port => everyPort.Contains(port));
+                ports.Length.ShouldBeLessThanOrEqualTo(2);
+                Interlocked.Increment(ref snapshots);
+            }
+        }))];
+        // The writers start once every reader reads, so the two really overlap.
+        readersRunning.Wait(TestTimeouts.Unexpected).ShouldBeTrue();
+        Task poller = Task.Run(() =>
+        {
+            for (int round = 0; round < 2_000; round++)
+                _cache.Replace(round % 2 == 0 ? first : second);
+        });
+        Task dropper = Task.Run(() =>
+        {
+            for (int round = 0; round < 2_000; round++)
+                _cache.Remove(round % 2 == 0 ? A : B);
+        });
+
+        await Task.WhenAll(poller, dropper);
+        await stop.CancelAsync();
+        await Task.WhenAll(readers);
+
+        snapshots.ShouldBeGreaterThan(0);
+        _cache.Replace(first);
+        _cache.Instances.Select(instance => instance.Port).ShouldBeSubsetOf([8001, 8002]);
+    }
+
+    [Test]
     public void An_empty_list_is_believed_at_once_only_when_the_backend_says_it_is_final()
     {
         _cache.Replace([A]);

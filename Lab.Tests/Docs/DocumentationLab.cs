@@ -68,7 +68,9 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
     public static async Task<DocumentationLab> StartAsync(string setup, LabPrograms programs)
     {
         string folder = Directory.CreateTempSubdirectory("rpclab-docs-").FullName;
-        Dictionary<int, int> ports = DocumentedPorts.ToDictionary(port => port, _ => FreePort());
+        // Handed out in the documented ports' order, so a list the registry sorts by port reads as the page does.
+        int[] free = [.. DocumentedPorts.Select(_ => FreePort()).Order()];
+        Dictionary<int, int> ports = DocumentedPorts.Order().Select((port, index) => (port, index)).ToDictionary(pair => pair.port, pair => free[pair.index]);
         var lab = new DocumentationLab(programs, folder, ports);
         try
         {

@@ -105,9 +105,11 @@ internal sealed partial class OutputComparison(bool varyingNumbers, bool anyOrde
     }
 
     /// <summary>
-    /// The block the docs should show for <paramref name="printed"/>: documented lines that still match
-    /// are kept as written, the rest of the printed lines are shown, except where the docs had left
-    /// lines out (there a changed line is kept if it resembles the documented one, the others stay out).
+    /// The block the docs should show for <paramref name="printed"/>: where a documented line still matches,
+    /// the printed line takes its place (so a block shows one run's ports and times, never a mix of two),
+    /// unless the documented line leaves text out with <c>...</c>, which stays as written; the rest of the
+    /// printed lines are shown, except where the docs had left lines out (there a changed line is kept if
+    /// it resembles the documented one, the others stay out).
     /// </summary>
     public string[] Propose(IReadOnlyList<string> documented, IReadOnlyList<string> printed)
     {
@@ -145,7 +147,7 @@ internal sealed partial class OutputComparison(bool varyingNumbers, bool anyOrde
             proposal.AddRange(gapWasLeftOut ? KeepResembling(gap, replaced) : gap);
             if (documentedIndex < lines.Count)
             {
-                proposal.Add(lines[documentedIndex].Text);
+                proposal.Add(FromThisRun(lines[documentedIndex].Text, printed[printedIndex]));
             }
 
             (previousDocumented, previousPrinted) = (documentedIndex, printedIndex);
@@ -243,9 +245,9 @@ internal sealed partial class OutputComparison(bool varyingNumbers, bool anyOrde
                 continue;
             }
 
-            if (assigned[next++] >= 0)
+            if (assigned[next++] is int match and >= 0)
             {
-                proposal.Add(line);
+                proposal.Add(FromThisRun(line, printed[match]));
                 continue;
             }
 
@@ -267,6 +269,10 @@ internal sealed partial class OutputComparison(bool varyingNumbers, bool anyOrde
 
         return [.. CollapseEllipses(proposal)];
     }
+
+    // A matching documented line is shown as this run printed it, unless it leaves text out on purpose.
+    private static string FromThisRun(string documented, string printed) =>
+        documented.Contains(Ellipsis, StringComparison.Ordinal) ? documented : printed;
 
     private bool LineMatches(string documented, string printed)
     {
