@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
 using Lab.Bench;
 using Lab.Hosting;
 using Lab.Protocol;
@@ -97,15 +96,5 @@ root.Subcommands.Add(loadCommand);
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
 // Ctrl+C or SIGTERM cancels the token each action gets; the action then stops every process it
-// started and returns its own exit code. Handled here rather than by System.CommandLine, whose
-// handler can report 143 even when the action finished cleanly in time.
-using var stopping = new CancellationTokenSource();
-using PosixSignalRegistration onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-using PosixSignalRegistration onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, stopping.Token);
-
-void Stop(PosixSignalContext context)
-{
-    context.Cancel = true;
-    stopping.Cancel();
-}
+// started and returns its own exit code.
+return await LabCommandLine.InvokeStoppableAsync(root.Parse(args));

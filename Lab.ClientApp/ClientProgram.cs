@@ -15,6 +15,9 @@ namespace Lab.ClientApp;
 /// <see cref="LabLogging"/>.</summary>
 public static class ClientProgram
 {
+    /// <summary>Runs the use <paramref name="options"/> asks for. <paramref name="cancellationToken"/> is Ctrl+C:
+    /// a <c>--duration</c> run then stops and still prints its summary (exit code 0, or 1 if a call failed);
+    /// one call or the demo stops at once with "interrupted" and <see cref="LabCommandLine.InterruptedExitCode"/>.</summary>
     /// <exception cref="ConfigurationException">A bad file or flag, or server mode without a host and port.</exception>
     public static async Task<int> RunAsync(
         ClientOptions options,
@@ -47,6 +50,12 @@ public static class ClientProgram
                 }.RunAsync(cancellationToken);
 
             return await new DemoRun(client, output, error).RunAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C before there was anything to report: during discovery, one call or the demo.
+            await error.WriteLineAsync("interrupted (Ctrl+C or SIGTERM)");
+            return LabCommandLine.InterruptedExitCode;
         }
         finally
         {

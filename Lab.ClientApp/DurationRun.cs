@@ -10,7 +10,8 @@ namespace Lab.ClientApp;
 /// on while they kill servers and restart the registry. Prints
 /// <c>[  3s] 1234 succeeded, 0 failed</c> each second, then the per-server summary and the
 /// <see cref="CallTimeline"/> (longest gap, latency per phase); exit code 1 if any call failed. Each
-/// line read from <c>phaseMarks</c> (the program's standard input) starts a new phase.</summary>
+/// line read from <c>phaseMarks</c> (the program's standard input) starts a new phase. Ctrl+C ends the
+/// run early with the same summary: the scenarios stop their load that way when their story ends.</summary>
 public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurrency, TextWriter output, TextWriter error, TextReader? phaseMarks = null)
 {
     // A stream of failures would bury the summary; the first few say what went wrong.
@@ -18,10 +19,10 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
 
     private static readonly TimeSpan NoServerPause = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>How long a call still running when the duration ends may take to finish before it is cut off
-    /// (and counted as failed), so the run ends within this of SECONDS whatever the servers do. A call to a
-    /// healthy server ends in milliseconds; one stuck on a frozen server would otherwise last until its
-    /// call_deadline.</summary>
+    /// <summary>How long a call still running when the duration ends (or Ctrl+C stops the run) may take to
+    /// finish before it is cut off and counted as failed, so the run ends within this of SECONDS whatever the
+    /// servers do. A call to a healthy server ends in milliseconds; one stuck on a frozen server would
+    /// otherwise last until its call_deadline.</summary>
     public static readonly TimeSpan EndGrace = TimeSpan.FromSeconds(2);
 
     private readonly TextWriter _output = TextWriter.Synchronized(output);
@@ -38,15 +39,18 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
     /// </summary>
     public TimeSpan Interval { get; init; }
 
-    /// <param name="cancellationToken">Ctrl+C: stop early, still print the summary.</param>
+    /// <param name="cancellationToken">Ctrl+C or SIGTERM: end the run now, as its duration would — no new
+    /// call starts, calls in progress get <see cref="EndGrace"/> — and print the summary after a
+    /// <c>Stopped early</c> line. Every call started is counted, so "0 failed" means the same as after a full run.</param>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
         var stopwatch = Stopwatch.StartNew();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(duration);
-        using var cutOff = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cutOff.CancelAfter(duration + EndGrace);
+        // The run ends at the duration or at Ctrl+C, whichever comes first; either way calls in progress get EndGrace.
+        using var cutOff = new CancellationTokenSource();
+        using CancellationTokenRegistration graceAfterEnd = deadline.Token.Register(() => cutOff.CancelAfter(EndGrace));
         using var workersDone = new CancellationTokenSource();
 
         if (phaseMarks is not null)
@@ -55,7 +59,7 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
         Task progress = ReportProgressAsync(stopwatch, workersDone.Token);
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => WorkAsync(worker, deadline.Token, cutOff.Token, cancellationToken)));
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => WorkAsync(worker, deadline.Token, cutOff.Token)));
         }
         finally
         {
@@ -63,14 +67,17 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
             await progress;
         }
 
+        if (cancellationToken.IsCancellationRequested)
+            await _output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Stopped early (Ctrl+C or SIGTERM) after {stopwatch.Elapsed.TotalSeconds:0.0} s of {duration.TotalSeconds:0.###} s"));
+
         _tally.WriteSummary(_output);
         _timeline.WriteSummary(_output);
         return _tally.TotalFailed == 0 ? 0 : 1;
     }
 
-    // The deadline only stops a worker from starting another call; a call in progress gets EndGrace to
-    // finish, then is cut off and counted as failed. Ctrl+C cancels calls in progress at once.
-    private async Task WorkAsync(int worker, CancellationToken deadline, CancellationToken cutOff, CancellationToken interrupted)
+    // The deadline (the duration, or Ctrl+C) only stops a worker from starting another call; a call in
+    // progress gets EndGrace to finish, then is cut off and counted as failed.
+    private async Task WorkAsync(int worker, CancellationToken deadline, CancellationToken cutOff)
     {
         await Task.Yield();
         // A tick missed while a call was slow is not made up with a burst: PeriodicTimer keeps at most one pending.
@@ -95,10 +102,6 @@ public sealed class DurationRun(RpcClient client, TimeSpan duration, int concurr
                     _timeline.Completed(Stopwatch.GetElapsedTime(started));
                 else
                     await ShowFailureAsync($"{CallText.Call("add", args)} = {CallText.Value(result.Value)}  [server {result.Server}]  WRONG, expected {expected}");
-            }
-            catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
-            {
-                return;
             }
             catch (OperationCanceledException) when (cutOff.IsCancellationRequested)
             {

@@ -33,7 +33,8 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     // Keyed by (protocol, host, port): registering the same triple again is a heartbeat.
     private readonly Dictionary<InstanceKey, Entry> _instances = [];
 
-    // When self-preservation started holding silent instances; null while it holds none.
+    // When self-preservation started holding silent instances; null while it holds none. The entries it
+    // holds are marked Held (see EndHold).
     private DateTimeOffset? _preservingSince;
 
     /// <summary>Adds the instance (first time) or refreshes its heartbeat timestamp (every later time).</summary>
@@ -144,7 +145,11 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
     /// timeout at one check. If more than <c>self_preservation_percent</c> of the heartbeating instances
     /// (and at least two) are silent, they are held, still listed, for at most <c>self_preservation_limit</c>
     /// past their timeout; otherwise they are ordinary deaths and go. Instances that never heartbeated go
-    /// as soon as they are silent, either way.</para></remarks>
+    /// as soon as they are silent, either way.</para>
+    /// <para>When heartbeats return and the hold ends, the held instances still silent are judged from that
+    /// moment, not from their last heartbeat: none could reach the registry before the heal, and a server
+    /// whose request was lost in the cut only tries again after its own registry timeout, so they come
+    /// back one by one. Each gets the usual silence allowance from the heal; one that died meanwhile goes then.</para></remarks>
     public HealthCheck EvictExpired()
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
@@ -157,10 +162,13 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
             (int silent, int total) = CountSilent(now);
             TimeSpan window = TogetherWindow();
             bool together = settings.SelfPreservationEnabled && silent >= 2 && silent * 100 > settings.SelfPreservationPercent * total;
-            if (!together)
-                _preservingSince = null;   // off, or heartbeats are back, or the held are gone: judge as usual
-            else if (_preservingSince is null && _instances.Values.Any(entry => entry.Proven && now - entry.LastHeartbeat > settings.HeartbeatTimeout + window))
+            if (!together && _preservingSince is not null)
+                EndHold(now);              // heartbeats are back, or the held are gone: judge as usual, from now
+            else if (together && _preservingSince is null && _instances.Values.Any(entry => entry.Proven && now - entry.JudgedFrom > settings.HeartbeatTimeout + window))
                 _preservingSince = now;    // the first of them has waited its window: they went silent together
+
+            if (_preservingSince is not null)
+                MarkHeld(now);
 
             judged = new SelfPreservationState(_preservingSince, silent, total, window, settings.SelfPreservationLimit);
             evicted.AddRange(RemoveSilent(now, entry => entry.Proven, SilenceAllowed(proven: true, window),
@@ -181,10 +189,31 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
 
     private bool IsSilent(Entry entry, DateTimeOffset now) => now - entry.LastHeartbeat > settings.HeartbeatTimeout;
 
-    // Called under _gate: removes the entries that match and have been silent for longer than silentFor.
+    // Called under _gate, while the hold lasts: the silent it holds now.
+    private void MarkHeld(DateTimeOffset now)
+    {
+        foreach (Entry entry in _instances.Values.Where(entry => entry.Proven && IsSilent(entry, now)))
+            entry.Held = true;
+    }
+
+    // Called under _gate, when the hold ends. If it ends because one it held heartbeats again (a heal), the
+    // held that are still silent are judged from now (see EvictExpired); if because the held went, as usual.
+    private void EndHold(DateTimeOffset now)
+    {
+        _preservingSince = null;
+        bool healed = _instances.Values.Any(entry => entry.Held && !IsSilent(entry, now));
+        foreach (Entry entry in _instances.Values.Where(entry => entry.Held))
+        {
+            if (healed && IsSilent(entry, now))
+                entry.JudgeFrom(now);
+            entry.Held = false;
+        }
+    }
+
+    // Called under _gate: removes the entries that match and have been silent, as judged, for longer than silentFor.
     private List<EvictedInstance> RemoveSilent(DateTimeOffset now, Func<Entry, bool> which, TimeSpan silentFor, EvictionReason reason)
     {
-        List<Entry> gone = [.. _instances.Values.Where(entry => which(entry) && now - entry.LastHeartbeat > silentFor)];
+        List<Entry> gone = [.. _instances.Values.Where(entry => which(entry) && now - entry.JudgedFrom > silentFor)];
         foreach (Entry entry in gone)
             _instances.Remove(entry.Instance.Key);
         return [.. gone.Select(entry => new EvictedInstance(entry.Instance, now - entry.LastHeartbeat, reason))];
@@ -218,7 +247,7 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
            : settings.SelfPreservationLimit);
 
     // Called under _gate. When the health check evicts this instance if no heartbeat comes first.
-    private DateTimeOffset EvictionDue(Entry entry, TimeSpan window) => entry.LastHeartbeat + SilenceAllowed(entry.Proven, window);
+    private DateTimeOffset EvictionDue(Entry entry, TimeSpan window) => entry.JudgedFrom + SilenceAllowed(entry.Proven, window);
 
     // One stored instance. Guarded by _gate.
     private sealed class Entry(InstanceMeta instance, DateTimeOffset registeredAt)
@@ -226,6 +255,10 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         public InstanceMeta Instance { get; private set; } = instance;
 
         public DateTimeOffset LastHeartbeat { get; private set; } = registeredAt;
+
+        /// <summary>Where its silence is counted from for eviction: its last heartbeat, or the end of a
+        /// self-preservation hold that held it, whichever is later.</summary>
+        public DateTimeOffset JudgedFrom { get; private set; } = registeredAt;
 
         /// <summary>True once a second registration (a heartbeat) arrived: a server stands behind this instance.</summary>
         public bool Proven { get; private set; }
@@ -238,8 +271,14 @@ public sealed class RegistryService(RegistrySettings settings, TimeProvider time
         {
             TimeSpan gap = now - LastHeartbeat;
             Interval = gap <= heartbeatTimeout ? gap : Interval;
-            (Instance, LastHeartbeat, Proven) = (instance, now, true);
+            (Instance, LastHeartbeat, JudgedFrom, Proven) = (instance, now, now, true);
         }
+
+        /// <summary>Self-preservation held it (silent) at some check of the hold that is going on.</summary>
+        public bool Held { get; set; }
+
+        /// <summary>Its silence counts from <paramref name="moment"/> on (the end of a hold that held it).</summary>
+        public void JudgeFrom(DateTimeOffset moment) => JudgedFrom = moment;
     }
 }
 

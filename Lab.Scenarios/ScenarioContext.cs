@@ -88,6 +88,9 @@ internal sealed partial class ScenarioContext : IDisposable
     /// <summary>Fires when the scenario times out or the run is interrupted.</summary>
     public CancellationToken Cancellation { get; }
 
+    /// <summary>How long the runner lets this scenario run before it is stopped and counted as FAIL.</summary>
+    public TimeSpan TimeLimit { get; init; } = TimeSpan.FromMinutes(2);
+
     public void Step(string text) => Narrator.Step(text);
 
     public void Note(string text) => Narrator.Note(text);
@@ -176,9 +179,39 @@ internal sealed partial class ScenarioContext : IDisposable
             ? ExpectListedAsync(Probe(registry), server)
             : ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(server.Address)}\b", $"{registry.Process.Name} registered {server.Process.Name} ({server.Address})", fromLine: fromLine);
 
+    /// <summary>
+    /// Waits until <paramref name="server"/> itself logs that it is registered: its registration answered,
+    /// or, after a first attempt slower than registry_timeout, <c>Registry reachable again; registered as</c>.
+    /// The registry logs the registration before its answer reaches the server, so a story that then takes
+    /// the registry away waits for this: until the server has heard the answer, it is still in its first outage.
+    /// </summary>
+    public Task ExpectServerSaysRegisteredAsync(RunningServer server, string what) =>
+        ExpectLineAsync(server.Process, $@"(Registered with registry at \S+( \S+)? as|Registry reachable again; registered as) json://{Regex.Escape(server.Address)}", what);
+
     /// <summary>Starts a client process with <paramref name="arguments"/> (registry mode unless they say <c>-m server</c>).</summary>
     public ManagedProcess StartClient(IReadOnlyList<string> arguments, string? name = null, LabHost? onHost = null) =>
         Start(LabProgram.Client, name ?? NextName("client"), arguments, onHost);
+
+    /// <summary>
+    /// Starts a client that keeps a paced load on (<see cref="LoadArguments"/>) until <see cref="StopLoadAsync"/>:
+    /// the load lasts exactly as long as the scenario's story, however long a busy machine makes it. Its
+    /// <c>--duration</c> is the scenario's time limit, only a backstop for a scenario that never stops it.
+    /// </summary>
+    public ManagedProcess StartLoad(int concurrency, string? name = null, LabHost? onHost = null) =>
+        StartClient(LoadArguments((int)Math.Ceiling(TimeLimit.TotalSeconds), concurrency), name, onHost);
+
+    /// <summary>
+    /// The story is over: Ctrl+C to each load client of <see cref="StartLoad"/>. Each ends its run as its
+    /// duration would (no new call; a call in progress gets its end grace, then counts as failed) and
+    /// prints its summary. Returns their exit codes, in order.
+    /// </summary>
+    public async Task<int[]> StopLoadAsync(params ManagedProcess[] clients)
+    {
+        Step($"the story is over: Ctrl+C to {string.Join(", ", clients.Select(client => $"{client.Name} (pid {client.Id})"))}; the load stops and {(clients.Length == 1 ? "it prints" : "each prints")} its summary");
+        int[] exitCodes = await Task.WhenAll(clients.Select(client => client.InterruptAsync(Unexpected, Cancellation)));
+        Step($"{string.Join(", ", clients.Zip(exitCodes, (client, code) => $"{client.Name} exited with code {code}"))}");
+        return exitCodes;
+    }
 
     /// <summary>Runs a client to completion and returns its exit code and output.</summary>
     /// <remarks>

@@ -172,6 +172,7 @@ internal sealed class ScenarioRunner(LabPrograms programs, ScenarioTimings timin
         var context = new ScenarioContext(narrator, programs, timings, workDirectory, processes, scenarioCancellation.Token, foreign)
         {
             ArtifactPrefix = ArtifactPrefix,
+            TimeLimit = limit,
             Sandbox = sandbox,
         };
         narrator.Note($"every program runs with --config {context.Config.Path} (timings: {timings.Source})");

@@ -90,6 +90,12 @@ public sealed class ManagedProcess : IAsyncDisposable
     public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<ManagedProcess, OutputLine>? onLine,
         IReadOnlyDictionary<string, string>? environment = null)
     {
+        // A child of a process that ignores SIGINT inherits that (see ProcessSignals.InterruptIgnored): it is
+        // then started through `env --default-signal=INT`, which restores the default and execs the program
+        // in its place, so the pid is still the program's and Ctrl+C reaches it.
+        (fileName, arguments) = ProcessSignals.InterruptIgnored
+            ? ("env", ["--default-signal=INT", fileName, .. arguments])
+            : (fileName, arguments);
         var startInfo = new ProcessStartInfo(fileName)
         {
             UseShellExecute = false,

@@ -34,6 +34,14 @@ public static partial class ProcessSignals
     /// <summary>True where real signals can be sent (Linux, macOS, other Unix).</summary>
     public static bool AreSupported => !OperatingSystem.IsWindows();
 
+    /// <summary>
+    /// True when this process ignores SIGINT, as a program started in the background by a non-interactive
+    /// shell (<c>runner &amp;</c>, <c>nohup</c>) does; its children inherit that, and .NET keeps an inherited
+    /// SIGINT ignored, so a child would shrug off the Ctrl+C a scenario sends it. Known on Linux only
+    /// (the <c>SigIgn</c> mask of <c>/proc/self/status</c>); false elsewhere.
+    /// </summary>
+    public static bool InterruptIgnored { get; } = ReadInterruptIgnored();
+
     /// <summary>Delivers the signal to <paramref name="process"/>; on Windows, asks its main window to close.</summary>
     /// <exception cref="Win32Exception">kill(2) failed for another reason than "the process is already gone".</exception>
     public static void Send(Process process, ProcessSignal signal)
@@ -68,6 +76,19 @@ public static partial class ProcessSignals
                 throw new Win32Exception(error, $"kill({processId}, {signal}) failed");
             }
         }
+    }
+
+    private static bool ReadInterruptIgnored()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        string? mask = File.ReadLines("/proc/self/status").FirstOrDefault(line => line.StartsWith("SigIgn:", StringComparison.Ordinal))?["SigIgn:".Length..].Trim();
+        // Bit n-1 of the mask stands for signal n.
+        return mask is not null && ulong.TryParse(mask, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out ulong ignored)
+               && (ignored & (1UL << (SigInt - 1))) != 0;
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

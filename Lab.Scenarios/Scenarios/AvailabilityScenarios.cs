@@ -52,10 +52,11 @@ internal static class AvailabilityScenarios
         context.Note($"client: load_balance = {strategy}, silent_after = {silentAfter.TotalSeconds:0.#} s, probe_timeout = {probeTimeout.TotalSeconds:0.#} s; "
                      + "each line the harness writes to the client's standard input starts a new phase of its figures");
 
-        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments(32, 4));
-        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client is calling both servers (first progress line)", timeout: ScenarioContext.StartupTimeout);
+        ManagedProcess client = context.StartLoad(4);
+        await context.ExpectLineAsync(client, ClientOutput.CallingBothPattern, "the client is calling both servers (a progress line with calls completed)", timeout: ScenarioContext.StartupTimeout);
         int progressMark = client.LineCount;
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "a few seconds of normal load", fromLine: progressMark + 2);
+        await ExpectCallingAsync(context, client, frozen);
 
         context.Step($"SIGSTOP {frozen.Process.Name} (pid {frozen.Process.Id}) for {Frozen.TotalSeconds:0} s: it keeps its port, the kernel keeps accepting, nothing answers");
         int clientMark = client.LineCount, registryMark = registry.Process.LineCount;
@@ -91,8 +92,9 @@ internal static class AvailabilityScenarios
         await client.WriteInputLineAsync("resumed");
         await context.ExpectLineAsync(registry.Process, $@"Registered json://{Regex.Escape(frozen.Address)}", "its next heartbeat registered it again", fromLine: registryMark);
         await context.ExpectLineAsync(client, $@"added: {Regex.Escape(frozen.Address)}", "and the client took it back into its cache", fromLine: clientMark);
+        await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the load runs on after the resume (its next progress line)", fromLine: client.LineCount);
 
-        int exitCode = await client.WaitForExitAsync(TimeSpan.FromSeconds(60), context.Cancellation);
+        int exitCode = (await context.StopLoadAsync(client))[0];
         PrintedSummary? summary = ClientOutput.Summary(client.Lines);
         context.Check(exitCode == 0 && summary is { Failed: 0 }, $"zero failed calls: {summary?.Succeeded} succeeded, 0 failed (exit {exitCode})",
             summary is null ? "no summary line" : $"{summary.Failed} failed, exit {exitCode}");
@@ -119,5 +121,23 @@ internal static class AvailabilityScenarios
             $"both servers answered calls over the run ({survivor.Process.Name}: {survivorCalls}, {frozen.Process.Name}: {summary.PerServer[frozen.Address].Succeeded})");
         context.Check(phases.Select(phase => phase.Name).SequenceEqual(["start", "frozen", "resumed"]) && phases[^1].Calls > 0,
             "the summary has the three phases the harness marked, and calls went on after the resume");
+    }
+
+    /// <summary>
+    /// The story needs the client calling the server about to freeze: it accepted the client's connection,
+    /// and the client has not dropped it since. (A connect that a busy machine held off past connect_timeout
+    /// drops a server until its unreachable_ban ends and the next poll adds it back.)
+    /// </summary>
+    private static async Task ExpectCallingAsync(ScenarioContext context, ManagedProcess client, RunningServer server)
+    {
+        await context.ExpectLineAsync(server.Process, @"Connection from \S+ opened", $"{server.Process.Name} accepted the client's connection");
+        var dropped = new Regex($@"Server {Regex.Escape(server.Address)} (failed|stopped answering)");
+        int droppedAt = client.Lines.ToList().FindLastIndex(line => dropped.IsMatch(line.Text));
+        if (droppedAt >= 0)
+        {
+            context.Note($"the client dropped {server.Process.Name} before the freeze: {Narrator.StripLogTimestamp(client.Lines[droppedAt].Text)}");
+            TimeSpan back = context.Timings.Seconds("client:unreachable_ban") + ScenarioContext.Unexpected;
+            await context.ExpectLineAsync(client, $@"added: [^;]*{Regex.Escape(server.Address)}", $"and took it back (after unreachable_ban), so it calls both again", timeout: back, fromLine: droppedAt + 1);
+        }
     }
 }

@@ -79,6 +79,9 @@ internal static partial class ClientOutput
     /// <summary>Matches a progress line (to wait for the next one).</summary>
     public const string ProgressPattern = @"^\[\s*\d+s\] \d+ succeeded, \d+ failed";
 
+    /// <summary>A progress line with calls completed: the client has found a server and calls it (a first line may still say 0 on a busy machine).</summary>
+    public const string CallingPattern = @"^\[\s*\d+s\] [1-9]\d* succeeded, \d+ failed";
+
     /// <summary>A progress line with at least two calls completed: under round_robin (the scenarios' default), one on each of two servers.</summary>
     public const string CallingBothPattern = @"^\[\s*\d+s\] ([2-9]|[1-9]\d+) succeeded, \d+ failed";
 

@@ -47,7 +47,7 @@ internal static class PartitionScenarios
 
     private static async Task HostUnpluggedAsync(ScenarioContext context)
     {
-        Lab lab = await StartAsync(context, clients: 1, seconds: 20);
+        Lab lab = await StartAsync(context, clients: 1);
         ManagedProcess client = lab.Clients[0];
         await WaitTicksAsync(context, client, 2);
         int registryMark = lab.Registry.Process.LineCount;
@@ -76,7 +76,7 @@ internal static class PartitionScenarios
 
     private static async Task RegistryFromClientsAsync(ScenarioContext context)
     {
-        Lab lab = await StartAsync(context, clients: 2, seconds: 16, extraHosts: ["server-c"]);
+        Lab lab = await StartAsync(context, clients: 2, extraHosts: ["server-c"]);
         await Task.WhenAll(lab.Clients.Select(client => WaitTicksAsync(context, client, 2)));
         int clientMark = lab.Clients[0].LineCount;
         int registryMark = lab.Registry.Process.LineCount;
@@ -104,7 +104,7 @@ internal static class PartitionScenarios
 
     private static async Task RegistryFromServersAsync(ScenarioContext context)
     {
-        Lab lab = await StartAsync(context, clients: 2, seconds: 16);
+        Lab lab = await StartAsync(context, clients: 2);
         await Task.WhenAll(lab.Clients.Select(client => WaitTicksAsync(context, client, 2)));
         int registryMark = lab.Registry.Process.LineCount;
         int clientMark = lab.Clients[0].LineCount;
@@ -155,7 +155,7 @@ internal static class PartitionScenarios
 
     private static async Task ClientsCutFromOneServerAsync(ScenarioContext context)
     {
-        Lab lab = await StartAsync(context, clients: 1, seconds: 20);
+        Lab lab = await StartAsync(context, clients: 1);
         ManagedProcess client = lab.Clients[0];
         await WaitTicksAsync(context, client, 3);
         DateTimeOffset startedAt = client.Lines[0].Time;
@@ -183,8 +183,8 @@ internal static class PartitionScenarios
 
     private sealed record Lab(LabNetwork Network, RunningRegistry Registry, RunningServer A, RunningServer B, ManagedProcess[] Clients);
 
-    /// <summary>Registry, server-a, server-b each on its own host, and <paramref name="clients"/> load clients on theirs.</summary>
-    private static async Task<Lab> StartAsync(ScenarioContext context, int clients, int seconds, IReadOnlyList<string>? extraHosts = null)
+    /// <summary>Registry, server-a, server-b each on its own host, and <paramref name="clients"/> load clients on theirs, calling until <see cref="FinishAsync"/>.</summary>
+    private static async Task<Lab> StartAsync(ScenarioContext context, int clients, IReadOnlyList<string>? extraHosts = null)
     {
         string[] clientNames = [.. Enumerable.Range(1, clients).Select(n => $"client-{n}")];
         LabNetwork network = await context.CreateNetworkAsync(["registry", "server-a", "server-b", .. extraHosts ?? [], .. clientNames]);
@@ -199,9 +199,9 @@ internal static class PartitionScenarios
             context.Narrator.Hide(server.Process.Name, new Regex("Connection from"));
         }
 
-        string[] load = ScenarioContext.LoadArguments(seconds, Concurrency);
-        context.Note($"load: each client runs {string.Join(' ', load)} (the servers' connection lines are hidden below, still recorded)");
-        ManagedProcess[] started = [.. clientNames.Select(name => context.StartClient(load, name, network[name]))];
+        context.Note($"load: each client keeps {Concurrency} callers going, one call every {ScenarioContext.LoadIntervalMilliseconds} ms each, until the story ends "
+                     + "(the servers' connection lines are hidden below, still recorded)");
+        ManagedProcess[] started = [.. clientNames.Select(name => context.StartLoad(Concurrency, name, network[name]))];
         return new Lab(network, registry, servers[0], servers[1], started);
     }
 
@@ -237,12 +237,14 @@ internal static class PartitionScenarios
     }
 
     /// <summary>
-    /// Waits for the load clients to end, prints the figures (the client's own per-phase p50/p99 and
-    /// longest gap, and the harness's reading of the progress lines), then checks 0 failed calls and no long stall.
+    /// Lets each load client show a second of calls after the heal, stops them, prints the figures (the
+    /// client's own per-phase p50/p99 and longest gap, and the harness's reading of the progress lines),
+    /// then checks 0 failed calls and no long stall.
     /// </summary>
     private static async Task FinishAsync(ScenarioContext context, Lab lab, LoadFigures during, IReadOnlyList<string> figures, Action? checkFirst = null)
     {
-        await Task.WhenAll(lab.Clients.Select(client => client.WaitForExitAsync(ScenarioContext.Unexpected + TimeSpan.FromSeconds(20), context.Cancellation)));
+        await Task.WhenAll(lab.Clients.Select(client => WaitTicksAsync(context, client, 1, fromLine: client.LineCount)));
+        await context.StopLoadAsync(lab.Clients);
         PrintedSummary?[] summaries = [.. lab.Clients.Select(client => ClientOutput.Summary(client.Lines))];
         long failed = summaries.Sum(summary => summary?.Failed ?? 0);
         context.Note("FIGURES");

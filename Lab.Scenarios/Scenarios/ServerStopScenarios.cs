@@ -22,6 +22,7 @@ internal static partial class ServerStopScenarios
             "lab requirements §1/§4/§6: the client handles server faults (failover); the registry evicts unhealthy instances",
             ServerKilledAsync)
         {
+            NeedsPosixSignals = true,
             MinimumTimeout = TimeSpan.FromSeconds(120),
             Grades = [LabProgram.Registry, LabProgram.Server],
             NotGradedBecause = new Dictionary<LabProgram, string> { [LabProgram.Client] = RegistryFaultScenarios.DurationClient },
@@ -64,11 +65,8 @@ internal static partial class ServerStopScenarios
         await context.ExpectListedAsync(probe, servers, "both servers are registered");
         RunningServer victim = servers[1], survivor = servers[0];
 
-        // The load must outlast the story: eviction (heartbeat_timeout, seen at the next health check),
-        // the survivor alone in discovery, and a progress line after it; 2 s of margin for a busy machine.
-        TimeSpan story = context.Timings.Seconds("registry:heartbeat_timeout") + context.Timings.Seconds("registry:health_check_interval")
-                         + context.Timings.Seconds("client:poll_interval") + TimeSpan.FromSeconds(1) + TimeSpan.FromSeconds(2);
-        ManagedProcess client = context.StartClient(ScenarioContext.LoadArguments((int)Math.Ceiling(story.TotalSeconds) + 1, 4));
+        // The load lasts until the story ends: the eviction, the survivor alone in discovery, a progress line after it.
+        ManagedProcess client = context.StartLoad(4);
         await context.ExpectLineAsync(client, ClientOutput.CallingBothPattern, "the client is calling both servers (a progress line with calls completed)", timeout: ScenarioContext.StartupTimeout);
 
         context.Step($"kill -9 {victim.Process.Name} (pid {victim.Process.Id}) under load");
@@ -98,7 +96,7 @@ internal static partial class ServerStopScenarios
         int mark = client.LineCount;
         await context.ExpectLineAsync(client, ClientOutput.ProgressPattern, "the client calls on (its next progress line)", fromLine: mark);
 
-        int exitCode = await client.WaitForExitAsync(ScenarioContext.Unexpected, context.Cancellation);
+        int exitCode = (await context.StopLoadAsync(client))[0];
         PrintedSummary? summary = ClientOutput.Summary(client.Lines);
         context.Check(exitCode == 0 && summary is { Failed: 0 }, $"zero failed calls: {summary?.Succeeded} succeeded, 0 failed (exit {exitCode})",
             summary is null ? "no summary line" : $"{summary.Failed} failed, exit {exitCode}");
@@ -175,6 +173,7 @@ internal static partial class ServerStopScenarios
         RunningRegistry registry = await context.StartRegistryAsync();
         RunningServer server = await context.StartServerAsync();
         await context.ExpectRegisteredAsync(registry, server);
+        await context.ExpectServerSaysRegisteredAsync(server, $"{server.Process.Name} got the registry's answer");
 
         int mark = server.Process.LineCount;
         context.Step($"kill -9 the registry (pid {registry.Process.Id})");

@@ -71,6 +71,42 @@ public class ClientCommandLineTests
         b.CallsAnswered.ShouldBeGreaterThan(0);
     }
 
+    [Test]
+    public async Task A_stop_signal_to_a_duration_run_stops_it_early_with_its_summary_and_exit_code_0([Values(LabProcess.SigInt, LabProcess.SigTerm)] int signal)
+    {
+        // The signal used to kill the program at once (exit 130, no summary): System.CommandLine 2.0.0 catches no signal by default.
+        await using RunningTcpServer server = RunningTcpServer.Start();
+        using LabProcess client = LabProcess.Start("Lab.ClientApp", [
+            "-m", "server", "-i", server.Host, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--config", WriteConfig(registryPort: 1), "--duration", "600", "--concurrency", "2", "--interval", "5"]);
+        await client.WaitForOutputAsync(@"^\[ *\d+s\] [1-9]\d* succeeded, 0 failed$");
+
+        client.Signal(signal);
+
+        // A 600 s run that ends within the wait below can only have been stopped by the signal.
+        (await client.WaitForExitAsync()).ShouldBe(0, client.Output + client.Error);
+        client.Output.ShouldMatch(@"\nStopped early \(Ctrl\+C or SIGTERM\) after [\d.]+ s of 600 s\nSummary: [1-9]\d* succeeded, 0 failed\n");
+        client.Output.ShouldContain($"  {server.Address}: ");
+        client.Output.ShouldMatch(@"\nPhase start \(from 0\.0 s\): [1-9]\d* calls, .*\n$");
+        client.Error.ShouldBeEmpty();
+    }
+
+    [Test]
+    public async Task Ctrl_C_during_one_call_ends_it_with_interrupted_and_exit_code_130()
+    {
+        await using RunningTcpServer server = RunningTcpServer.Start();
+        using LabProcess client = LabProcess.Start("Lab.ClientApp", [
+            "-m", "server", "-i", server.Host, "-p", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--config", WriteConfig(registryPort: 1), "hold"]);
+        await server.WaitUntilAsync(s => s.HeldCalls == 1, "the client's call arrived");
+
+        client.Signal(LabProcess.SigInt);
+
+        (await client.WaitForExitAsync()).ShouldBe(130, client.Output + client.Error);
+        client.Error.ShouldBe("interrupted (Ctrl+C or SIGTERM)\n");
+        client.Output.ShouldBeEmpty();
+    }
+
     private string WriteConfig(int registryPort)
     {
         return _configFiles.Write("client-cli", $"""

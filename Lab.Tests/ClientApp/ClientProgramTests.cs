@@ -185,6 +185,27 @@ public partial class ClientProgramTests
         _output.ToString().ShouldContain("Summary: 0 succeeded, 2 failed\n  (cut off): 0 succeeded, 2 failed\n");
     }
 
+    [Test]
+    public async Task Duration_mode_stopped_early_gives_calls_in_progress_the_end_grace_and_counts_them()
+    {
+        // Ctrl+C ends the run as its duration would: a call stuck on a silent server is cut off and
+        // counted as failed, not dropped from the figures.
+        await using var server = new MisbehavingServer(Misbehaviour.NeverAnswers);
+        using var ctrlC = new CancellationTokenSource();
+        Task<int> run = ClientProgram.RunAsync(new ClientOptions(ConfigPath: WriteConfig(registryPort: 1), Mode: "server", Host: server.Host, Port: server.Port,
+                                                                 DurationSeconds: 600, Concurrency: 2), _output, _error, _logs.CreateFactory(), ctrlC.Token);
+        await server.WaitUntilAsync(s => s.RequestsReceived == 2, "both workers' first calls arrived");
+        var stopwatch = Stopwatch.StartNew();
+
+        await ctrlC.CancelAsync();
+        int exitCode = await run.WaitAsync(TestTimeouts.Unexpected);
+
+        stopwatch.Elapsed.ShouldBeLessThan(DurationRun.EndGrace + TestTimeouts.Prompt);
+        stopwatch.Elapsed.ShouldBeGreaterThanOrEqualTo(DurationRun.EndGrace, "the grace is given before cutting calls off");
+        exitCode.ShouldBe(1);
+        _output.ToString().ShouldMatch(@"(?m)^Stopped early \(Ctrl\+C or SIGTERM\) after [\d.]+ s of 600 s\nSummary: 0 succeeded, 2 failed\n  \(cut off\): 0 succeeded, 2 failed\n");
+    }
+
     [Slow]
     [Test]
     public async Task The_program_in_registry_mode_survives_a_server_whose_replies_are_not_UTF8()

@@ -91,6 +91,34 @@ public partial class ProgramTests
         }
     }
 
+    [Test]
+    public async Task A_runner_started_in_the_background_still_stops_its_programs_with_Ctrl_C()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Ignore("whether a process ignores SIGINT is read from /proc, which only Linux has");
+        }
+
+        // `runner &` in a script (or nohup) starts it with SIGINT ignored, and its children inherited that:
+        // graceful-stop's server shrugged off its Ctrl+C, and every load client its stop. The shell's
+        // `trap '' INT` ignores it the same way, then execs the runner in its place.
+        string report = Path.Combine(Path.GetTempPath(), $"rpclab-background-{Guid.NewGuid():N}.md");
+        await using var group = new ProcessGroup(Path.GetTempPath(), onLine: null);
+        ManagedProcess runner = group.Start("runner", "sh", ["-c", "trap '' INT; exec \"$0\" \"$@\"", ScenarioTestSupport.Programs.DotnetHost, RunnerDll, "graceful-stop", "--report", report]);
+        try
+        {
+            int exitCode = await runner.WaitForExitAsync(ScenarioTestSupport.ScenarioTimeout);
+
+            exitCode.ShouldBe(0, string.Join('\n', runner.Lines.Select(line => line.Text)));
+            runner.Lines.ShouldContain(line => line.Text.StartsWith("1 passed, 0 failed", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(report);
+            File.Delete(Path.ChangeExtension(report, ".json"));
+        }
+    }
+
     [GeneratedRegex(@"started \S+ \(pid (\d+)\)")]
     private static partial Regex StartedPid();
 }
