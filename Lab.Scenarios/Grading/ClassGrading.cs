@@ -72,6 +72,9 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
     public SandboxRun? LastSandbox { get; private set; }
 
     /// <summary>The path of the runner the children run: this program, built next to the lab's programs.</summary>
+    // What the child runner runs from: it must stay readable inside the sandbox's view.
+    private string[] KeptDirectories => [programs.RepositoryRoot, Path.GetDirectoryName(Path.GetFullPath(programs.DotnetHost)) ?? "/"];
+
     public string RunnerDll => Path.Combine(programs.RepositoryRoot, "Lab.Scenarios", "bin", programs.Configuration, "net10.0", "Lab.Scenarios.dll");
 
     /// <summary>
@@ -170,7 +173,7 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
         string[] hidden = [Path.GetFullPath(options.ClassDirectory), Path.GetFullPath(options.GradebookDirectory)];
         using ISubmissionHost host = run is null
             ? UnsandboxedSubmission.Create(runName, submission.Slug, submission.Directory)
-            : await run.AddAsync(index, submission.Slug, submission.Directory, hidden, options.Limits, cancellationToken);
+            : await run.AddAsync(index, submission.Slug, submission.Directory, hidden, options.Limits, KeptDirectories, cancellationToken);
         SubmissionPlan plan = Plan(submission, scenarios, host);
         string planPath = Path.Combine(host.OutputDirectory, "plan.json");
         plan.Save(planPath);

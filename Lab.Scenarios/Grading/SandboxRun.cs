@@ -126,7 +126,7 @@ internal sealed partial class SandboxRun : IDisposable
 
     /// <summary>Builds the sandbox of one submission: its namespace, cgroup, copy and folders.</summary>
     public async Task<SubmissionSandbox> AddAsync(int index, string slug, string submissionDirectory, IReadOnlyList<string> hiddenDirectories, SandboxLimits limits,
-        CancellationToken cancellationToken = default)
+        IReadOnlyList<string>? keptDirectories = null, CancellationToken cancellationToken = default)
     {
         var sandbox = new SubmissionSandbox(this, index, slug, limits);
         lock (_gate)
@@ -137,7 +137,7 @@ internal sealed partial class SandboxRun : IDisposable
 
         try
         {
-            await sandbox.BuildAsync(submissionDirectory, hiddenDirectories, cancellationToken);
+            await sandbox.BuildAsync(submissionDirectory, hiddenDirectories, keptDirectories ?? [], cancellationToken);
             return sandbox;
         }
         catch

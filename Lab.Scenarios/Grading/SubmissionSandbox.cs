@@ -21,7 +21,8 @@ namespace Lab.Scenarios.Grading;
 /// <para>
 /// <b>Files.</b> The child runner starts in a mount namespace of its own (<c>unshare --mount</c>),
 /// where the world-writable folders (<c>/tmp</c>, <c>/var/tmp</c>, <c>/dev/shm</c>, <c>/run/lock</c>),
-/// the class folder and the gradebook folder are covered by empty read-only tmpfs mounts, and
+/// the class folder and the gradebook folder are covered by empty read-only tmpfs mounts (the
+/// repository the runner runs from stays readable, even in <c>/tmp</c>: <see cref="HidingScript"/>), and
 /// <c>/proc</c> shows a user only its own processes (<c>hidepid=2</c>). What the uid can write is its
 /// copy and each program's <c>{workdir}</c>; what it can read is those and the system's public files.
 /// The copy lives in <c>/run/rpclab-grading-&lt;pid&gt;/&lt;student&gt;/</c>, a folder only root and
@@ -105,6 +106,12 @@ internal sealed class SubmissionSandbox : ISubmissionHost
     /// <summary>The folders covered by an empty read-only mount in the child's view, deepest first.</summary>
     public IReadOnlyList<string> HiddenDirectories { get; private set; } = [];
 
+    /// <summary>
+    /// The folders the child runner itself runs from (the repository and the dotnet host), readable in its
+    /// view even when they lie in a hidden one.
+    /// </summary>
+    public IReadOnlyList<string> KeptDirectories { get; private set; } = [];
+
     /// <summary>What the child runner needs to know to sandbox each program it starts.</summary>
     public SandboxSettings? Settings => new(Uid, Cgroup.Path, Limits, WatchesConnects ? Namespace : null);
 
@@ -122,16 +129,65 @@ internal sealed class SubmissionSandbox : ISubmissionHost
             $"echo $$ > {Cgroup.ProcsFile("freezer")}",
             "mount -t proc -o hidepid=2 proc /proc",
         };
-        script.AddRange(HiddenDirectories.Select(directory => $"mount -t tmpfs -o ro,nosuid,nodev,mode=755,size=4k rpclab-hidden {ShellQuote(directory)}"));
+        script.AddRange(HidingScript());
         script.Add("exec \"$@\"");
         return ("nsenter", [$"--net=/run/netns/{Namespace}", "--", "unshare", "--mount", "--propagation", "private", "--",
             "/bin/sh", "-c", string.Join('\n', script), "rpclab-grading", program, .. arguments]);
     }
 
+    /// <summary>
+    /// The mounts that hide <see cref="HiddenDirectories"/> and leave <see cref="KeptDirectories"/> readable.
+    /// A kept folder inside a hidden one (a repository checked out under <c>/tmp</c>) is bound to a
+    /// staging point first, the hidden folder is covered, and the binding is moved back to its own path
+    /// in the cover before the cover turns read-only. Hidden folders inside a kept one are covered last.
+    /// </summary>
+    internal IEnumerable<string> HidingScript()
+    {
+        string[] kept = [.. KeptDirectories.Where(kept => HiddenDirectories.Any(hidden => IsInside(kept, hidden)))];
+        // The outermost hidden folders with a kept folder inside: covering them hides everything else below.
+        string[] covers = [.. HiddenDirectories.Where(hidden => kept.Any(k => IsInside(k, hidden))
+            && !HiddenDirectories.Any(outer => outer != hidden && IsInside(hidden, outer)))];
+        for (int i = 0; i < kept.Length; i++)
+        {
+            string staging = ShellQuote(StagingDirectory(i));
+            yield return $"mount --bind {ShellQuote(kept[i])} {staging}";
+            yield return $"mount -o remount,bind,ro {staging}";
+        }
+
+        foreach (string cover in covers)
+        {
+            yield return $"mount -t tmpfs -o nosuid,nodev,mode=755,size=64k rpclab-hidden {ShellQuote(cover)}";
+        }
+
+        for (int i = 0; i < kept.Length; i++)
+        {
+            yield return $"mkdir -p {ShellQuote(kept[i])}";
+            yield return $"mount --move {ShellQuote(StagingDirectory(i))} {ShellQuote(kept[i])}";
+        }
+
+        foreach (string cover in covers)
+        {
+            yield return $"mount -o remount,ro,nosuid,nodev {ShellQuote(cover)}";
+        }
+
+        // The rest, deepest first; one below a cover is hidden already unless it lies in a kept folder.
+        foreach (string hidden in HiddenDirectories.Where(hidden => !covers.Contains(hidden)
+            && (!covers.Any(cover => IsInside(hidden, cover)) || kept.Any(k => IsInside(hidden, k)))))
+        {
+            yield return $"mount -t tmpfs -o ro,nosuid,nodev,mode=755,size=4k rpclab-hidden {ShellQuote(hidden)}";
+        }
+    }
+
+    private static bool IsInside(string path, string directory) =>
+        path.StartsWith(directory.TrimEnd('/') + "/", StringComparison.Ordinal);
+
+    private string StagingDirectory(int index) => Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"keep-{index}"));
+
     /// <summary>The environment of the child runner: its TMPDIR is the submission's scratch folder.</summary>
     public IReadOnlyDictionary<string, string> LaunchEnvironment => new Dictionary<string, string> { ["TMPDIR"] = ScratchDirectory };
 
-    internal async Task BuildAsync(string submissionDirectory, IReadOnlyList<string> hiddenDirectories, CancellationToken cancellationToken)
+    internal async Task BuildAsync(string submissionDirectory, IReadOnlyList<string> hiddenDirectories, IReadOnlyList<string> keptDirectories,
+        CancellationToken cancellationToken)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -178,6 +234,11 @@ internal sealed class SubmissionSandbox : ISubmissionHost
         HiddenDirectories = [.. WorldWritableDirectories().Concat(hiddenDirectories)
             .Select(Path.GetFullPath).Distinct(StringComparer.Ordinal)
             .OrderByDescending(directory => directory.Length)];
+        KeptDirectories = [.. keptDirectories.Select(directory => Path.GetFullPath(directory).TrimEnd('/')).Distinct(StringComparer.Ordinal)];
+        for (int i = 0; i < KeptDirectories.Count; i++)
+        {
+            System.IO.Directory.CreateDirectory(StagingDirectory(i));
+        }
     }
 
     /// <summary>Kills every process of this submission's grading, then removes its cgroups, namespace and folder. Idempotent.</summary>

@@ -57,7 +57,8 @@ public class InstanceCacheTests
         using var stop = new CancellationTokenSource();
         using var readersRunning = new CountdownEvent(4);
         int snapshots = 0;
-        Task[] readers = [.. Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        // Threads of their own: four spinning readers would hold the thread pool's (OwnThread says why).
+        Task[] readers = [.. Enumerable.Range(0, 4).Select(_ => OwnThread.Run(() =>
         {
             readersRunning.Signal();
             while (!stop.IsCancellationRequested)
@@ -72,12 +73,12 @@ public class InstanceCacheTests
         }))];
         // The writers start once every reader reads, so the two really overlap.
         readersRunning.Wait(TestTimeouts.Unexpected).ShouldBeTrue();
-        Task poller = Task.Run(() =>
+        Task poller = OwnThread.Run(() =>
         {
             for (int round = 0; round < 2_000; round++)
                 _cache.Replace(round % 2 == 0 ? first : second);
         });
-        Task dropper = Task.Run(() =>
+        Task dropper = OwnThread.Run(() =>
         {
             for (int round = 0; round < 2_000; round++)
                 _cache.Remove(round % 2 == 0 ? A : B);

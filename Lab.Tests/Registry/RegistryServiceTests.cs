@@ -308,10 +308,10 @@ public class RegistryServiceTests
         // and evicting (nothing is expired: the clock does not move).
         Task[] workers =
         [
-            Task.Run(() => { start.SignalAndWait(); for (int port = 1; port <= 1000; port++) registry.Register(Instance(port)); }),
-            Task.Run(() => { start.SignalAndWait(); for (int port = 1; port <= 1000; port++) registry.Register(Instance(port)); }),
-            Task.Run(() => { start.SignalAndWait(); for (int i = 0; i < 100; i++) registry.EvictExpired().Evicted.ShouldBeEmpty(); }),
-            Task.Run(() => { start.SignalAndWait(); for (int i = 0; i < 100; i++) registry.FindHealthy("json"); }),
+            OwnThread.Run(() => { start.SignalAndWait(); for (int port = 1; port <= 1000; port++) registry.Register(Instance(port)); }),
+            OwnThread.Run(() => { start.SignalAndWait(); for (int port = 1; port <= 1000; port++) registry.Register(Instance(port)); }),
+            OwnThread.Run(() => { start.SignalAndWait(); for (int i = 0; i < 100; i++) registry.EvictExpired().Evicted.ShouldBeEmpty(); }),
+            OwnThread.Run(() => { start.SignalAndWait(); for (int i = 0; i < 100; i++) registry.FindHealthy("json"); }),
         ];
         await Task.WhenAll(workers).WaitAsync(TestTimeouts.Unexpected);
 

@@ -111,6 +111,27 @@ public class SandboxTests
     }
 
     [Test]
+    public async Task The_child_runner_sees_its_own_repository_in_tmp_but_nothing_else_there_nor_the_class()
+    {
+        SkipUnlessSupported();
+        using var classFolder = new TemporaryFolder();
+        string alice = classFolder.Student("alice", "server = python3 s.py\n");
+        using var repository = new TemporaryFolder();   // a checkout under /tmp, as a teaching assistant may have
+        File.WriteAllText(Path.Combine(repository.Path, "runner.txt"), "the runner's files\n");
+        using var neighbour = new TemporaryFolder();
+        File.WriteAllText(Path.Combine(neighbour.Path, "secret.txt"), "not for the sandbox");
+        using SandboxRun run = SandboxRun.Create();
+        using SubmissionSandbox submission = await run.AddAsync(0, "alice", alice, [classFolder.Path], new SandboxLimits(), [repository.Path]);
+
+        (string file, string[] arguments) = submission.LaunchCommand("/bin/sh", ["-c",
+            $"cat {repository.Path}/runner.txt; ls {alice} 2>/dev/null || echo no class; cat {neighbour.Path}/secret.txt 2>/dev/null || echo no neighbour; touch {repository.Path}/x 2>/dev/null || echo read-only"]);
+        await using ManagedProcess child = ManagedProcess.Start("child", file, arguments, submission.CopyDirectory, onLine: null);
+
+        (await child.WaitForExitAsync(TestTimeouts.Unexpected)).ShouldBe(0, string.Join('\n', child.Lines.Select(line => line.Text)));
+        child.Lines.Select(line => line.Text).ShouldBe(["the runner's files", "no class", "no neighbour", "read-only"]);
+    }
+
+    [Test]
     public async Task What_a_crashed_run_left_is_removed_by_the_next_one_its_processes_killed()
     {
         SkipUnlessSupported();
