@@ -115,18 +115,18 @@ internal sealed partial class DocumentationLab : IAsyncDisposable
             if (longRunning)
             {
                 using var deadline = new CancellationTokenSource(LongRunningWait);
-                while (!isComplete([.. output, .. Texts(process)]) && !process.HasExited)
+                // A program that exits (a server refused its port, say) prints no line after its last one:
+                // its exit wakes the wait too, or the wait would last until the deadline.
+                Task exited = process.WaitForExitAsync(LongRunningWait, deadline.Token);
+                while (!isComplete([.. output, .. Texts(process)]) && !exited.IsCompleted && !deadline.IsCancellationRequested)
                 {
-                    try
-                    {
-                        // Woken by any new line, of this command or of a setup program (a block may show a setup program's log).
-                        await _printed.WaitAsync(deadline.Token);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        break;
-                    }
+                    // Woken by any new line, of this command or of a setup program (a block may show a setup program's log).
+                    await Task.WhenAny(_printed.WaitAsync(deadline.Token), exited);
                 }
+
+                // Ends the wait for the exit too; what it ended with (an exit, a cancellation) is not needed.
+                await deadline.CancelAsync();
+                await exited.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
                 output.AddRange(Texts(process));
                 await process.TerminateAsync(TimeSpan.FromSeconds(15));

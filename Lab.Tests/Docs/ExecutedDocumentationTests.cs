@@ -48,16 +48,21 @@ public sealed class ExecutedDocumentationTests
 
         List<BlockOutcome> outcomes = [];
         // Programs first, in parallel groups; then the scenarios, one at a time, because they measure timings.
-        IEnumerable<Task<BlockOutcome[]>> groups = inventory.Outputs.Where(output => output.Scenario is null && Selected(output))
+        IEnumerable<Task<GroupRun>> groups = inventory.Outputs.Where(output => output.Scenario is null && Selected(output))
             .GroupBy(output => output.WorldKey)
             .Select(group => RunGroupAsync([.. group]));
-        outcomes.AddRange((await Task.WhenAll(groups)).SelectMany(group => group));
+        GroupRun[] groupRuns = await Task.WhenAll(groups);
+        outcomes.AddRange(groupRuns.SelectMany(group => group.Outcomes));
         TimeSpan programsTime = clock.Elapsed;
         // The scenarios' shared runs take lanes as the runner's --parallel does (ScenarioTestSupport.Lanes).
         outcomes.AddRange(await Task.WhenAll(inventory.Outputs.Where(output => output.Scenario is not null && Selected(output)).Select(CheckScenarioBlockAsync)));
 
         string summary = Summary(inventory, outcomes, clock.Elapsed)
-                         + $"  the programs' blocks took {programsTime.TotalSeconds:0.0} s; the rest was waiting for the scenarios' shared runs{Environment.NewLine}";
+                         + $"  the programs' blocks took {programsTime.TotalSeconds:0.0} s (longest groups: "
+                         + string.Join(", ", groupRuns.OrderByDescending(group => group.Elapsed).Take(3).Select(group => $"{group.First} {group.Elapsed.TotalSeconds:0.0} s"))
+                         + $"); the rest was waiting for the scenarios' shared runs{Environment.NewLine}"
+                         + "  slowest blocks: " + string.Join(", ", BlockTimes.OrderByDescending(block => block.Elapsed).Take(8).Select(block => $"{block.Location} {block.Elapsed.TotalSeconds:0.0} s"))
+                         + Environment.NewLine;
         await TestContext.Out.WriteLineAsync(summary);
         BlockOutcome[] changed = [.. outcomes.Where(outcome => outcome.Proposal is not null)];
         string[] failed = [.. outcomes.Where(outcome => outcome.Failure is not null).Select(outcome => $"{outcome.Output.Location}: {outcome.Failure}")];
@@ -231,17 +236,21 @@ public sealed class ExecutedDocumentationTests
     // groups starting at once on two cores would slow every program past its own timeouts.
     private static readonly SemaphoreSlim TwoGroupsAtATime = new(2, 2);
 
-    private static async Task<BlockOutcome[]> RunGroupAsync(DocumentedOutput[] outputs)
+    // How long each programs' block took, for the summary's slowest blocks.
+    private static readonly System.Collections.Concurrent.ConcurrentBag<(string Location, TimeSpan Elapsed)> BlockTimes = [];
+
+    private static async Task<GroupRun> RunGroupAsync(DocumentedOutput[] outputs)
     {
         await TwoGroupsAtATime.WaitAsync();
+        var clock = Stopwatch.StartNew();
         try
         {
-            return await RunGroupCoreAsync(outputs);
+            return new GroupRun(outputs[0].Location, await RunGroupCoreAsync(outputs), clock.Elapsed);
         }
         catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException)
         {
             // One group's programs failing must not hide what the other groups found.
-            return [.. outputs.Select(output => BlockOutcome.Failed(output, ex.Message))];
+            return new GroupRun(outputs[0].Location, [.. outputs.Select(output => BlockOutcome.Failed(output, ex.Message))], clock.Elapsed);
         }
         finally
         {
@@ -260,6 +269,7 @@ public sealed class ExecutedDocumentationTests
         await using DocumentationLab lab = await DocumentationLab.StartAsync(outputs[0].Setup, ScenarioTestSupport.Programs);
         foreach (DocumentedOutput output in outputs)
         {
+            long started = Stopwatch.GetTimestamp();
             var comparison = new OutputComparison(output.VaryingNumbers, output.AnyOrder);
             int logStart = output.Log is { } program ? lab.LineCount(program) : 0;
             Func<IReadOnlyList<string>, bool> isComplete = output.Log is { } shown
@@ -280,6 +290,7 @@ public sealed class ExecutedDocumentationTests
             }
 
             outcomes.Add(outcome);
+            BlockTimes.Add((output.Location, Stopwatch.GetElapsedTime(started)));
         }
 
         return [.. outcomes];
@@ -384,6 +395,9 @@ public sealed class ExecutedDocumentationTests
 
         return text.ToString();
     }
+
+    /// <summary>The blocks that share one set of programs, by the first one's location, and how long they took.</summary>
+    private sealed record GroupRun(string First, BlockOutcome[] Outcomes, TimeSpan Elapsed);
 
     /// <summary>The result of checking one block: unchanged, skipped, or the block it should become (and all it printed).</summary>
     private sealed record BlockOutcome(DocumentedOutput Output, string[]? Proposal, string? SkipReason, string What, string? Failure = null, IReadOnlyList<string>? Printed = null)
