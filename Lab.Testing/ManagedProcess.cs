@@ -114,6 +114,10 @@ public sealed class ManagedProcess : IAsyncDisposable
 
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // No diagnostics IPC socket or debugger pipes in the temp folder: the runtime removes them at a
+        // clean exit, but the programs this starts are often killed (kill -9, a scenario's clean-up),
+        // and each such kill left three files in /tmp. Nothing here attaches a debugger or dotnet-counters.
+        startInfo.Environment["DOTNET_EnableDiagnostics"] = "0";
         foreach ((string variable, string value) in environment ?? new Dictionary<string, string>())
         {
             startInfo.Environment[variable] = value;
