@@ -48,14 +48,8 @@ internal static class ServerTimeoutScenarios
             return;
         }
 
-        context.Config.Set("server:read_timeout", "1");
-        context.UseNoRegistry();
-        RunningServer server = await context.StartServerAsync();
-
-        await using RawRpcConnection stalled = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
-        context.Step($"harness connection {stalled.LocalEndPoint} sends half a request: {{\"method_name\": \"add\", \"method_ar");
-        var sent = Stopwatch.StartNew();
-        await stalled.SendRawAsync("{\"method_name\": \"add\", \"method_ar", context.Cancellation);
+        (RunningServer server, RawRpcConnection stalledConnection, Stopwatch sent) = await StallAsync(context, TimeSpan.FromSeconds(1), "");
+        await using RawRpcConnection stalled = stalledConnection;
 
         await using (RawRpcConnection other = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation))
         {
@@ -84,14 +78,9 @@ internal static class ServerTimeoutScenarios
     private static async Task ForeignReadAsync(ScenarioContext context)
     {
         TimeSpan readTimeout = TimeSpan.FromSeconds(3);
-        context.Config.Set("server:read_timeout", ScenarioContext.Invariant(readTimeout.TotalSeconds));
-        context.UseNoRegistry();
-        RunningServer server = await context.StartServerAsync();
-
-        await using RawRpcConnection stalled = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
-        context.Step($"harness connection {stalled.LocalEndPoint} sends half a request: {{\"method_name\": \"add\", \"method_ar (read_timeout = {readTimeout.TotalSeconds:0} s in its config file)");
-        var sent = Stopwatch.StartNew();
-        await stalled.SendRawAsync("{\"method_name\": \"add\", \"method_ar", context.Cancellation);
+        (RunningServer server, RawRpcConnection stalledConnection, Stopwatch sent) =
+            await StallAsync(context, readTimeout, $" (read_timeout = {readTimeout.TotalSeconds:0} s in its config file)");
+        await using RawRpcConnection stalled = stalledConnection;
         // Only a failure waits this long: a server that ignores read_timeout keeps the connection open for good.
         Task<TimeSpan?> closedAt = WatchCloseAsync(stalled, sent, readTimeout + TimeSpan.FromSeconds(10), context.Cancellation);
 
@@ -109,6 +98,30 @@ internal static class ServerTimeoutScenarios
             closed is null ? $"it was still open {sent.Elapsed.TotalSeconds:0} s later" : "too early");
         context.Note("whatever the student's server printed about it is not read: the closed connection is the evidence");
         context.Check(!server.Process.HasExited, "the server is still running");
+    }
+
+    // Our server and a foreign one meet the same stalled client: a connection that sends half a
+    // request and then nothing. Returns the connection (the caller disposes it) and the clock started
+    // when the half request went out.
+    private static async Task<(RunningServer Server, RawRpcConnection Stalled, Stopwatch Sent)> StallAsync(ScenarioContext context, TimeSpan readTimeout, string stepNote)
+    {
+        const string HalfRequest = "{\"method_name\": \"add\", \"method_ar";
+        context.Config.Set("server:read_timeout", ScenarioContext.Invariant(readTimeout.TotalSeconds));
+        context.UseNoRegistry();
+        RunningServer server = await context.StartServerAsync();
+        RawRpcConnection stalled = await RawRpcConnection.ConnectAsync(server.Host, server.Port, ScenarioContext.Unexpected, cancellationToken: context.Cancellation);
+        try
+        {
+            context.Step($"harness connection {stalled.LocalEndPoint} sends half a request: {HalfRequest}{stepNote}");
+            var sent = Stopwatch.StartNew();
+            await stalled.SendRawAsync(HalfRequest, context.Cancellation);
+            return (server, stalled, sent);
+        }
+        catch
+        {
+            await stalled.DisposeAsync();
+            throw;
+        }
     }
 
     // When the server closes the connection, measured on sent's clock; null if it is still open after patience.
