@@ -32,9 +32,12 @@ def snoop(class_folder, neighbours):
     wrote = []
     for folder in ("/tmp", "/var/tmp", "/dev/shm", os.path.dirname(own_copy)):
         try:
-            with open(os.path.join(folder, f"stolen-{os.getpid()}"), "w", encoding="utf-8") as file:
+            stolen = os.path.join(folder, f"stolen-{os.getpid()}")
+            with open(stolen, "w", encoding="utf-8") as file:
                 file.write("written by a submission\n")
             wrote.append(folder)
+            # The log line is the evidence; graded without a sandbox, the file must not stay behind.
+            os.remove(stolen)
         except OSError as error:
             print(f"snoop: could not write in {folder}: {error.strerror}", flush=True)
     print(f"snoop: read {read} of {tried}; wrote {', '.join(wrote) if wrote else 'nothing'}", flush=True)
