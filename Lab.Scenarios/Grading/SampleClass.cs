@@ -60,7 +60,16 @@ internal static class SampleClass
             string folder = Path.Combine(directory, name);
             Directory.CreateDirectory(folder);
             File.WriteAllText(Path.Combine(folder, Submission.ManifestName), Manifest(programs, kind, directory, [.. names.Where(other => other != name)]));
-            if (kind.Name != "ours")
+            if (kind.Name == "ours")
+            {
+                // A submission hands in its programs: ours carries its build, as a student's would, so
+                // the sandbox's uid runs it from its own copy wherever the repository lies (and whoever may read it).
+                foreach (LabProgram program in Enum.GetValues<LabProgram>())
+                {
+                    CopyFolder(Path.GetDirectoryName(programs.DllPath(program))!, Path.Combine(folder, OursFolder(program)));
+                }
+            }
+            else
             {
                 foreach (string script in Directory.GetFiles(PythonPeerDirectory(programs), "lab_*.py"))
                 {
@@ -79,6 +88,23 @@ internal static class SampleClass
         return lines;
     }
 
+    // registry/, server/, client/: where the "ours" submission keeps each program's build.
+    private static string OursFolder(LabProgram program) => program.ToString().ToLowerInvariant();
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+
+        foreach (string folder in Directory.GetDirectories(from))
+        {
+            CopyFolder(folder, Path.Combine(to, Path.GetFileName(folder)));
+        }
+    }
+
     /// <summary>The folder of the Python peer's programs.</summary>
     public static string PythonPeerDirectory(LabPrograms programs) => Path.Combine(programs.RepositoryRoot, "Lab.Tests", "Interop", "python");
 
@@ -90,9 +116,9 @@ internal static class SampleClass
             return $"""
                 ; Our own programs, graded as if a student had handed them in.
                 [programs]
-                registry = dotnet {programs.DllPath(LabProgram.Registry)} -l {"{host}"} -p {"{port}"} --config {"{config}"}
-                server = dotnet {programs.DllPath(LabProgram.Server)} -l {"{host}"} -p {"{port}"} --config {"{config}"}
-                client = dotnet {programs.DllPath(LabProgram.Client)} -m {"{mode}"} -i {"{host}"} -p {"{port}"} --config {"{config}"}
+                registry = dotnet {"{cwd}"}/{OursFolder(LabProgram.Registry)}/{LabPrograms.ProjectName(LabProgram.Registry)}.dll -l {"{host}"} -p {"{port}"} --config {"{config}"}
+                server = dotnet {"{cwd}"}/{OursFolder(LabProgram.Server)}/{LabPrograms.ProjectName(LabProgram.Server)}.dll -l {"{host}"} -p {"{port}"} --config {"{config}"}
+                client = dotnet {"{cwd}"}/{OursFolder(LabProgram.Client)}/{LabPrograms.ProjectName(LabProgram.Client)}.dll -m {"{mode}"} -i {"{host}"} -p {"{port}"} --config {"{config}"}
 
                 """;
         }
