@@ -26,6 +26,13 @@ public static class TestTimeouts
     /// <summary>Registry poll interval in the client tests.</summary>
     public static readonly TimeSpan Poll = TimeSpan.FromSeconds(0.05);
 
+    /// <summary>
+    /// How much earlier than its due time, on a <see cref="System.Diagnostics.Stopwatch"/>, a .NET timer
+    /// (<c>CancelAfter</c>, <c>Task.Delay</c>) may fire: it counts whole milliseconds of a coarser clock.
+    /// A test that proves a wait lasted at least its setting allows this much.
+    /// </summary>
+    public static readonly TimeSpan TimerGranularity = TimeSpan.FromMilliseconds(16);
+
     /// <summary>A cancellation token that fires after <see cref="Unexpected"/>.</summary>
     public static CancellationToken UnexpectedToken() => new CancellationTokenSource(Unexpected).Token;
 }

@@ -179,7 +179,7 @@ public partial class ClientProgramTests
                                                         DurationSeconds: duration.TotalSeconds, Concurrency: 2));
 
         stopwatch.Elapsed.ShouldBeLessThan(duration + DurationRun.EndGrace + TestTimeouts.Prompt);
-        stopwatch.Elapsed.ShouldBeGreaterThanOrEqualTo(duration + DurationRun.EndGrace, "the grace is given before cutting calls off");
+        stopwatch.Elapsed.ShouldBeGreaterThanOrEqualTo(duration + DurationRun.EndGrace - TestTimeouts.TimerGranularity, "the grace is given before cutting calls off");
         exitCode.ShouldBe(1);
         _error.ToString().ShouldContain("cut off: still running 2 s after the run ended");
         _output.ToString().ShouldContain("Summary: 0 succeeded, 2 failed\n  (cut off): 0 succeeded, 2 failed\n");
@@ -201,7 +201,7 @@ public partial class ClientProgramTests
         int exitCode = await run.WaitAsync(TestTimeouts.Unexpected);
 
         stopwatch.Elapsed.ShouldBeLessThan(DurationRun.EndGrace + TestTimeouts.Prompt);
-        stopwatch.Elapsed.ShouldBeGreaterThanOrEqualTo(DurationRun.EndGrace, "the grace is given before cutting calls off");
+        stopwatch.Elapsed.ShouldBeGreaterThanOrEqualTo(DurationRun.EndGrace - TestTimeouts.TimerGranularity, "the grace is given before cutting calls off");
         exitCode.ShouldBe(1);
         _output.ToString().ShouldMatch(@"(?m)^Stopped early \(Ctrl\+C or SIGTERM\) after [\d.]+ s of 600 s\nSummary: 0 succeeded, 2 failed\n  \(cut off\): 0 succeeded, 2 failed\n");
     }
