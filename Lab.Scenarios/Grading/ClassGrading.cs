@@ -72,10 +72,13 @@ internal sealed class ClassGrading(LabPrograms programs, ClassGradingOptions opt
     public SandboxRun? LastSandbox { get; private set; }
 
     /// <summary>The path of the runner the children run: this program, built next to the lab's programs.</summary>
-    // What the child runner runs from: it must stay readable inside the sandbox's view.
-    private string[] KeptDirectories => [programs.RepositoryRoot, Path.GetDirectoryName(Path.GetFullPath(programs.DotnetHost)) ?? "/"];
-
     public string RunnerDll => Path.Combine(programs.RepositoryRoot, "Lab.Scenarios", "bin", programs.Configuration, "net10.0", "Lab.Scenarios.dll");
+
+    // What the child runner runs from stays readable in the sandbox's view, even inside a hidden folder
+    // such as /tmp. A dotnet found on PATH ("dotnet", not a path) lives in a system folder nobody hides.
+    private string[] KeptDirectories => Path.IsPathRooted(programs.DotnetHost)
+        ? [programs.RepositoryRoot, Path.GetDirectoryName(programs.DotnetHost)!]
+        : [programs.RepositoryRoot];
 
     /// <summary>
     /// Grades the class and writes the gradebook. Returns 0 when every selected submission was graded

@@ -91,6 +91,10 @@ internal static class SampleClass
     // registry/, server/, client/: where the "ours" submission keeps each program's build.
     private static string OursFolder(LabProgram program) => program.ToString().ToLowerInvariant();
 
+    // "dotnet {cwd}/server/Lab.Server.dll": a program of the "ours" submission, run from its own copy.
+    private static string OursCommand(LabProgram program) =>
+        $"dotnet {{cwd}}/{OursFolder(program)}/{LabPrograms.ProjectName(program)}.dll";
+
     private static void CopyFolder(string from, string to)
     {
         Directory.CreateDirectory(to);
@@ -116,9 +120,9 @@ internal static class SampleClass
             return $"""
                 ; Our own programs, graded as if a student had handed them in.
                 [programs]
-                registry = dotnet {"{cwd}"}/{OursFolder(LabProgram.Registry)}/{LabPrograms.ProjectName(LabProgram.Registry)}.dll -l {"{host}"} -p {"{port}"} --config {"{config}"}
-                server = dotnet {"{cwd}"}/{OursFolder(LabProgram.Server)}/{LabPrograms.ProjectName(LabProgram.Server)}.dll -l {"{host}"} -p {"{port}"} --config {"{config}"}
-                client = dotnet {"{cwd}"}/{OursFolder(LabProgram.Client)}/{LabPrograms.ProjectName(LabProgram.Client)}.dll -m {"{mode}"} -i {"{host}"} -p {"{port}"} --config {"{config}"}
+                registry = {OursCommand(LabProgram.Registry)} -l {"{host}"} -p {"{port}"} --config {"{config}"}
+                server = {OursCommand(LabProgram.Server)} -l {"{host}"} -p {"{port}"} --config {"{config}"}
+                client = {OursCommand(LabProgram.Client)} -m {"{mode}"} -i {"{host}"} -p {"{port}"} --config {"{config}"}
 
                 """;
         }

@@ -47,7 +47,7 @@ public sealed class ExecutedDocumentationTests
         DocumentationInventory inventory = DocumentationInventory.Read(root);
 
         List<BlockOutcome> outcomes = [];
-        // Programs first, in parallel groups; then the scenarios, one at a time, because they measure timings.
+        // Programs first, two groups at a time; then the scenarios' blocks, from the scenario tests' own runs.
         IEnumerable<Task<GroupRun>> groups = inventory.Outputs.Where(output => output.Scenario is null && Selected(output))
             .GroupBy(output => output.WorldKey)
             .Select(group => RunGroupAsync([.. group]));
@@ -61,7 +61,7 @@ public sealed class ExecutedDocumentationTests
                          + $"  the programs' blocks took {programsTime.TotalSeconds:0.0} s (longest groups: "
                          + string.Join(", ", groupRuns.OrderByDescending(group => group.Elapsed).Take(3).Select(group => $"{group.First} {group.Elapsed.TotalSeconds:0.0} s"))
                          + $"); the rest was waiting for the scenarios' shared runs{Environment.NewLine}"
-                         + "  slowest blocks: " + string.Join(", ", BlockTimes.OrderByDescending(block => block.Elapsed).Take(8).Select(block => $"{block.Location} {block.Elapsed.TotalSeconds:0.0} s"))
+                         + "  slowest blocks: " + string.Join(", ", groupRuns.SelectMany(group => group.Blocks).OrderByDescending(block => block.Elapsed).Take(8).Select(block => $"{block.Location} {block.Elapsed.TotalSeconds:0.0} s"))
                          + Environment.NewLine;
         await TestContext.Out.WriteLineAsync(summary);
         BlockOutcome[] changed = [.. outcomes.Where(outcome => outcome.Proposal is not null)];
@@ -236,21 +236,19 @@ public sealed class ExecutedDocumentationTests
     // groups starting at once on two cores would slow every program past its own timeouts.
     private static readonly SemaphoreSlim TwoGroupsAtATime = new(2, 2);
 
-    // How long each programs' block took, for the summary's slowest blocks.
-    private static readonly System.Collections.Concurrent.ConcurrentBag<(string Location, TimeSpan Elapsed)> BlockTimes = [];
-
     private static async Task<GroupRun> RunGroupAsync(DocumentedOutput[] outputs)
     {
         await TwoGroupsAtATime.WaitAsync();
         var clock = Stopwatch.StartNew();
         try
         {
-            return new GroupRun(outputs[0].Location, await RunGroupCoreAsync(outputs), clock.Elapsed);
+            var blocks = new List<(string Location, TimeSpan Elapsed)>();
+            return new GroupRun(outputs[0].Location, await RunGroupCoreAsync(outputs, blocks), clock.Elapsed, blocks);
         }
         catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException)
         {
             // One group's programs failing must not hide what the other groups found.
-            return new GroupRun(outputs[0].Location, [.. outputs.Select(output => BlockOutcome.Failed(output, ex.Message))], clock.Elapsed);
+            return new GroupRun(outputs[0].Location, [.. outputs.Select(output => BlockOutcome.Failed(output, ex.Message))], clock.Elapsed, []);
         }
         finally
         {
@@ -258,7 +256,8 @@ public sealed class ExecutedDocumentationTests
         }
     }
 
-    private static async Task<BlockOutcome[]> RunGroupCoreAsync(DocumentedOutput[] outputs)
+    // Adds each block's time to blockTimes, for the summary's slowest blocks.
+    private static async Task<BlockOutcome[]> RunGroupCoreAsync(DocumentedOutput[] outputs, List<(string Location, TimeSpan Elapsed)> blockTimes)
     {
         var outcomes = new List<BlockOutcome>();
         if (outputs.SelectMany(output => output.Run).FirstOrDefault(NeedsMissingTool) is { } needy)
@@ -290,7 +289,7 @@ public sealed class ExecutedDocumentationTests
             }
 
             outcomes.Add(outcome);
-            BlockTimes.Add((output.Location, Stopwatch.GetElapsedTime(started)));
+            blockTimes.Add((output.Location, Stopwatch.GetElapsedTime(started)));
         }
 
         return [.. outcomes];
@@ -396,8 +395,8 @@ public sealed class ExecutedDocumentationTests
         return text.ToString();
     }
 
-    /// <summary>The blocks that share one set of programs, by the first one's location, and how long they took.</summary>
-    private sealed record GroupRun(string First, BlockOutcome[] Outcomes, TimeSpan Elapsed);
+    /// <summary>The blocks that share one set of programs, by the first one's location, and how long they took, together and each.</summary>
+    private sealed record GroupRun(string First, BlockOutcome[] Outcomes, TimeSpan Elapsed, IReadOnlyList<(string Location, TimeSpan Elapsed)> Blocks);
 
     /// <summary>The result of checking one block: unchanged, skipped, or the block it should become (and all it printed).</summary>
     private sealed record BlockOutcome(DocumentedOutput Output, string[]? Proposal, string? SkipReason, string What, string? Failure = null, IReadOnlyList<string>? Printed = null)
